@@ -1,5 +1,10 @@
-/** Entry point of the `veilnet-conflux` executable: the CLI lives in `cli/`. */
+/**
+ * Entry point of the `veilnet-conflux` executable; the commands live in `cli/`.
+ *
+ * @module
+ */
+import { main } from "./cli/mod.ts";
+
 if (import.meta.main) {
-  console.error("veilnet-conflux: the CLI is being assembled (cli/)");
-  Deno.exit(1);
+  Deno.exit(await main(Deno.args));
 }

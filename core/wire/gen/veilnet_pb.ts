@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file veilnet.proto.
  */
 export const file_veilnet: GenFile = /*@__PURE__*/
-  fileDesc("Cg12ZWlsbmV0LnByb3RvEgp2ZWlsbmV0LnYxIrsBCgtDZXJ0aWZpY2F0ZRISCgpjb25mbHV4X2lkGAEgASgJEhAKCHJlYWxtX2lkGAIgASgJEhIKCm92ZXJsYXlfaXAYAyABKAkSGAoQbWxkc2FfcHVibGljX2tleRgEIAEoDBIRCglpc3N1ZWRfYXQYBSABKAMSEgoKZXhwaXJlc19hdBgGIAEoAxILCgN0YWcYByABKAkSDgoGcG9ydGFsGAggASgIEhQKDHJlYWxtX3N1Ym5ldBgJIAEoCSI7ChFTaWduZWRDZXJ0aWZpY2F0ZRITCgtjZXJ0aWZpY2F0ZRgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwixgEKCEVudmVsb3BlEg8KB3ZlcnNpb24YASABKA0SJQoEdHlwZRgCIAEoDjIXLnZlaWxuZXQudjEuTWVzc2FnZVR5cGUSGgoSc2VuZGVyX2NlcnRpZmljYXRlGAMgASgMEh8KF3NlbmRlcl9jZXJ0aWZpY2F0ZV9oYXNoGAQgASgMEhUKDWFmZmluaXR5X3RhZ3MYBSADKAwSEQoJdGltZXN0YW1wGAYgASgDEg0KBW5vbmNlGAcgASgMEgwKBGJvZHkYCCABKAwiNQoOU2lnbmVkRW52ZWxvcGUSEAoIZW52ZWxvcGUYASABKAwSEQoJc2lnbmF0dXJlGAIgASgMKp4CCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIfChtNRVNTQUdFX1RZUEVfU1RSRUFNX1JFUVVFU1QQARIgChxNRVNTQUdFX1RZUEVfU1RSRUFNX1JFU1BPTlNFEAISGQoVTUVTU0FHRV9UWVBFX0RJU0NPVkVSEAMSHwobTUVTU0FHRV9UWVBFX0RJU0NPVkVSX1JFUExZEAQSFwoTTUVTU0FHRV9UWVBFX1NJR05BTBAFEhwKGE1FU1NBR0VfVFlQRV9ST1VURV9RVUVSWRAGEhwKGE1FU1NBR0VfVFlQRV9ST1VURV9SRVBMWRAHEh0KGU1FU1NBR0VfVFlQRV9TVFJFQU1fQ0xPU0UQCGIGcHJvdG8z");
+  fileDesc("Cg12ZWlsbmV0LnByb3RvEgp2ZWlsbmV0LnYxIrsBCgtDZXJ0aWZpY2F0ZRISCgpjb25mbHV4X2lkGAEgASgJEhAKCHJlYWxtX2lkGAIgASgJEhIKCm92ZXJsYXlfaXAYAyABKAkSGAoQbWxkc2FfcHVibGljX2tleRgEIAEoDBIRCglpc3N1ZWRfYXQYBSABKAMSEgoKZXhwaXJlc19hdBgGIAEoAxILCgN0YWcYByABKAkSDgoGcG9ydGFsGAggASgIEhQKDHJlYWxtX3N1Ym5ldBgJIAEoCSI7ChFTaWduZWRDZXJ0aWZpY2F0ZRITCgtjZXJ0aWZpY2F0ZRgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwixgEKCEVudmVsb3BlEg8KB3ZlcnNpb24YASABKA0SJQoEdHlwZRgCIAEoDjIXLnZlaWxuZXQudjEuTWVzc2FnZVR5cGUSGgoSc2VuZGVyX2NlcnRpZmljYXRlGAMgASgMEh8KF3NlbmRlcl9jZXJ0aWZpY2F0ZV9oYXNoGAQgASgMEhUKDWFmZmluaXR5X3RhZ3MYBSADKAwSEQoJdGltZXN0YW1wGAYgASgDEg0KBW5vbmNlGAcgASgMEgwKBGJvZHkYCCABKAwiNQoOU2lnbmVkRW52ZWxvcGUSEAoIZW52ZWxvcGUYASABKAwSEQoJc2lnbmF0dXJlGAIgASgMIlQKDVN0cmVhbVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoDBIUCgxyZXNwb25kZXJfaWQYAiABKAkSGQoRZW5jYXBzdWxhdGlvbl9rZXkYAyABKAwiTAoOU3RyZWFtUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoDBITCgtjaXBoZXJfdGV4dBgCIAEoDBIRCglzdHJlYW1faWQYAyABKA0iMAoLU3RyZWFtQ2xvc2USEQoJc3RyZWFtX2lkGAEgASgNEg4KBnJlYXNvbhgCIAEoCSIeCghEaXNjb3ZlchISCgpvdmVybGF5X2lwGAEgASgJIjcKDURpc2NvdmVyUmVwbHkSEgoKb3ZlcmxheV9pcBgBIAEoCRISCgpjb25mbHV4X2lkGAIgASgJIsYBCgZTaWduYWwSEQoJdGV0aGVyX2lkGAEgASgJEiUKBGtpbmQYAiABKA4yFy52ZWlsbmV0LnYxLlNpZ25hbC5LaW5kEg8KB3BheWxvYWQYAyABKAkSDgoGZW5naW5lGAQgASgJImEKBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEg4KCktJTkRfT0ZGRVIQARIPCgtLSU5EX0FOU1dFUhACEhIKDktJTkRfQ0FORElEQVRFEAMSDgoKS0lORF9DTE9TRRAEKp4CCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIfChtNRVNTQUdFX1RZUEVfU1RSRUFNX1JFUVVFU1QQARIgChxNRVNTQUdFX1RZUEVfU1RSRUFNX1JFU1BPTlNFEAISGQoVTUVTU0FHRV9UWVBFX0RJU0NPVkVSEAMSHwobTUVTU0FHRV9UWVBFX0RJU0NPVkVSX1JFUExZEAQSFwoTTUVTU0FHRV9UWVBFX1NJR05BTBAFEhwKGE1FU1NBR0VfVFlQRV9ST1VURV9RVUVSWRAGEhwKGE1FU1NBR0VfVFlQRV9ST1VURV9SRVBMWRAHEh0KGU1FU1NBR0VfVFlQRV9TVFJFQU1fQ0xPU0UQCGIGcHJvdG8z");
 
 /**
  * Identity of one conflux for one Guardian session, signed by the Guardian's
@@ -201,6 +201,222 @@ export type SignedEnvelope = Message<"veilnet.v1.SignedEnvelope"> & {
  */
 export const SignedEnvelopeSchema: GenMessage<SignedEnvelope> = /*@__PURE__*/
   messageDesc(file_veilnet, 3);
+
+/**
+ * MESSAGE_TYPE_STREAM_REQUEST: opens a uni-directional stream from the sender
+ * (initiator) to the addressed conflux (responder). The envelope carries the
+ * initiator's certificate and affinity tags and is signed by it.
+ *
+ * @generated from message veilnet.v1.StreamRequest
+ */
+export type StreamRequest = Message<"veilnet.v1.StreamRequest"> & {
+  /**
+   * 16 random bytes naming this handshake; echoed in the response.
+   *
+   * @generated from field: bytes request_id = 1;
+   */
+  requestId: Uint8Array;
+
+  /**
+   * Conflux id of the responder; a request addressed to someone else is dropped.
+   *
+   * @generated from field: string responder_id = 2;
+   */
+  responderId: string;
+
+  /**
+   * Ephemeral X-Wing (X25519 + ML-KEM-768) encapsulation key of the initiator.
+   *
+   * @generated from field: bytes encapsulation_key = 3;
+   */
+  encapsulationKey: Uint8Array;
+};
+
+/**
+ * Describes the message veilnet.v1.StreamRequest.
+ * Use `create(StreamRequestSchema)` to create a new message.
+ */
+export const StreamRequestSchema: GenMessage<StreamRequest> = /*@__PURE__*/
+  messageDesc(file_veilnet, 4);
+
+/**
+ * MESSAGE_TYPE_STREAM_RESPONSE: accepts a StreamRequest. Signed by the responder.
+ *
+ * @generated from message veilnet.v1.StreamResponse
+ */
+export type StreamResponse = Message<"veilnet.v1.StreamResponse"> & {
+  /**
+   * @generated from field: bytes request_id = 1;
+   */
+  requestId: Uint8Array;
+
+  /**
+   * X-Wing ciphertext to the request's encapsulation key.
+   *
+   * @generated from field: bytes cipher_text = 2;
+   */
+  cipherText: Uint8Array;
+
+  /**
+   * Stream id chosen by the responder (non-zero); carried in every data frame.
+   *
+   * @generated from field: uint32 stream_id = 3;
+   */
+  streamId: number;
+};
+
+/**
+ * Describes the message veilnet.v1.StreamResponse.
+ * Use `create(StreamResponseSchema)` to create a new message.
+ */
+export const StreamResponseSchema: GenMessage<StreamResponse> = /*@__PURE__*/
+  messageDesc(file_veilnet, 5);
+
+/**
+ * MESSAGE_TYPE_STREAM_CLOSE: either end tells the other that a stream is gone
+ * (idle, lost team affinity, shutdown).
+ *
+ * @generated from message veilnet.v1.StreamClose
+ */
+export type StreamClose = Message<"veilnet.v1.StreamClose"> & {
+  /**
+   * @generated from field: uint32 stream_id = 1;
+   */
+  streamId: number;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message veilnet.v1.StreamClose.
+ * Use `create(StreamCloseSchema)` to create a new message.
+ */
+export const StreamCloseSchema: GenMessage<StreamClose> = /*@__PURE__*/
+  messageDesc(file_veilnet, 6);
+
+/**
+ * MESSAGE_TYPE_DISCOVER: realm-wide "who owns overlay IP X"; answered by reply
+ * only by the owner, and only when it shares a team with the asker.
+ *
+ * @generated from message veilnet.v1.Discover
+ */
+export type Discover = Message<"veilnet.v1.Discover"> & {
+  /**
+   * @generated from field: string overlay_ip = 1;
+   */
+  overlayIp: string;
+};
+
+/**
+ * Describes the message veilnet.v1.Discover.
+ * Use `create(DiscoverSchema)` to create a new message.
+ */
+export const DiscoverSchema: GenMessage<Discover> = /*@__PURE__*/
+  messageDesc(file_veilnet, 7);
+
+/**
+ * MESSAGE_TYPE_DISCOVER_REPLY: the owner of the address, signed with its
+ * certificate attached.
+ *
+ * @generated from message veilnet.v1.DiscoverReply
+ */
+export type DiscoverReply = Message<"veilnet.v1.DiscoverReply"> & {
+  /**
+   * @generated from field: string overlay_ip = 1;
+   */
+  overlayIp: string;
+
+  /**
+   * @generated from field: string conflux_id = 2;
+   */
+  confluxId: string;
+};
+
+/**
+ * Describes the message veilnet.v1.DiscoverReply.
+ * Use `create(DiscoverReplySchema)` to create a new message.
+ */
+export const DiscoverReplySchema: GenMessage<DiscoverReply> = /*@__PURE__*/
+  messageDesc(file_veilnet, 8);
+
+/**
+ * MESSAGE_TYPE_SIGNAL: WebRTC signalling of one tether between two confluxes.
+ *
+ * @generated from message veilnet.v1.Signal
+ */
+export type Signal = Message<"veilnet.v1.Signal"> & {
+  /**
+   * Random id of the tether (peer connection) this signal belongs to.
+   *
+   * @generated from field: string tether_id = 1;
+   */
+  tetherId: string;
+
+  /**
+   * @generated from field: veilnet.v1.Signal.Kind kind = 2;
+   */
+  kind: Signal_Kind;
+
+  /**
+   * SDP for offers/answers, JSON candidate for candidates.
+   *
+   * @generated from field: string payload = 3;
+   */
+  payload: string;
+
+  /**
+   * Tether engine of the sender ("werift" | "libdatachannel"), informational.
+   *
+   * @generated from field: string engine = 4;
+   */
+  engine: string;
+};
+
+/**
+ * Describes the message veilnet.v1.Signal.
+ * Use `create(SignalSchema)` to create a new message.
+ */
+export const SignalSchema: GenMessage<Signal> = /*@__PURE__*/
+  messageDesc(file_veilnet, 9);
+
+/**
+ * @generated from enum veilnet.v1.Signal.Kind
+ */
+export enum Signal_Kind {
+  /**
+   * @generated from enum value: KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: KIND_OFFER = 1;
+   */
+  OFFER = 1,
+
+  /**
+   * @generated from enum value: KIND_ANSWER = 2;
+   */
+  ANSWER = 2,
+
+  /**
+   * @generated from enum value: KIND_CANDIDATE = 3;
+   */
+  CANDIDATE = 3,
+
+  /**
+   * @generated from enum value: KIND_CLOSE = 4;
+   */
+  CLOSE = 4,
+}
+
+/**
+ * Describes the enum veilnet.v1.Signal.Kind.
+ */
+export const Signal_KindSchema: GenEnum<Signal_Kind> = /*@__PURE__*/
+  enumDesc(file_veilnet, 9, 0);
 
 /**
  * What kind of body an Envelope carries.

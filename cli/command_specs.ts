@@ -1,0 +1,213 @@
+/**
+ * Every command with its flags and environment variables, as the seed documents them.
+ *
+ * @module
+ */
+import type { CommandSpec, FlagSpec } from "./flags.ts";
+
+/** The public Guardian; self-hosters pass `-g http://their-guardian:port`. */
+export const DEFAULT_GUARDIAN = "https://guardian.veilnet.app";
+
+const help: FlagSpec = { name: "help", short: "h", type: "boolean", help: "show this help" };
+const configDir: FlagSpec = {
+  name: "config-dir",
+  type: "string",
+  env: "VEILNET_CONFIG_DIR",
+  metavar: "DIR",
+  help: "configuration directory (default: the OS's, e.g. /root/.config/conflux)",
+};
+const guardian: FlagSpec = {
+  name: "guardian",
+  short: "g",
+  type: "string",
+  env: "VEILNET_GUARDIAN",
+  metavar: "URL",
+  help: `Guardian URL (default ${DEFAULT_GUARDIAN})`,
+};
+const portal: FlagSpec = {
+  name: "portal",
+  short: "p",
+  type: "boolean",
+  env: "VEILNET_PORTAL",
+  help: "portal mode: give teammates access to this host's networks",
+};
+const debug: FlagSpec = {
+  name: "debug",
+  type: "boolean",
+  env: "VEILNET_DEBUG",
+  help: "run in the foreground (Ctrl-C stops) instead of installing a service",
+};
+const rtc: FlagSpec = {
+  name: "rtc",
+  type: "string",
+  env: "VEILNET_RTC",
+  metavar: "ENGINE",
+  choices: ["auto", "werift", "libdatachannel"],
+  help: "WebRTC engine for tethers: auto, werift or libdatachannel (default auto)",
+};
+const noRelay: FlagSpec = {
+  name: "no-relay",
+  type: "boolean",
+  env: "VEILNET_NO_RELAY",
+  help: "do not forward traffic for other confluxes",
+};
+const confluxToken: FlagSpec = {
+  name: "token",
+  short: "t",
+  type: "string",
+  env: "VEILNET_CONFLUX_TOKEN",
+  metavar: "TOKEN",
+  help: "conflux token (not a registration token)",
+};
+const json: FlagSpec = { name: "json", type: "boolean", help: "print JSON" };
+const serviceFlags = [configDir, help];
+
+/** All commands, in the order `help` lists them. */
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: "register",
+    summary:
+      "Register this machine with VeilNet, save conflux.json, install and start the service.",
+    flags: [
+      {
+        name: "token",
+        short: "t",
+        type: "string",
+        env: "VEILNET_REGISTRATION_TOKEN",
+        metavar: "TOKEN",
+        help: "registration token (from the Guardian or https://auth.veilnet.app)",
+      },
+      guardian,
+      {
+        name: "tag",
+        type: "string",
+        env: "VEILNET_CONFLUX_TAG",
+        metavar: "TAG",
+        help: "a tag identifying this conflux",
+      },
+      {
+        name: "cidr",
+        type: "string",
+        env: "VEILNET_CONFLUX_CIDR",
+        metavar: "CIDR",
+        help: "requested overlay address/prefix inside the realm, e.g. 100.64.0.10/16",
+      },
+      portal,
+      {
+        name: "teams",
+        type: "string",
+        env: "VEILNET_CONFLUX_TEAMS",
+        metavar: "T1,T2",
+        help: "comma-separated teams to join (ignored unless you belong to them)",
+      },
+      debug,
+      rtc,
+      noRelay,
+      ...serviceFlags,
+    ],
+    details: "Steps: register with the Guardian, remove any existing service, save conflux.json " +
+      "(mode 0600), install and start the service.\nIf a step fails, everything done so far is " +
+      "undone: no token is kept and the previous service is put back.",
+  },
+  {
+    name: "unregister",
+    summary: "Unregister from VeilNet, stop and remove the service, delete conflux.json.",
+    flags: [
+      guardian,
+      {
+        name: "force",
+        type: "boolean",
+        help: "clean up locally even if the Guardian cannot be reached",
+      },
+      ...serviceFlags,
+    ],
+  },
+  {
+    name: "up",
+    summary: "Save up.json with a conflux token, install and start the service (no registration).",
+    flags: [confluxToken, guardian, portal, debug, rtc, noRelay, ...serviceFlags],
+  },
+  {
+    name: "down",
+    summary: "Stop and remove the service and delete up.json.",
+    flags: serviceFlags,
+  },
+  { name: "start", summary: "Start the installed service.", flags: serviceFlags },
+  { name: "stop", summary: "Stop the service.", flags: serviceFlags },
+  {
+    name: "status",
+    summary: "Show the service state (exit 0 when running, 3 otherwise).",
+    flags: [json, ...serviceFlags],
+  },
+  {
+    name: "remove",
+    summary: "Remove the service without unregistering (conflux.json is kept).",
+    flags: serviceFlags,
+  },
+  {
+    name: "run",
+    summary: "Run the node in the foreground (what the service executes).",
+    flags: [
+      confluxToken,
+      guardian,
+      portal,
+      rtc,
+      noRelay,
+      {
+        name: "tun",
+        type: "string",
+        env: "VEILNET_TUN",
+        metavar: "NAME",
+        help: "TUN interface name (default veilnet0)",
+      },
+      {
+        name: "profile",
+        type: "string",
+        metavar: "NAME",
+        choices: ["register", "up"],
+        help: "saved file to read: register (conflux.json) or up (up.json); default: " +
+          "up.json if present, else conflux.json",
+      },
+      ...serviceFlags,
+    ],
+    details: "Settings: a flag overrides its environment variable, which overrides the saved " +
+      "file. With VEILNET_CONFLUX_TOKEN set no saved file is needed (Docker).",
+  },
+  {
+    name: "info",
+    summary: "Show the running node: identity, overlay IP, realm, teams, tethers, routes, streams.",
+    flags: [json, ...serviceFlags],
+  },
+  {
+    name: "teams",
+    summary: "List, add or remove this conflux's teams at the Guardian.",
+    args: "list|add|remove [TEAM]",
+    maxPositionals: 2,
+    flags: [
+      confluxToken,
+      guardian,
+      {
+        name: "conflux-id",
+        type: "string",
+        metavar: "ID",
+        help: "conflux id (default: from conflux.json or the running node)",
+      },
+      json,
+      ...serviceFlags,
+    ],
+    details: "Changes reach the running node at once; no restart is needed.",
+  },
+  { name: "version", summary: "Print the version.", flags: [help] },
+  {
+    name: "help",
+    summary: "Show help for a command.",
+    args: "[COMMAND]",
+    maxPositionals: 1,
+    flags: [help],
+  },
+];
+
+/** Looks a command up by name. */
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

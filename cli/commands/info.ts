@@ -1,0 +1,44 @@
+/**
+ * `veilnet-conflux info`: the running node's identity, overlay IP, realm, teams, tethers, routes
+ * and streams, read from its local API.
+ *
+ * @module
+ */
+import type { CommandContext } from "../context.ts";
+import { boolFlag } from "../flags.ts";
+import { fetchNodeInfo, type NodeInfo } from "../local_api.ts";
+import { renderPairs, renderTable } from "../table.ts";
+
+/** Renders `/info` as the text `info` prints. */
+export function renderInfo(info: NodeInfo): string {
+  const out = [
+    renderPairs([
+      ["conflux", info.conflux_id],
+      ["realm", info.realm_id],
+      ["overlay ip", info.overlay_ip],
+      ["tag", info.tag],
+      ["portal", info.portal ? "yes" : "no"],
+      ["teams", info.teams.length > 0 ? info.teams.join(", ") : "-"],
+    ]),
+  ];
+  for (
+    const [title, rows] of [
+      ["tethers", info.tethers],
+      ["routes", info.routes],
+      ["streams", info.streams],
+    ] as const
+  ) {
+    out.push("", `${title} (${rows.length})`);
+    if (rows.length > 0) out.push(renderTable(rows));
+  }
+  return out.join("\n");
+}
+
+/** Runs `info`; exit 3 when the node is not running. */
+export async function infoCommand(ctx: CommandContext): Promise<number> {
+  const info = await fetchNodeInfo(ctx.configDir);
+  ctx.deps.stdout(
+    boolFlag(ctx.parsed, "json") ? JSON.stringify(info, null, 2) : renderInfo(info),
+  );
+  return 0;
+}

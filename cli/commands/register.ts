@@ -1,0 +1,114 @@
+/**
+ * `veilnet-conflux register`: register with the Guardian, remove any existing service, save
+ * conflux.json, install and start the service. Any failure undoes the steps already done.
+ *
+ * @module
+ */
+import { describeService } from "../../service/mod.ts";
+import type { ServiceManager } from "../../service/mod.ts";
+import { configPath, readRawConfig, restoreRawConfig, saveConfig } from "../config_store.ts";
+import type { CommandContext } from "../context.ts";
+import { CliError } from "../errors.ts";
+import { boolFlag, stringFlag } from "../flags.ts";
+import { runForeground } from "../foreground.ts";
+import { registerConflux, unregisterConflux } from "../guardian_api.ts";
+import { parseTeams, resolveEngineFlags, resolveGuardian, validateCidr } from "../settings.ts";
+import { runWithRollback } from "../rollback.ts";
+
+/** Runs `register`; resolves to the exit code. */
+export async function registerCommand(ctx: CommandContext): Promise<number> {
+  const { parsed, deps, configDir } = ctx;
+  const registrationToken = stringFlag(parsed, "token");
+  if (!registrationToken) {
+    throw new CliError(
+      "usage",
+      "no registration token: pass -t TOKEN or set VEILNET_REGISTRATION_TOKEN " +
+        "(create one at your Guardian or https://auth.veilnet.app)",
+    );
+  }
+  const guardian = resolveGuardian(parsed);
+  const tag = stringFlag(parsed, "tag");
+  const cidrRaw = stringFlag(parsed, "cidr");
+  const cidr = cidrRaw === undefined ? undefined : validateCidr(cidrRaw);
+  const teams = parseTeams(stringFlag(parsed, "teams"));
+  const engine = resolveEngineFlags(parsed);
+  const debug = boolFlag(parsed, "debug") ?? false;
+  let manager: ServiceManager | null = null;
+  if (!debug) {
+    manager = deps.serviceManager();
+    await manager.check(); // before anything changes: no registration we could not install
+  }
+  const previousConfig = await readRawConfig(configDir, "register");
+
+  const registered = await registerConflux(guardian, {
+    registrationToken,
+    tag,
+    cidr,
+    teams,
+  });
+
+  await runWithRollback(deps, async (undo) => {
+    undo(async () => {
+      await unregisterConflux(guardian, registered.token);
+    }, "unregister the new conflux at the Guardian");
+    if (manager) {
+      const m = manager;
+      const snapshot = await m.snapshot();
+      undo(() => m.restore(snapshot), "put the previous service back");
+      await m.remove();
+    }
+    undo(
+      () => restoreRawConfig(configDir, { profile: "register", raw: previousConfig }),
+      "restore the previous conflux.json",
+    );
+    await saveConfig(configDir, {
+      profile: "register",
+      config: {
+        version: 1,
+        guardian,
+        conflux_id: registered.confluxId,
+        conflux_token: registered.token,
+        overlay_ip: registered.overlayIp,
+        tag,
+        cidr,
+        portal: engine.portal,
+        teams,
+        rtc: engine.rtcEngine,
+        relay: engine.relay,
+        registered_at: new Date().toISOString(),
+      },
+    });
+    if (manager) {
+      await manager.install(
+        describeService({
+          command: deps.selfCommand(),
+          configDir,
+          profile: "register",
+          environment: deps.serviceEnvironment(),
+        }),
+      );
+      await manager.start();
+    }
+  });
+
+  const where = registered.overlayIp ? ` with overlay IP ${registered.overlayIp}` : "";
+  deps.stdout(`registered conflux ${registered.confluxId}${where} at ${guardian}`);
+  if (registered.ignoredTeams.length > 0) {
+    deps.stderr(
+      `warning: teams ignored (you are not a member or owner): ${
+        registered.ignoredTeams.join(", ")
+      }`,
+    );
+  }
+  deps.stdout(`configuration saved to ${configPath(configDir, "register")}`);
+  if (manager) {
+    deps.stdout(`service installed and started (${manager.kind}: ${manager.location})`);
+    return 0;
+  }
+  deps.stdout("running in the foreground (--debug); Ctrl-C stops");
+  return await runForeground(ctx, {
+    guardianUrl: guardian,
+    confluxToken: registered.token,
+    ...engine,
+  });
+}

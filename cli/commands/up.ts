@@ -1,0 +1,77 @@
+/**
+ * `veilnet-conflux up`: save up.json with a conflux token, replace any existing service, install
+ * and start it. Any failure undoes the steps already done.
+ *
+ * @module
+ */
+import { describeService, type ServiceManager } from "../../service/mod.ts";
+import { configPath, readRawConfig, restoreRawConfig, saveConfig } from "../config_store.ts";
+import type { CommandContext } from "../context.ts";
+import { CliError } from "../errors.ts";
+import { boolFlag, stringFlag } from "../flags.ts";
+import { runForeground } from "../foreground.ts";
+import { runWithRollback } from "../rollback.ts";
+import { resolveEngineFlags, resolveGuardian } from "../settings.ts";
+
+/** Runs `up`; resolves to the exit code. */
+export async function upCommand(ctx: CommandContext): Promise<number> {
+  const { parsed, deps, configDir } = ctx;
+  const token = stringFlag(parsed, "token");
+  if (!token) {
+    throw new CliError(
+      "usage",
+      "no conflux token: pass -t CONFLUX_TOKEN or set VEILNET_CONFLUX_TOKEN " +
+        "(a registration token goes to `veilnet-conflux register`)",
+    );
+  }
+  const guardian = resolveGuardian(parsed);
+  const engine = resolveEngineFlags(parsed);
+  const debug = boolFlag(parsed, "debug") ?? false;
+  let manager: ServiceManager | null = null;
+  if (!debug) {
+    manager = deps.serviceManager();
+    await manager.check();
+  }
+  const previous = await readRawConfig(configDir, "up");
+  await runWithRollback(deps, async (undo) => {
+    if (manager) {
+      const m = manager;
+      const snapshot = await m.snapshot();
+      undo(() => m.restore(snapshot), "put the previous service back");
+      await m.remove();
+    }
+    undo(
+      () => restoreRawConfig(configDir, { profile: "up", raw: previous }),
+      "restore the previous up.json",
+    );
+    await saveConfig(configDir, {
+      profile: "up",
+      config: {
+        version: 1,
+        guardian,
+        conflux_token: token,
+        portal: engine.portal,
+        rtc: engine.rtcEngine,
+        relay: engine.relay,
+      },
+    });
+    if (manager) {
+      await manager.install(
+        describeService({
+          command: deps.selfCommand(),
+          configDir,
+          profile: "up",
+          environment: deps.serviceEnvironment(),
+        }),
+      );
+      await manager.start();
+    }
+  });
+  deps.stdout(`configuration saved to ${configPath(configDir, "up")}`);
+  if (manager) {
+    deps.stdout(`service installed and started (${manager.kind}: ${manager.location})`);
+    return 0;
+  }
+  deps.stdout("running in the foreground (--debug); Ctrl-C stops");
+  return await runForeground(ctx, { guardianUrl: guardian, confluxToken: token, ...engine });
+}

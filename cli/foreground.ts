@@ -1,0 +1,31 @@
+/**
+ * Runs the node in this process until Ctrl-C / SIGTERM: the `run` command, and `register`/`up`
+ * with `--debug`.
+ *
+ * @module
+ */
+import type { NodeOptions } from "../core/node/mod.ts";
+import type { CommandContext } from "./context.ts";
+import { CliError } from "./errors.ts";
+import type { NodeSettings } from "./settings.ts";
+
+/** Builds the NodeOptions for `settings` and runs the node; resolves to the exit code. */
+export async function runForeground(ctx: CommandContext, settings: NodeSettings): Promise<number> {
+  const options: NodeOptions = {
+    guardianUrl: settings.guardianUrl,
+    confluxToken: settings.confluxToken,
+    configDir: ctx.configDir,
+    portal: settings.portal,
+    rtcEngine: settings.rtcEngine,
+    relay: settings.relay,
+    log: ctx.deps.log,
+  };
+  if (settings.tunName !== undefined) options.tunName = settings.tunName;
+  await Deno.mkdir(ctx.configDir, { recursive: true, mode: 0o700 });
+  try {
+    await ctx.deps.runNode(options, ctx.deps.shutdownSignal());
+  } catch (err) {
+    throw new CliError("node", `the node stopped: ${(err as Error).message}`, { cause: err });
+  }
+  return 0;
+}

@@ -1,0 +1,136 @@
+/**
+ * The Guardian calls the CLI makes (register, unregister, a conflux's teams) on top of the shared
+ * client in core/control/guardian_client.ts, with its errors turned into one-line CLI errors.
+ * Tokens go only in request bodies and Authorization headers, never in URLs or messages.
+ *
+ * @module
+ */
+import { GuardianApiError, GuardianClient } from "../core/control/guardian_client.ts";
+import { CliError } from "./errors.ts";
+
+/** What `POST /conflux/register` sends. */
+export interface RegisterRequest {
+  registrationToken: string;
+  tag?: string;
+  cidr?: string;
+  teams?: string[];
+}
+
+/** What `POST /conflux/register` returns. */
+export interface RegisterResponse {
+  confluxId: string;
+  token: string;
+  overlayIp?: string;
+  ignoredTeams: string[];
+}
+
+/** One team of a conflux, as `GET /conflux/team/list` returns it. */
+export interface ConfluxTeam {
+  team_id: string;
+  name: string;
+  version?: number;
+}
+
+/** The Guardian answered with a 4xx/5xx; `status` is the HTTP status. */
+export class GuardianRefusal extends CliError {
+  /** HTTP status. */
+  readonly status: number;
+  /** Creates the error. */
+  constructor(status: number, message: string) {
+    super("guardian", message);
+    this.name = "GuardianRefusal";
+    this.status = status;
+  }
+}
+
+/** Normalizes a Guardian base URL (http/https, no trailing slash); usage error otherwise. */
+export function normalizeGuardianUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new CliError(
+      "usage",
+      `Guardian URL "${raw}" is not a URL: e.g. -g http://127.0.0.1:8080`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new CliError("usage", `Guardian URL must start with http:// or https:// (got "${raw}")`);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw new CliError("usage", `Guardian URL must be a plain base URL (got "${raw}")`);
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+/** Runs one client call, translating GuardianApiError into CLI errors. */
+async function guarded<T>(
+  guardianUrl: string,
+  call: (c: GuardianClient) => Promise<T>,
+): Promise<T> {
+  try {
+    return await call(new GuardianClient(guardianUrl));
+  } catch (err) {
+    if (err instanceof GuardianApiError && err.status > 0) {
+      throw new GuardianRefusal(err.status, `Guardian refused: ${err.message}`);
+    }
+    if (err instanceof GuardianApiError) {
+      throw new CliError(
+        "guardian",
+        `Guardian at ${guardianUrl}: ${err.message}: check -g/--guardian and the network`,
+      );
+    }
+    throw err;
+  }
+}
+
+/** `POST /conflux/register`: trades a registration token for a conflux id and token. */
+export function registerConflux(
+  guardianUrl: string,
+  request: RegisterRequest,
+): Promise<RegisterResponse> {
+  return guarded(guardianUrl, (c) =>
+    c.register({
+      ...request,
+      teams: request.teams && request.teams.length > 0 ? request.teams : undefined,
+    }));
+}
+
+/** `DELETE /conflux/unregister`: revokes the conflux token. */
+export function unregisterConflux(guardianUrl: string, confluxToken: string): Promise<void> {
+  return guarded(guardianUrl, (c) => c.unregister(confluxToken));
+}
+
+/** Which conflux a team call is about, and the bearer that may change it. */
+export interface TeamTarget {
+  confluxId: string;
+  bearer: string;
+}
+
+/** `GET /conflux/team/list`. */
+export function listConfluxTeams(guardianUrl: string, target: TeamTarget): Promise<ConfluxTeam[]> {
+  return guarded(guardianUrl, async (c) => {
+    const data = await c.call("GET", "/conflux/team/list", {
+      bearer: target.bearer,
+      query: { conflux_id: target.confluxId },
+    });
+    if (!Array.isArray(data)) throw new CliError("guardian", "Guardian team list is not a list");
+    return data.filter((t): t is ConfluxTeam =>
+      typeof t === "object" && t !== null && typeof t.team_id === "string" &&
+      typeof t.name === "string"
+    );
+  });
+}
+
+/** `POST /conflux/team` (add) or `DELETE /conflux/team` (remove); `team` is an id or a name. */
+export function changeConfluxTeam(
+  guardianUrl: string,
+  target: TeamTarget & { team: string; action: "add" | "remove" },
+): Promise<void> {
+  return guarded(guardianUrl, (c) => {
+    const change = { confluxId: target.confluxId, team: target.team };
+    return target.action === "add"
+      ? c.addConfluxTeam(target.bearer, change)
+      : c.removeConfluxTeam(target.bearer, change);
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * Turns flags, environment and the saved file into the node's settings, in that order of
+ * precedence (flag > environment > saved file > default).
+ *
+ * @module
+ */
+import type { RtcEngineChoice } from "../core/node/mod.ts";
+import { DEFAULT_GUARDIAN } from "./command_specs.ts";
+import type { RegisterConfig, UpConfig } from "./config_store.ts";
+import { CliError } from "./errors.ts";
+import { boolFlag, type ParsedCommand, stringFlag } from "./flags.ts";
+import { normalizeGuardianUrl } from "./guardian_api.ts";
+
+/** What `run` hands to the node, before adding the logger and config dir. */
+export interface NodeSettings {
+  guardianUrl: string;
+  confluxToken: string;
+  portal: boolean;
+  rtcEngine: RtcEngineChoice;
+  relay: boolean;
+  tunName?: string;
+}
+
+/** Splits `team1, team2,,team1` into `["team1", "team2"]`. */
+export function parseTeams(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const out: string[] = [];
+  for (const t of raw.split(",").map((s) => s.trim())) if (t && !out.includes(t)) out.push(t);
+  for (const t of out) {
+    if (t.length > 64) throw new CliError("usage", `team name "${t.slice(0, 16)}…" is too long`);
+  }
+  return out;
+}
+
+/** Checks an IPv4 CIDR like `100.64.0.10/16`; returns it trimmed. */
+export function validateCidr(raw: string): string {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(raw.trim());
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) {
+    throw new CliError(
+      "usage",
+      `--cidr "${raw}" is not an IPv4 CIDR: write e.g. --cidr 100.64.0.10/16`,
+    );
+  }
+  return raw.trim();
+}
+
+/** The Guardian URL: flag/env, else the saved one, else the public Guardian. */
+export function resolveGuardian(parsed: ParsedCommand, saved?: string): string {
+  return normalizeGuardianUrl(stringFlag(parsed, "guardian") ?? saved ?? DEFAULT_GUARDIAN);
+}
+
+/** The rtc/relay/portal trio shared by register, up and run. */
+export function resolveEngineFlags(
+  parsed: ParsedCommand,
+  saved?: { portal: boolean; rtc: RtcEngineChoice; relay: boolean },
+): { portal: boolean; rtcEngine: RtcEngineChoice; relay: boolean } {
+  const noRelay = boolFlag(parsed, "no-relay");
+  return {
+    portal: boolFlag(parsed, "portal") ?? saved?.portal ?? false,
+    rtcEngine: (stringFlag(parsed, "rtc") as RtcEngineChoice | undefined) ?? saved?.rtc ?? "auto",
+    relay: noRelay !== undefined ? !noRelay : saved?.relay ?? true,
+  };
+}
+
+/** Settings of `run`: flags, then VEILNET_* variables, then the saved file. */
+export function resolveNodeSettings(
+  parsed: ParsedCommand,
+  saved: RegisterConfig | UpConfig | null,
+): NodeSettings {
+  const confluxToken = stringFlag(parsed, "token") ?? saved?.conflux_token;
+  if (!confluxToken) {
+    throw new CliError(
+      "usage",
+      "no conflux token: run `veilnet-conflux register -t REGISTRATION_TOKEN` first, or pass " +
+        "-t CONFLUX_TOKEN, or set VEILNET_CONFLUX_TOKEN",
+    );
+  }
+  return {
+    guardianUrl: resolveGuardian(parsed, saved?.guardian),
+    confluxToken,
+    ...resolveEngineFlags(parsed, saved ?? undefined),
+    tunName: stringFlag(parsed, "tun"),
+  };
+}

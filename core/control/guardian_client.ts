@@ -1,0 +1,356 @@
+/**
+ * HTTP client of the Guardian API (ours or the public one: same paths and shapes).
+ *
+ * Conflux-side calls (`register`, `unregister`, `sessionLogin`) are what the node and the CLI
+ * use; the user-side calls (signup, realms, tokens, teams) serve tools and tests. Every response
+ * is validated; a refused call throws `GuardianApiError` with the HTTP status and the Guardian's
+ * `{error}` message (status 0 for network failures and malformed responses).
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { type TeamKey, teamKeyFromJson } from "./team_keys.ts";
+
+/** A Guardian call that failed. */
+export class GuardianApiError extends Error {
+  /** HTTP status; 0 when no valid HTTP answer arrived (network error, timeout, bad JSON). */
+  readonly status: number;
+  /** Creates the error. */
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "GuardianApiError";
+    this.status = status;
+  }
+}
+
+/** A short-lived session: what `POST /conflux/session/login` returns, decoded. */
+export interface Session {
+  /** Conflux id. */
+  confluxId: string;
+  /** Realm id (NATS subjects live under `vn.<realmId>`). */
+  realmId: string;
+  /** Realm subnet, CIDR. */
+  realmSubnet: string;
+  /** Overlay IPv4 address of this conflux, stable across sessions. */
+  overlayIp: string;
+  /** Tag chosen at registration. */
+  tag: string;
+  /** Portal mode as requested at login. */
+  portal: boolean;
+  /** SignedCertificate bytes (Guardian-signed identity for this run's ML-DSA key). */
+  certificate: Uint8Array;
+  /** The Guardian's ML-DSA-65 public key (1,952 bytes). */
+  guardianPublicKey: Uint8Array;
+  /** NATS user JWT bound to the nkey sent at login. */
+  natsJwt: string;
+  /** NATS client URLs. */
+  natsUrls: string[];
+  /** Inbox prefix to use on the NATS connection (`_INBOX.<confluxId>`). */
+  inboxPrefix: string;
+  /** Team keys of the conflux's teams. */
+  teams: TeamKey[];
+  /** When the Guardian read `teams` (ms); orders them against pushed updates. 0 if absent. */
+  teamsIssuedAt: number;
+  /** ICE (STUN) server URLs. */
+  iceServers: string[];
+  /** Session expiry, ms since the epoch (JWT and certificate). */
+  expiresAt: number;
+}
+
+/** Body of a session login. */
+export interface SessionLoginRequest {
+  /** Long-lived conflux token. */
+  token: string;
+  /** This run's ML-DSA-65 public key. */
+  mldsaPublicKey: Uint8Array;
+  /** This run's public NATS user nkey ("U…"). */
+  nkey: string;
+  /** Run in portal mode (stated in the certificate). */
+  portal?: boolean;
+}
+
+/** Body of a registration. */
+export interface RegisterRequest {
+  /** Registration token from the realm owner. */
+  registrationToken: string;
+  /** Tag identifying the conflux. */
+  tag?: string;
+  /** Requested overlay address with prefix, e.g. "100.64.0.9/24" (must be free). */
+  cidr?: string;
+  /** Team names or ids to hold (ignored unless the owner belongs to them). */
+  teams?: string[];
+}
+
+/** Result of a registration. */
+export interface Registration {
+  /** New conflux id. */
+  confluxId: string;
+  /** Long-lived conflux token: store it with mode 0600. */
+  token: string;
+  /** Overlay address leased for it (absent from Guardians that do not say). */
+  overlayIp?: string;
+  /** Teams from the request that were ignored. */
+  ignoredTeams: string[];
+}
+
+const SessionJson = z.object({
+  conflux_id: z.string().min(1),
+  realm_id: z.string().min(1),
+  realm_subnet: z.string(),
+  overlay_ip: z.string(),
+  tag: z.string(),
+  portal: z.boolean(),
+  certificate: z.string(),
+  guardian_public_key: z.string(),
+  nats_jwt: z.string().min(1),
+  nats_urls: z.array(z.string()).min(1),
+  inbox_prefix: z.string().min(1),
+  teams: z.array(z.unknown()),
+  teams_issued_at: z.number().optional(),
+  ice_servers: z.array(z.string()),
+  expires_at: z.number(),
+});
+
+const RegistrationJson = z.object({
+  conflux_id: z.string().min(1),
+  token: z.string().min(1),
+  overlay_ip: z.string().optional(),
+  ignored_teams: z.array(z.string()).optional(),
+});
+
+/** Decodes a session login response; throws GuardianApiError(0) when malformed. */
+export function parseSession(value: unknown): Session {
+  const r = SessionJson.safeParse(value);
+  if (!r.success) throw new GuardianApiError(0, "malformed session response from Guardian");
+  const s = r.data;
+  const certificate = decodeBase64(s.certificate);
+  const guardianPublicKey = decodeBase64(s.guardian_public_key);
+  const teams = s.teams.map(teamKeyFromJson);
+  if (!certificate || !guardianPublicKey || teams.some((t) => t === null)) {
+    throw new GuardianApiError(0, "malformed session response from Guardian");
+  }
+  return {
+    confluxId: s.conflux_id,
+    realmId: s.realm_id,
+    realmSubnet: s.realm_subnet,
+    overlayIp: s.overlay_ip,
+    tag: s.tag,
+    portal: s.portal,
+    certificate,
+    guardianPublicKey,
+    natsJwt: s.nats_jwt,
+    natsUrls: s.nats_urls,
+    inboxPrefix: s.inbox_prefix,
+    teams: teams as TeamKey[],
+    teamsIssuedAt: s.teams_issued_at ?? 0,
+    iceServers: s.ice_servers,
+    expiresAt: s.expires_at,
+  };
+}
+
+/** Options of a raw {@link GuardianClient.call}. */
+export interface CallOptions {
+  /** Bearer token (user access token or conflux token). */
+  bearer?: string;
+  /** JSON body. */
+  body?: unknown;
+  /** Query parameters. */
+  query?: Record<string, string>;
+}
+
+/** Client of one Guardian. */
+export class GuardianClient {
+  /** Base URL without trailing slash. */
+  readonly baseUrl: string;
+  readonly #timeoutMs: number;
+
+  /** Creates a client of the Guardian at `baseUrl`; calls time out after `timeoutMs` (15 s). */
+  constructor(baseUrl: string, options: { timeoutMs?: number } = {}) {
+    let url: URL;
+    try {
+      url = new URL(baseUrl);
+    } catch {
+      throw new GuardianApiError(0, `bad Guardian URL "${baseUrl}"`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new GuardianApiError(0, `bad Guardian URL "${baseUrl}": expected http(s)`);
+    }
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.#timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  /** Calls `method path` and returns the decoded JSON; throws GuardianApiError. */
+  async call(method: string, path: string, options: CallOptions = {}): Promise<unknown> {
+    const url = new URL(this.baseUrl + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v);
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (options.bearer !== undefined) headers.authorization = `Bearer ${options.bearer}`;
+    if (options.body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (err) {
+      throw new GuardianApiError(0, `Guardian unreachable: ${(err as Error).message}`);
+    }
+    const text = await response.text().catch(() => "");
+    let value: unknown = null;
+    try {
+      value = text ? JSON.parse(text) : null;
+    } catch {
+      // A non-JSON answer (proxy error page) is reported by status below.
+    }
+    if (!response.ok) {
+      const message = typeof (value as { error?: unknown })?.error === "string"
+        ? (value as { error: string }).error
+        : `HTTP ${response.status}`;
+      throw new GuardianApiError(response.status, message);
+    }
+    if (value === null) throw new GuardianApiError(0, "Guardian answered without JSON");
+    return value;
+  }
+
+  /** `POST /conflux/register`: redeems a registration token. */
+  async register(request: RegisterRequest): Promise<Registration> {
+    const body: Record<string, unknown> = { registration_token: request.registrationToken };
+    if (request.tag !== undefined) body.tag = request.tag;
+    if (request.cidr !== undefined) body.cidr = request.cidr;
+    if (request.teams !== undefined) body.teams = request.teams;
+    const r = RegistrationJson.safeParse(await this.call("POST", "/conflux/register", { body }));
+    if (!r.success) throw new GuardianApiError(0, "malformed registration response");
+    return {
+      confluxId: r.data.conflux_id,
+      token: r.data.token,
+      overlayIp: r.data.overlay_ip,
+      ignoredTeams: r.data.ignored_teams ?? [],
+    };
+  }
+
+  /** `DELETE /conflux/unregister`: revokes the conflux token. */
+  async unregister(confluxToken: string): Promise<void> {
+    await this.call("DELETE", "/conflux/unregister", { bearer: confluxToken });
+  }
+
+  /** `POST /conflux/session/login`: a fresh session for this run's keys. */
+  async sessionLogin(request: SessionLoginRequest): Promise<Session> {
+    const body: Record<string, unknown> = {
+      token: request.token,
+      mldsa_public_key: encodeBase64(request.mldsaPublicKey),
+      nkey: request.nkey,
+    };
+    if (request.portal !== undefined) body.portal = request.portal;
+    return parseSession(await this.call("POST", "/conflux/session/login", { body }));
+  }
+
+  /** `POST /auth/signup`. */
+  async signup(email: string, password: string): Promise<{ id: string; isAdmin: boolean }> {
+    const r = await this.call("POST", "/auth/signup", { body: { email, password } }) as {
+      id: string;
+      is_admin: boolean;
+    };
+    return { id: r.id, isAdmin: r.is_admin };
+  }
+
+  /** `POST /auth/login`; returns the access token. */
+  async login(email: string, password: string): Promise<string> {
+    const r = await this.call("POST", "/auth/login", { body: { email, password } }) as {
+      access_token: string;
+    };
+    return r.access_token;
+  }
+
+  /** `POST /realm`. */
+  async createRealm(
+    accessToken: string,
+    realm: { name: string; subnet: string },
+  ): Promise<{ id: string; name: string; subnet: string }> {
+    return await this.call("POST", "/realm", { bearer: accessToken, body: realm }) as {
+      id: string;
+      name: string;
+      subnet: string;
+    };
+  }
+
+  /** `POST /auth/create/registration-token`; `expiresAfterDays` may be fractional. */
+  async createRegistrationToken(
+    accessToken: string,
+    options: { realmId: string; expiresAfterDays: number; tag?: string },
+  ): Promise<{ tokenId: string; token: string; expiresAt: number }> {
+    const r = await this.call("POST", "/auth/create/registration-token", {
+      bearer: accessToken,
+      body: {
+        realm_id: options.realmId,
+        expires_after: options.expiresAfterDays,
+        tag: options.tag,
+      },
+    }) as { token_id: string; token: string; expires_at: number };
+    return { tokenId: r.token_id, token: r.token, expiresAt: r.expires_at };
+  }
+
+  /** `POST /org/team`; returns the team id. */
+  async createTeam(accessToken: string, name: string): Promise<string> {
+    const r = await this.call("POST", "/org/team", { bearer: accessToken, body: { name } }) as {
+      team_id: string;
+    };
+    return r.team_id;
+  }
+
+  /** `POST /org/team/invite`; returns the invitation id. */
+  async inviteMember(
+    accessToken: string,
+    invite: { teamId: string; email: string },
+  ): Promise<string> {
+    const r = await this.call("POST", "/org/team/invite", {
+      bearer: accessToken,
+      body: { team_id: invite.teamId, email: invite.email },
+    }) as { invitation_id: string };
+    return r.invitation_id;
+  }
+
+  /** `POST /org/team/invite/accept`. */
+  async acceptInvitation(accessToken: string, invitationId: string): Promise<void> {
+    await this.call("POST", "/org/team/invite/accept", {
+      bearer: accessToken,
+      body: { invitation_id: invitationId },
+    });
+  }
+
+  /** `DELETE /org/team/member` (by email). */
+  async removeMember(
+    accessToken: string,
+    member: { teamId: string; email: string },
+  ): Promise<void> {
+    await this.call("DELETE", "/org/team/member", {
+      bearer: accessToken,
+      body: { team_id: member.teamId, email: member.email },
+    });
+  }
+
+  /** `POST /conflux/team`; `bearer` is a user access token or the conflux's own token. */
+  async addConfluxTeam(
+    bearer: string,
+    change: { confluxId: string; team: string },
+  ): Promise<void> {
+    await this.call("POST", "/conflux/team", {
+      bearer,
+      body: { conflux_id: change.confluxId, team: change.team },
+    });
+  }
+
+  /** `DELETE /conflux/team`; rotates that team's key. */
+  async removeConfluxTeam(
+    bearer: string,
+    change: { confluxId: string; team: string },
+  ): Promise<void> {
+    await this.call("DELETE", "/conflux/team", {
+      bearer,
+      body: { conflux_id: change.confluxId, team: change.team },
+    });
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Egresser: the outbound handler of one destination overlay address. It resolves the address to
+ * its owner (discovery), holds the stream to it, and queues the first packets while the stream
+ * and the tether come up. State only; the node runtime drives it.
+ *
+ * @module
+ */
+import type { StreamSender } from "../stream/session.ts";
+
+/** A peer as this node knows it after a verified exchange. */
+export interface PeerRef {
+  /** Conflux id. */
+  id: string;
+  /** Overlay address as a 32-bit number. */
+  ip: number;
+  /** ML-DSA-65 public key from its certificate. */
+  publicKey: Uint8Array;
+  /** Affinity tags it presented last. */
+  tags: Uint8Array[];
+  /** SHA-256 of its SignedCertificate. */
+  certificateHash: Uint8Array;
+}
+
+/** Where an egresser is in its life. */
+export type EgresserState = "idle" | "connecting" | "ready" | "backoff";
+
+/** Most packets held while a destination is being connected. */
+export const EGRESS_QUEUE_LIMIT = 64;
+/** First retry delay after a failed connect; doubles up to EGRESS_BACKOFF_MAX_MS. */
+export const EGRESS_BACKOFF_MIN_MS = 250;
+/** Longest retry delay. */
+export const EGRESS_BACKOFF_MAX_MS = 1000;
+
+/** Outbound state for one destination address. */
+export class Egresser {
+  /** Destination overlay address. */
+  readonly ip: number;
+  /** Current state. */
+  state: EgresserState = "idle";
+  /** Destination conflux, once discovered and verified. */
+  peer?: PeerRef;
+  /** The stream's sending half, once established. */
+  sender?: StreamSender;
+  /** Packets waiting for the stream or tether (copies). */
+  queue: Uint8Array[] = [];
+  /** Earliest time of the next connect attempt in "backoff". */
+  retryAt = 0;
+  /** Consecutive failed connects. */
+  failures = 0;
+  /** Last time a packet for this destination arrived from the TUN. */
+  lastPacketAt: number;
+  /** Packets dropped (queue full, backoff, no tether). */
+  dropped = 0;
+  /** True while a replacement tether is being opened. */
+  retethering = false;
+
+  /** Creates an idle egresser for `ip` at `now`. */
+  constructor(ip: number, now: number) {
+    this.ip = ip;
+    this.lastPacketAt = now;
+  }
+
+  /** Holds a copy of `packet` until the path is ready; false (dropped) when the queue is full. */
+  hold(packet: Uint8Array): boolean {
+    if (this.queue.length >= EGRESS_QUEUE_LIMIT) {
+      this.dropped++;
+      return false;
+    }
+    this.queue.push(packet.slice());
+    return true;
+  }
+
+  /** Records a failed connect at `now` and schedules the retry. */
+  fail(now: number): void {
+    this.failures++;
+    this.state = "backoff";
+    this.sender = undefined;
+    this.queue.length = 0;
+    const delay = Math.min(
+      EGRESS_BACKOFF_MIN_MS * 2 ** (this.failures - 1),
+      EGRESS_BACKOFF_MAX_MS,
+    );
+    this.retryAt = now + delay;
+  }
+
+  /** Forgets the stream (closed by the peer, lost affinity); the next packet reconnects. */
+  reset(): void {
+    this.state = "idle";
+    this.sender = undefined;
+  }
+}

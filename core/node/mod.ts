@@ -1,0 +1,180 @@
+/**
+ * The node runtime: what `veilnet-conflux run` executes.
+ *
+ * `runNode` creates this run's ML-DSA-65 key pair (memory only), logs in to the Guardian and
+ * joins the control channel (core/control), opens the TUN with the leased overlay address and
+ * the realm route, and moves packets TUN → egresser → stream → tether → ingresser → TUN until
+ * `signal` aborts; then it tears everything down and resolves.
+ *
+ * @module
+ */
+export type { NodeOptions, RtcEngineChoice } from "./options.ts";
+export { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_TUN_NAME } from "./options.ts";
+export { fetchStatus, type NodeInfo, STATUS_SOCKET_NAME } from "./status_server.ts";
+import { join } from "node:path";
+import { ControlClient } from "../control/control_client.ts";
+import { GuardianClient } from "../control/guardian_client.ts";
+import type { TeamKey } from "../control/team_keys.ts";
+import { generateSigningKeyPair } from "../crypto/mldsa.ts";
+import { verifyCertificate } from "../wire/certificate.ts";
+import { Tun } from "../../ffi/tun.ts";
+import { selectEngine } from "../tether/select.ts";
+import { Node, type NodeSession } from "./node.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_TUN_NAME, type NodeOptions } from "./options.ts";
+import { parseCidr } from "./packet.ts";
+import { serveStatus, STATUS_SOCKET_NAME } from "./status_server.ts";
+import type { ControlPort } from "./ports.ts";
+import type { Session } from "../control/guardian_client.ts";
+
+/** TUN MTU (the seed: 1500; WebRTC data channels segment larger messages themselves). */
+export const TUN_MTU = 1500;
+
+/**
+ * Runs a conflux until `signal` aborts. Resolves after a clean shutdown; rejects when the node
+ * cannot start (Guardian refused the token, NATS unreachable, TUN could not be opened, …).
+ */
+export async function runNode(options: NodeOptions, signal: AbortSignal): Promise<void> {
+  const log = options.log;
+  if (signal.aborted) return;
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  if (!Number.isFinite(idleTimeoutMs) || idleTimeoutMs < 100) {
+    throw new RangeError("idleTimeoutMs must be at least 100 ms");
+  }
+  const keys = generateSigningKeyPair(crypto.getRandomValues(new Uint8Array(32)));
+  log.info("logging in", { guardian: options.guardianUrl });
+  const control = await ControlClient.connect({
+    guardian: new GuardianClient(options.guardianUrl),
+    confluxToken: options.confluxToken,
+    mldsaPublicKey: keys.publicKey,
+    portal: options.portal,
+    log,
+  });
+  const cleanup: (() => Promise<void> | void)[] = [() => control.close()];
+  try {
+    const session = toNodeSession(control.session, keys.publicKey);
+    const cert = session.certificate;
+    const realm = parseCidr(cert.realmSubnet);
+    if (!realm) throw new Error(`Guardian sent a bad realm subnet "${cert.realmSubnet}"`);
+    log.info("session established", {
+      conflux_id: cert.confluxId,
+      realm_id: cert.realmId,
+      overlay_ip: cert.overlayIp,
+      teams: session.teams.map((t) => t.name),
+    });
+
+    const tun = await Tun.open({ name: options.tunName ?? DEFAULT_TUN_NAME, mtu: TUN_MTU });
+    cleanup.push(() => tun.close());
+    await tun.setAddress(`${cert.overlayIp}/${realm.prefix}`);
+    await tun.setUp(true);
+    log.info("TUN up", { name: tun.name, address: `${cert.overlayIp}/${realm.prefix}` });
+
+    // Load the WebRTC engine now, not on the first packet: the first import costs seconds.
+    const engine = await selectEngine(options.rtcEngine);
+    log.info("tether engine ready", { engine: engine.name });
+
+    const port: ControlPort = {
+      publish: (subject, data) => control.publish(subject, data),
+      request: async (subject, data, timeoutMs) =>
+        (await control.request(subject, data, timeoutMs)).data,
+      subscribe: (subject) => control.subscribe(subject),
+    };
+    const node = new Node({
+      session,
+      secretKey: keys.secretKey,
+      control: port,
+      tun,
+      engine: engine.name,
+      idleTimeoutMs,
+      relay: options.relay,
+      hostAddresses: underlayAddresses(realm),
+      log,
+    });
+    node.start();
+    cleanup.push(() => node.stop());
+    const offTeams = control.onTeams((teams) => node.setTeams(teams.map(teamOf)));
+    const offSession = control.onSession((s) => {
+      try {
+        node.setSession(toNodeSession(s, keys.publicKey));
+      } catch (e) {
+        log.error("renewed session unusable", { error: String(e) });
+      }
+    });
+    cleanup.push(offTeams, offSession);
+
+    const status = serveStatus(
+      join(options.configDir, STATUS_SOCKET_NAME),
+      () => node.info(),
+      { log },
+    );
+    cleanup.push(() => status.close());
+    log.info("node running", { engine: engine.name, idle_timeout_ms: idleTimeoutMs });
+
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener("abort", () => resolve(), { once: true });
+      control.closed().then((reason) => {
+        if (signal.aborted) return;
+        log.error("control channel closed", { reason: reason.reason });
+        resolve();
+      });
+    });
+  } finally {
+    for (const step of cleanup.reverse()) {
+      try {
+        await step();
+      } catch (e) {
+        log.debug("shutdown step failed", { error: String(e) });
+      }
+    }
+    log.info("node stopped");
+  }
+}
+
+function teamOf(t: TeamKey) {
+  return { teamId: t.teamId, name: t.name, version: t.version, key: t.key };
+}
+
+/** Checks the session's certificate against the Guardian key and our public key. */
+function toNodeSession(s: Session, publicKey: Uint8Array): NodeSession {
+  const fields = verifyCertificate(s.certificate, s.guardianPublicKey, Date.now());
+  if (
+    fields.confluxId !== s.confluxId || fields.overlayIp !== s.overlayIp ||
+    !sameBytes(fields.mldsaPublicKey, publicKey)
+  ) {
+    throw new Error("Guardian certificate does not match this session");
+  }
+  return {
+    certificate: fields,
+    signedCertificate: s.certificate,
+    guardianPublicKey: s.guardianPublicKey,
+    teams: s.teams.map(teamOf),
+    iceServers: s.iceServers,
+  };
+}
+
+/**
+ * Local IPv4 addresses for WebRTC host candidates: every non-loopback address outside the realm
+ * (a tether must never run over our own overlay). Loopback only when nothing else exists.
+ */
+function underlayAddresses(realm: { network: number; prefix: number }): string[] | undefined {
+  try {
+    const all = Deno.networkInterfaces().filter((i) => i.family === "IPv4");
+    const mask = realm.prefix === 0 ? 0 : (0xffff_ffff << (32 - realm.prefix)) >>> 0;
+    const outside = all.filter((i) => {
+      const p = i.address.split(".").map(Number);
+      const n = ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
+      return ((n & mask) >>> 0) !== realm.network;
+    });
+    const external = outside.filter((i) => !i.address.startsWith("127."));
+    const chosen = external.length > 0 ? external : outside;
+    return chosen.length > 0 ? chosen.map((i) => i.address) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

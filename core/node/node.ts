@@ -1,0 +1,750 @@
+/**
+ * The running node: wires TUN, control channel, streams and tethers together.
+ *
+ * Data path out: TUN read batch → egresser of the destination address → stream sender seals the
+ * packet straight into a frame → the next hop's tether batcher (flushed on the microtask).
+ * Data path in: tether message → frames → ingresser by stream id → open, replay check, source
+ * address check → one TUN write batch per message.
+ *
+ * Control: discovery ("who owns X", answered only by the owner and only to a teammate), stream
+ * handshakes by request/reply, tether signalling and stream closes, all as signed envelopes on
+ * the realm's subjects. Team affinity is checked on every stream request and response; a
+ * message without it is dropped silently (one debug line).
+ *
+ * @module
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Logger } from "../log/logger.ts";
+import {
+  ACCEPT_RANDOM_LENGTH,
+  acceptStreamRequest,
+  completeStreamRequest,
+  createStreamRequest,
+  REQUEST_RANDOM_LENGTH,
+} from "../stream/handshake.ts";
+import { StreamReceiver, StreamSender } from "../stream/session.ts";
+import { allocateStreamId } from "../stream/stream_id.ts";
+import { decodeSignal, encodeSignal } from "../tether/signaler.ts";
+import type { RtcEngineChoice } from "../tether/tether.ts";
+import type { CertificateFields } from "../wire/certificate.ts";
+import {
+  decodeFrame,
+  DEFAULT_HOP_LIMIT,
+  FLAG_KEY_PHASE,
+  FRAME_HEADER_LENGTH,
+  frameAad,
+  FrameType,
+  splitMessage,
+  writeFrameHeader,
+} from "../wire/frame.ts";
+import {
+  DiscoverReplySchema,
+  DiscoverSchema,
+  MessageType,
+  Signal_Kind,
+  SignalSchema,
+  StreamCloseSchema,
+} from "../wire/gen/veilnet_pb.ts";
+import type { OpenedEnvelope } from "../wire/envelope.ts";
+import { PacketBatch } from "../../ffi/packet_batch.ts";
+import type { Tun } from "../../ffi/tun.ts";
+import { Egresser, type PeerRef } from "./egresser.ts";
+import { Messenger } from "./messenger.ts";
+import { peekEnvelope } from "./messenger.ts";
+import {
+  cidrContains,
+  formatIpv4,
+  type Ipv4Cidr,
+  ipv4Destination,
+  ipv4Source,
+  parseCidr,
+  parseIpv4,
+} from "./packet.ts";
+import { type ControlMessage, type ControlPort, realmSubjects } from "./ports.ts";
+import type { NodeInfo } from "./status_server.ts";
+import { TetherPool } from "./tether_pool.ts";
+
+/** How long a stream handshake may take before the egresser backs off. */
+export const HANDSHAKE_TIMEOUT_MS = 3000;
+/** How long discovery waits for the owner of an address. */
+export const DISCOVER_TIMEOUT_MS = 1500;
+/** Most ingress streams one peer may hold at this node (older ones are dropped). */
+export const MAX_INGRESS_STREAMS_PER_PEER = 4;
+
+/** One team as the session lists it. */
+export interface SessionTeam {
+  teamId: string;
+  name: string;
+  version: number;
+  key: Uint8Array;
+}
+
+/** What the node needs from its Guardian session. */
+export interface NodeSession {
+  /** Our verified certificate fields. */
+  certificate: CertificateFields;
+  /** Our SignedCertificate bytes. */
+  signedCertificate: Uint8Array;
+  /** The Guardian's ML-DSA-65 public key. */
+  guardianPublicKey: Uint8Array;
+  /** Teams (with keys) of this conflux. */
+  teams: SessionTeam[];
+  /** STUN servers ("stun:host:port"). */
+  iceServers: string[];
+}
+
+/** Options of a Node. */
+export interface NodeRuntimeOptions {
+  /** The Guardian session. */
+  session: NodeSession;
+  /** Our ML-DSA-65 secret key (memory only). */
+  secretKey: Uint8Array;
+  /** Control channel. */
+  control: ControlPort;
+  /** The open TUN device (address already set). */
+  tun: Tun;
+  /** Tether engine. */
+  engine: RtcEngineChoice;
+  /** Idle time after which streams and tethers dissolve. */
+  idleTimeoutMs: number;
+  /** Whether we answer tether offers from realm members without a common team (relaying). */
+  relay: boolean;
+  /** Local addresses for host candidates; undefined = all interfaces. */
+  hostAddresses?: readonly string[];
+  log: Logger;
+}
+
+interface Ingresser {
+  receiver: StreamReceiver;
+  peer: PeerRef;
+}
+
+/** The node runtime. */
+export class Node {
+  #o: NodeRuntimeOptions;
+  #log: Logger;
+  #messenger: Messenger;
+  #subjects;
+  #ownIp: number;
+  #ownIpText: string;
+  #realm: Ipv4Cidr;
+  #teams: SessionTeam[];
+  #egress = new Map<number, Egresser>();
+  #ingress = new Map<number, Ingresser>();
+  #discovered = new Map<number, { peer: PeerRef; at: number }>();
+  #pool: TetherPool;
+  #writeBatch = new PacketBatch({ capacity: 256, slotSize: 2048 });
+  #aad = new Uint8Array(FRAME_HEADER_LENGTH);
+  #closeSentAt = new Map<string, number>();
+  #stopped = false;
+  #sweepTimer?: ReturnType<typeof setInterval>;
+  #loops: Promise<void>[] = [];
+  /** Counters for diagnostics and tests. */
+  readonly counters = {
+    framesIn: 0,
+    framesDropped: 0,
+    packetsIn: 0,
+    packetsOut: 0,
+    controlDropped: 0,
+  };
+
+  /** Prepares the runtime; `start` begins moving packets. */
+  constructor(options: NodeRuntimeOptions) {
+    this.#o = options;
+    this.#log = options.log;
+    const s = options.session;
+    this.#teams = s.teams.slice();
+    this.#messenger = new Messenger({
+      fields: s.certificate,
+      certificate: s.signedCertificate,
+      secretKey: options.secretKey,
+      guardianPublicKey: s.guardianPublicKey,
+    }, this.#teams.map((t) => t.key));
+    this.#subjects = realmSubjects(s.certificate.realmId);
+    this.#ownIp = parseIpv4(s.certificate.overlayIp);
+    this.#ownIpText = s.certificate.overlayIp;
+    const realm = parseCidr(s.certificate.realmSubnet);
+    if (this.#ownIp < 0 || !realm) throw new Error("certificate carries no valid overlay address");
+    this.#realm = realm;
+    this.#pool = new TetherPool({
+      ownId: s.certificate.confluxId,
+      engine: options.engine,
+      iceServers: s.iceServers,
+      hostAddresses: options.hostAddresses,
+      sendSignal: (peer, signal) => this.#sendSignal(peer, signal),
+      onMessage: (peer, message) => this.#onTetherMessage(peer, message),
+      onClose: (peer) => this.#onTetherClose(peer),
+      log: options.log,
+    });
+  }
+
+  /** Our conflux id. */
+  get id(): string {
+    return this.#o.session.certificate.confluxId;
+  }
+
+  /** Starts the TUN reader, the control subscriptions and the idle sweeper. */
+  start(): void {
+    const control = this.#o.control;
+    this.#loops.push(this.#readTun());
+    this.#loops.push(
+      this.#serve(control.subscribe(this.#subjects.control(this.id)), (m) => this.#onControl(m)),
+    );
+    this.#loops.push(
+      this.#serve(control.subscribe(this.#subjects.discover), (m) => this.#onDiscover(m)),
+    );
+    const every = Math.max(100, Math.min(1000, Math.floor(this.#o.idleTimeoutMs / 4)));
+    this.#sweepTimer = setInterval(() => this.#sweep(Date.now()), every);
+  }
+
+  /** Stops everything the node started; the caller closes TUN and control afterwards. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#sweepTimer);
+    this.#pool.closeAll();
+    this.#egress.clear();
+    this.#ingress.clear();
+    await Promise.race([
+      Promise.allSettled(this.#loops),
+      new Promise((r) => setTimeout(r, 1500)),
+    ]);
+  }
+
+  /** Applies a renewed session (new certificate for the same key and address). */
+  setSession(session: NodeSession): void {
+    if (session.certificate.overlayIp !== this.#ownIpText) {
+      this.#log.warn("renewed session changed the overlay address; keeping the old one");
+    }
+    this.#o = { ...this.#o, session };
+    this.#messenger.setIdentity({
+      fields: session.certificate,
+      certificate: session.signedCertificate,
+      secretKey: this.#o.secretKey,
+      guardianPublicKey: session.guardianPublicKey,
+    });
+  }
+
+  /** Applies a new team set (live change): new streams obey it, streams without affinity end. */
+  setTeams(teams: SessionTeam[]): void {
+    this.#teams = teams.slice();
+    this.#messenger.setTeamKeys(teams.map((t) => t.key));
+    this.#log.info("teams updated", { teams: teams.map((t) => t.name) });
+    for (const [id, ing] of this.#ingress) {
+      if (!this.#messenger.affine(ing.peer.publicKey, ing.peer.tags)) {
+        this.#ingress.delete(id);
+        this.#log.info("stream closed: team affinity lost", { peer: ing.peer.id, stream: id });
+        this.#sendClose(ing.peer.id, id, "affinity");
+      }
+    }
+    for (const [ip, e] of this.#egress) {
+      if (e.peer && !this.#messenger.affine(e.peer.publicKey, e.peer.tags)) {
+        const streamId = e.sender?.streamId;
+        this.#egress.delete(ip);
+        this.#log.info("stream closed: team affinity lost", { peer: e.peer.id, stream: streamId });
+        if (streamId !== undefined) this.#sendClose(e.peer.id, streamId, "affinity");
+      }
+    }
+    for (const [ip, d] of this.#discovered) {
+      if (!this.#messenger.affine(d.peer.publicKey, d.peer.tags)) this.#discovered.delete(ip);
+    }
+    // Tethers to peers we no longer share anything with go at the next idle sweep.
+  }
+
+  /** Current state for the status API. */
+  info(): NodeInfo {
+    const now = Date.now();
+    const c = this.#o.session.certificate;
+    return {
+      conflux_id: c.confluxId,
+      realm_id: c.realmId,
+      overlay_ip: c.overlayIp,
+      tag: c.tag,
+      portal: c.portal,
+      teams: this.#teams.map((t) => t.name),
+      stats: {
+        frames_in: this.counters.framesIn,
+        frames_dropped: this.counters.framesDropped,
+        packets_in: this.counters.packetsIn,
+        packets_out: this.counters.packetsOut,
+        control_dropped: this.counters.controlDropped,
+      },
+      tethers: this.#pool.tethers().map((t) => {
+        const s = t.stats();
+        return {
+          peer: t.peerId,
+          engine: t.engine,
+          channels: t.channelCount,
+          rtt_ms: Number.isFinite(s.rttMs) ? Math.round(s.rttMs * 1000) / 1000 : null,
+          bytes_sent: s.bytesSent,
+          bytes_received: s.bytesReceived,
+          idle_ms: s.lastActivityAt ? Math.round(now - s.lastActivityAt) : 0,
+        };
+      }),
+      routes: [...this.#egress.values()].map((e) => ({
+        destination: formatIpv4(e.ip),
+        conflux_id: e.peer?.id ?? "",
+        next_hop: e.peer && this.#pool.tether(e.peer.id) ? e.peer.id : "",
+        state: e.state,
+      })),
+      streams: [
+        ...[...this.#egress.values()].filter((e) => e.sender && e.peer).map((e) => ({
+          direction: "egress" as const,
+          stream_id: e.sender!.streamId,
+          peer: e.peer!.id,
+          peer_ip: formatIpv4(e.peer!.ip),
+          epoch: e.sender!.epoch,
+          packets: e.sender!.packets,
+          idle_ms: now - e.sender!.lastUsedAt,
+        })),
+        ...[...this.#ingress.entries()].map(([id, ing]) => ({
+          direction: "ingress" as const,
+          stream_id: id,
+          peer: ing.peer.id,
+          peer_ip: formatIpv4(ing.peer.ip),
+          epoch: ing.receiver.epoch,
+          packets: ing.receiver.accepted,
+          idle_ms: now - ing.receiver.lastUsedAt,
+        })),
+      ],
+    };
+  }
+
+  // ---- data path out ----
+
+  async #readTun(): Promise<void> {
+    const tun = this.#o.tun;
+    const batch = tun.newBatch(64);
+    while (!this.#stopped) {
+      let n: number;
+      try {
+        n = await tun.readBatch(batch, { timeoutMs: 500 });
+      } catch (e) {
+        if (this.#stopped || tun.closed) return;
+        this.#log.warn("TUN read failed", { error: String(e) });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (n === 0) continue;
+      const now = Date.now();
+      for (let i = 0; i < n; i++) this.#egressPacket(batch.packet(i), now);
+    }
+  }
+
+  #egressPacket(packet: Uint8Array, now: number): void {
+    const dst = ipv4Destination(packet);
+    if (dst < 0 || dst === this.#ownIp || !cidrContains(this.#realm, dst)) return;
+    let e = this.#egress.get(dst);
+    if (!e) {
+      e = new Egresser(dst, now);
+      this.#egress.set(dst, e);
+    }
+    e.lastPacketAt = now;
+    if (e.state === "ready" && e.sender && e.peer) {
+      if (this.#sendData(e, packet, now)) return;
+      // No open tether: hold the packet and bring one up.
+      e.hold(packet);
+      this.#retether(e);
+      return;
+    }
+    if (e.state === "backoff") {
+      if (now < e.retryAt) {
+        e.dropped++;
+        return;
+      }
+      e.state = "idle";
+    }
+    e.hold(packet);
+    if (e.state === "idle") this.#connect(e);
+  }
+
+  #sendData(e: Egresser, packet: Uint8Array, now: number): boolean {
+    const peer = e.peer!;
+    if (!this.#pool.tether(peer.id)) return false;
+    const sender = e.sender!;
+    const counter = sender.next(now);
+    const frame = new Uint8Array(FRAME_HEADER_LENGTH + packet.length + 16);
+    writeFrameHeader({
+      type: FrameType.Data,
+      hopLimit: DEFAULT_HOP_LIMIT,
+      flags: sender.epoch & 1 ? FLAG_KEY_PHASE : 0,
+      destination: peer.ip,
+      streamId: sender.streamId,
+      counter,
+    }, { out: frame, offset: 0 });
+    const aad = frameAad(frame, this.#aad);
+    sender.sealInto(counter, aad, packet, { out: frame, offset: FRAME_HEADER_LENGTH });
+    this.counters.packetsOut++;
+    if (!this.#pool.send(peer.id, frame)) e.dropped++;
+    return true;
+  }
+
+  #flush(e: Egresser): void {
+    const queued = e.queue;
+    e.queue = [];
+    const now = Date.now();
+    for (const p of queued) {
+      if (!this.#sendData(e, p, now)) {
+        e.dropped++;
+      }
+    }
+  }
+
+  #retether(e: Egresser): void {
+    if (e.state !== "ready" || !e.peer || e.retethering) return;
+    e.retethering = true;
+    this.#pool.ensure(e.peer.id).then(
+      () => this.#flush(e),
+      (err) => {
+        this.#log.debug("tether failed", { peer: e.peer?.id, error: String(err) });
+        e.fail(Date.now());
+      },
+    ).finally(() => e.retethering = false);
+  }
+
+  async #connect(e: Egresser): Promise<void> {
+    e.state = "connecting";
+    const ipText = formatIpv4(e.ip);
+    try {
+      const peer = await this.#discover(e.ip, ipText);
+      if (this.#egress.get(e.ip) !== e || this.#stopped) return;
+      const [sender] = await Promise.all([
+        this.#handshake(peer, ipText),
+        this.#pool.ensure(peer.id),
+      ]);
+      if (this.#egress.get(e.ip) !== e || this.#stopped) return;
+      e.peer = peer;
+      e.sender = sender;
+      e.state = "ready";
+      e.failures = 0;
+      this.#log.debug("stream up", { peer: peer.id, dst: ipText, stream: sender.streamId });
+      this.#flush(e);
+    } catch (err) {
+      this.#discovered.delete(e.ip);
+      if (this.#egress.get(e.ip) !== e) return;
+      this.#log.debug("no path to destination", { dst: ipText, error: String(err) });
+      e.fail(Date.now());
+    }
+  }
+
+  async #discover(ip: number, ipText: string): Promise<PeerRef> {
+    const cached = this.#discovered.get(ip);
+    if (cached && Date.now() - cached.at < this.#o.idleTimeoutMs) return cached.peer;
+    const body = toBinary(DiscoverSchema, create(DiscoverSchema, { overlayIp: ipText }));
+    const request = this.#messenger.seal(MessageType.DISCOVER, body, Date.now());
+    const reply = await this.#o.control.request(
+      this.#subjects.discover,
+      request,
+      DISCOVER_TIMEOUT_MS,
+    );
+    const opened = this.#messenger.open(reply, Date.now());
+    if (opened.type !== MessageType.DISCOVER_REPLY) throw new Error("unexpected discover reply");
+    const answer = fromBinary(DiscoverReplySchema, opened.body);
+    if (
+      opened.sender.overlayIp !== ipText || answer.overlayIp !== ipText ||
+      answer.confluxId !== opened.sender.confluxId
+    ) {
+      throw new Error("discover reply from a conflux that does not own the address");
+    }
+    if (!this.#messenger.affine(opened.sender.mldsaPublicKey, opened.affinityTags)) {
+      throw new Error("discover reply without team affinity");
+    }
+    const peer = peerOf(opened, ip);
+    this.#discovered.set(ip, { peer, at: Date.now() });
+    return peer;
+  }
+
+  async #handshake(peer: PeerRef, ipText: string): Promise<StreamSender> {
+    const { body, pending } = createStreamRequest(peer.id, random(REQUEST_RANDOM_LENGTH));
+    const request = this.#messenger.seal(MessageType.STREAM_REQUEST, body, Date.now());
+    const reply = await this.#o.control.request(
+      this.#subjects.control(peer.id),
+      request,
+      HANDSHAKE_TIMEOUT_MS,
+    );
+    const opened = this.#messenger.open(reply, Date.now());
+    if (opened.type !== MessageType.STREAM_RESPONSE) throw new Error("unexpected stream reply");
+    if (opened.sender.confluxId !== peer.id || opened.sender.overlayIp !== ipText) {
+      throw new Error("stream response from another conflux");
+    }
+    if (!this.#messenger.affine(opened.sender.mldsaPublicKey, opened.affinityTags)) {
+      this.#log.debug("stream response without team affinity dropped", { peer: peer.id });
+      throw new Error("stream response without team affinity");
+    }
+    const secrets = completeStreamRequest(pending, opened.body, {
+      initiatorCertificateHash: this.#messenger.ownCertificateHash,
+      responderCertificateHash: opened.senderCertificateHash,
+    });
+    peer.publicKey = opened.sender.mldsaPublicKey;
+    peer.tags = opened.affinityTags;
+    peer.certificateHash = opened.senderCertificateHash;
+    return new StreamSender(secrets, Date.now());
+  }
+
+  // ---- data path in ----
+
+  #onTetherMessage(peerId: string, message: Uint8Array): void {
+    let frames: Uint8Array[];
+    try {
+      frames = splitMessage(message);
+    } catch {
+      this.counters.framesDropped++;
+      return;
+    }
+    const now = Date.now();
+    const batch = this.#writeBatch;
+    batch.clear();
+    for (const bytes of frames) {
+      this.counters.framesIn++;
+      let frame;
+      try {
+        frame = decodeFrame(bytes);
+      } catch {
+        this.counters.framesDropped++;
+        continue;
+      }
+      if (frame.type !== FrameType.Data || frame.destination !== this.#ownIp) {
+        // Relaying and probes at this layer are not handled yet (routing work).
+        this.counters.framesDropped++;
+        continue;
+      }
+      const ing = this.#ingress.get(frame.streamId);
+      if (!ing) {
+        this.counters.framesDropped++;
+        this.#unknownStream(peerId, frame.streamId, now);
+        continue;
+      }
+      const plain = ing.receiver.open(
+        frame.counter,
+        frameAad(bytes, this.#aad),
+        frame.payload,
+        now,
+      );
+      if (!plain || ipv4Source(plain) !== ing.peer.ip || plain.length > batch.slotSize) {
+        this.counters.framesDropped++;
+        continue;
+      }
+      if (batch.count === batch.capacity) this.#writeTun(batch);
+      batch.push(plain);
+    }
+    this.#writeTun(batch);
+  }
+
+  #writeTun(batch: PacketBatch): void {
+    if (batch.count === 0) return;
+    try {
+      this.counters.packetsIn += this.#o.tun.writeBatch(batch);
+    } catch (e) {
+      if (!this.#stopped) this.#log.warn("TUN write failed", { error: String(e) });
+    }
+    batch.clear();
+  }
+
+  #unknownStream(peerId: string, streamId: number, now: number): void {
+    const last = this.#closeSentAt.get(peerId) ?? 0;
+    if (now - last < 1000) return;
+    this.#closeSentAt.set(peerId, now);
+    this.#sendClose(peerId, streamId, "unknown stream");
+  }
+
+  #onTetherClose(peerId: string): void {
+    this.#closeSentAt.delete(peerId);
+  }
+
+  // ---- control ----
+
+  async #serve(
+    messages: AsyncIterable<ControlMessage>,
+    handle: (m: ControlMessage) => void,
+  ): Promise<void> {
+    try {
+      for await (const m of messages) {
+        if (this.#stopped) return;
+        try {
+          handle(m);
+        } catch (e) {
+          this.counters.controlDropped++;
+          this.#log.debug("control message dropped", { error: String(e) });
+        }
+      }
+    } catch (e) {
+      if (!this.#stopped) this.#log.warn("control subscription ended", { error: String(e) });
+    }
+  }
+
+  #onDiscover(m: ControlMessage): void {
+    // Cheap look before any signature check: every node of the realm sees every query.
+    const peek = peekEnvelope(m.data);
+    if (!peek || peek.type !== MessageType.DISCOVER || !m.reply) return;
+    let query;
+    try {
+      query = fromBinary(DiscoverSchema, peek.body);
+    } catch {
+      return;
+    }
+    if (query.overlayIp !== this.#ownIpText) return;
+    const opened = this.#messenger.open(m.data, Date.now());
+    if (!this.#messenger.affine(opened.sender.mldsaPublicKey, opened.affinityTags)) {
+      this.#log.debug("discover without team affinity dropped", { from: opened.sender.confluxId });
+      return;
+    }
+    const body = toBinary(
+      DiscoverReplySchema,
+      create(DiscoverReplySchema, { overlayIp: this.#ownIpText, confluxId: this.id }),
+    );
+    this.#o.control.publish(
+      m.reply,
+      this.#messenger.seal(MessageType.DISCOVER_REPLY, body, Date.now()),
+    );
+  }
+
+  #onControl(m: ControlMessage): void {
+    const opened = this.#messenger.open(m.data, Date.now());
+    switch (opened.type) {
+      case MessageType.STREAM_REQUEST:
+        return this.#onStreamRequest(opened, m.reply);
+      case MessageType.STREAM_CLOSE:
+        return this.#onStreamClose(opened);
+      case MessageType.SIGNAL:
+        return this.#onSignal(opened);
+      default:
+        this.counters.controlDropped++;
+    }
+  }
+
+  #onStreamRequest(opened: OpenedEnvelope, reply: string | undefined): void {
+    const from = opened.sender;
+    if (!reply) return;
+    if (!this.#messenger.affine(from.mldsaPublicKey, opened.affinityTags)) {
+      this.#log.debug("stream request without team affinity dropped", { from: from.confluxId });
+      return;
+    }
+    const peerIp = parseIpv4(from.overlayIp);
+    if (peerIp < 0) return;
+    const streamId = allocateStreamId(this.#ingress, random(64));
+    const { body, secrets } = acceptStreamRequest(opened.body, {
+      ownId: this.id,
+      streamId,
+      random: random(ACCEPT_RANDOM_LENGTH),
+      initiatorCertificateHash: opened.senderCertificateHash,
+      responderCertificateHash: this.#messenger.ownCertificateHash,
+    });
+    // Bound what one peer can hold here: keep its newest few streams.
+    const mine = [...this.#ingress.entries()].filter(([, i]) => i.peer.id === from.confluxId);
+    for (const [id] of mine.slice(0, Math.max(0, mine.length - MAX_INGRESS_STREAMS_PER_PEER + 1))) {
+      this.#ingress.delete(id);
+    }
+    const now = Date.now();
+    this.#ingress.set(streamId, {
+      receiver: new StreamReceiver(secrets, now),
+      peer: peerOf(opened, peerIp),
+    });
+    this.#o.control.publish(reply, this.#messenger.seal(MessageType.STREAM_RESPONSE, body, now));
+    this.#log.debug("ingress stream up", { peer: from.confluxId, stream: streamId });
+  }
+
+  #onStreamClose(opened: OpenedEnvelope): void {
+    const msg = fromBinary(StreamCloseSchema, opened.body);
+    const from = opened.sender.confluxId;
+    const ing = this.#ingress.get(msg.streamId);
+    if (ing && ing.peer.id === from) this.#ingress.delete(msg.streamId);
+    for (const e of this.#egress.values()) {
+      if (e.peer?.id === from && e.sender?.streamId === msg.streamId) {
+        this.#log.debug("stream closed by peer", { peer: from, reason: msg.reason });
+        e.reset();
+      }
+    }
+  }
+
+  #onSignal(opened: OpenedEnvelope): void {
+    const from = opened.sender;
+    if (!this.#o.relay && !this.#messenger.affine(from.mldsaPublicKey, opened.affinityTags)) {
+      this.#log.debug("tether signal without team affinity dropped", { from: from.confluxId });
+      return;
+    }
+    const msg = fromBinary(SignalSchema, opened.body);
+    if (msg.kind === Signal_Kind.CLOSE) {
+      this.#pool.close(from.confluxId, "closed by peer");
+      return;
+    }
+    const signal = decodeSignal(new TextEncoder().encode(msg.payload));
+    this.#pool.onSignal(from.confluxId, signal);
+  }
+
+  #sendSignal(peerId: string, signal: Parameters<typeof encodeSignal>[0]): Promise<void> {
+    const kind = signal.kind === "offer"
+      ? Signal_Kind.OFFER
+      : signal.kind === "answer"
+      ? Signal_Kind.ANSWER
+      : Signal_Kind.CANDIDATE;
+    const body = toBinary(
+      SignalSchema,
+      create(SignalSchema, {
+        tetherId: signal.session,
+        kind,
+        payload: new TextDecoder().decode(encodeSignal(signal)),
+        engine: this.#o.engine,
+      }),
+    );
+    this.#o.control.publish(
+      this.#subjects.control(peerId),
+      this.#messenger.seal(MessageType.SIGNAL, body, Date.now()),
+    );
+    return Promise.resolve();
+  }
+
+  #sendClose(peerId: string, streamId: number, reason: string): void {
+    try {
+      const body = toBinary(StreamCloseSchema, create(StreamCloseSchema, { streamId, reason }));
+      this.#o.control.publish(
+        this.#subjects.control(peerId),
+        this.#messenger.seal(MessageType.STREAM_CLOSE, body, Date.now()),
+      );
+    } catch (e) {
+      this.#log.debug("stream close not sent", { peer: peerId, error: String(e) });
+    }
+  }
+
+  // ---- idle ----
+
+  #sweep(now: number): void {
+    const idle = this.#o.idleTimeoutMs;
+    const used = new Set<string>();
+    for (const [ip, e] of this.#egress) {
+      const last = e.sender ? Math.max(e.sender.lastUsedAt, e.lastPacketAt) : e.lastPacketAt;
+      if (now - last >= idle && e.state !== "connecting") {
+        this.#egress.delete(ip);
+        this.#log.debug("egress stream dissolved (idle)", { dst: formatIpv4(ip) });
+      } else if (e.peer) used.add(e.peer.id);
+    }
+    for (const [id, ing] of this.#ingress) {
+      if (now - ing.receiver.lastUsedAt >= idle) {
+        this.#ingress.delete(id);
+        this.#log.debug("ingress stream dissolved (idle)", { peer: ing.peer.id, stream: id });
+      } else used.add(ing.peer.id);
+    }
+    for (const t of this.#pool.tethers()) {
+      const s = t.stats();
+      const last = Math.max(s.lastActivityAt, now - s.setupMs);
+      if (!used.has(t.peerId) && now - last >= idle) {
+        this.#log.debug("tether dissolved (idle)", { peer: t.peerId });
+        this.#pool.close(t.peerId, "idle");
+      }
+    }
+    for (const [ip, d] of this.#discovered) if (now - d.at >= idle) this.#discovered.delete(ip);
+  }
+}
+
+function peerOf(opened: OpenedEnvelope, ip: number): PeerRef {
+  return {
+    id: opened.sender.confluxId,
+    ip,
+    publicKey: opened.sender.mldsaPublicKey,
+    tags: opened.affinityTags,
+    certificateHash: opened.senderCertificateHash,
+  };
+}
+
+function random(n: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(n));
+}

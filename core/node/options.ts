@@ -1,0 +1,36 @@
+/**
+ * Options of a running node, as `veilnet-conflux run` passes them.
+ *
+ * @module
+ */
+import type { Logger } from "../log/logger.ts";
+
+/** Which WebRTC implementation carries tethers. */
+export type RtcEngineChoice = "auto" | "werift" | "libdatachannel";
+
+/** What `runNode` needs to join the overlay. */
+export interface NodeOptions {
+  /** Base URL of the Guardian, e.g. `http://198.18.0.1:8080`. */
+  guardianUrl: string;
+  /** Long-lived conflux token returned by `register`. */
+  confluxToken: string;
+  /** Directory of this conflux's configuration; the status socket lives here. */
+  configDir: string;
+  /** Portal mode: give teammates access to this host's networks. */
+  portal: boolean;
+  /** Tether engine; "auto" prefers libdatachannel and falls back to werift. */
+  rtcEngine: RtcEngineChoice;
+  /** Whether this node forwards frames for other confluxes. */
+  relay: boolean;
+  /** TUN interface name; default "veilnet0". */
+  tunName?: string;
+  /** Streams and tethers without traffic for this long dissolve; default 30,000 ms. */
+  idleTimeoutMs?: number;
+  /** Where the node logs. */
+  log: Logger;
+}
+
+/** Default TUN interface name. */
+export const DEFAULT_TUN_NAME = "veilnet0";
+/** Default idle time after which streams and tethers dissolve. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;

@@ -1,0 +1,146 @@
+/**
+ * The local status API: HTTP/1.1 on the Unix socket `<configDir>/conflux.sock`, read by the
+ * CLI's `info` command. Only GET /info exists; the socket file is created mode 0600 so that only
+ * the node's user (root) can read the node's state.
+ *
+ * @module
+ */
+import type { Logger } from "../log/logger.ts";
+
+/** Name of the status socket inside the config directory. */
+export const STATUS_SOCKET_NAME = "conflux.sock";
+
+/** What GET /info returns. */
+export interface NodeInfo {
+  conflux_id: string;
+  realm_id: string;
+  overlay_ip: string;
+  tag: string;
+  portal: boolean;
+  teams: string[];
+  /** Data-path counters since start. */
+  stats?: NodeStats;
+  tethers: TetherInfo[];
+  routes: RouteInfo[];
+  streams: StreamInfo[];
+}
+
+/** Data-path counters in /info. */
+export interface NodeStats {
+  /** Frames received on tethers. */
+  frames_in: number;
+  /** Frames refused (malformed, unknown stream, failed authentication, replay, spoofed source). */
+  frames_dropped: number;
+  /** Packets written to the TUN. */
+  packets_in: number;
+  /** Packets sealed and sent. */
+  packets_out: number;
+  /** Control messages refused after decoding. */
+  control_dropped: number;
+}
+
+/** One tether in /info. */
+export interface TetherInfo {
+  peer: string;
+  engine: string;
+  channels: number;
+  rtt_ms: number | null;
+  bytes_sent: number;
+  bytes_received: number;
+  idle_ms: number;
+}
+
+/** One route (destination → next hop) in /info. */
+export interface RouteInfo {
+  destination: string;
+  conflux_id: string;
+  next_hop: string;
+  state: string;
+}
+
+/** One stream in /info. */
+export interface StreamInfo {
+  direction: "egress" | "ingress";
+  stream_id: number;
+  peer: string;
+  peer_ip: string;
+  epoch: number;
+  packets: number;
+  idle_ms: number;
+}
+
+/** A running status server. */
+export interface StatusServer {
+  /** Stops serving and removes the socket file. */
+  close(): Promise<void>;
+}
+
+/** Serves `info()` on `path` until closed. Removes a stale socket file first. */
+export function serveStatus(
+  path: string,
+  info: () => NodeInfo,
+  options: { log: Logger; signal?: AbortSignal },
+): StatusServer {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // no stale socket
+  }
+  const server = Deno.serve({
+    transport: "unix",
+    path,
+    signal: options.signal,
+    onListen: () => {
+      try {
+        Deno.chmodSync(path, 0o600);
+      } catch (e) {
+        options.log.warn("status socket: cannot restrict mode", { error: String(e) });
+      }
+    },
+    onError: (e) => {
+      options.log.warn("status request failed", { error: String(e) });
+      return new Response(JSON.stringify({ error: "internal error" }), { status: 500 });
+    },
+  }, (req) => {
+    const url = new URL(req.url);
+    if (url.pathname !== "/info") return json({ error: "not found" }, 404);
+    if (req.method !== "GET") return json({ error: "method not allowed" }, 405);
+    return json(info(), 200);
+  });
+  let closed = false;
+  return {
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await server.shutdown();
+      } catch {
+        // already stopped by the signal
+      }
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+function json(value: unknown, status: number): Response {
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+/** Fetches /info from the status socket at `path` (used by tests and tools). */
+export async function fetchStatus(path: string): Promise<NodeInfo> {
+  const client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
+  try {
+    const res = await fetch("http://localhost/info", { client });
+    if (!res.ok) throw new Error(`status API answered ${res.status}`);
+    return await res.json() as NodeInfo;
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * One tether per next hop, shared by every stream that goes there: opened on demand (this node
+ * offers), accepted when a peer offers, negotiated over signed control messages, batched with
+ * the tether's FrameBatcher, and closed when idle.
+ *
+ * Glare (both ends offer at once): the offer of the conflux with the smaller id wins; the other
+ * end abandons its own attempt and answers.
+ *
+ * @module
+ */
+import type { Logger } from "../log/logger.ts";
+import { FrameBatcher } from "../tether/batcher.ts";
+import { openTether } from "../tether/open.ts";
+import {
+  type OfferSignal,
+  type Signal as TetherSignal,
+  type Signaler,
+  SignalQueue,
+} from "../tether/signaler.ts";
+import type { RtcEngineChoice, Tether } from "../tether/tether.ts";
+
+/** Sends one tether signal to a peer (the node seals it into a SIGNAL envelope). */
+export type SignalSender = (peerId: string, signal: TetherSignal) => Promise<void>;
+
+/** Options of a TetherPool. */
+export interface TetherPoolOptions {
+  /** This node's conflux id (glare tie-break). */
+  ownId: string;
+  /** Engine for tethers this node opens or answers. */
+  engine: RtcEngineChoice;
+  /** STUN servers from the session. */
+  iceServers: readonly string[];
+  /** Local addresses to gather host candidates on; undefined = all. */
+  hostAddresses?: readonly string[];
+  /** Carries signals to peers. */
+  sendSignal: SignalSender;
+  /** Receives every data message of every tether. */
+  onMessage: (peerId: string, message: Uint8Array) => void;
+  /** Told when a tether closes (streams over it need another). */
+  onClose?: (peerId: string, reason: string) => void;
+  /** Negotiation timeout (ms); default 10,000. */
+  timeoutMs?: number;
+  log: Logger;
+}
+
+interface Link {
+  peerId: string;
+  session: string;
+  role: "offerer" | "answerer";
+  signals: SignalQueue;
+  abort: AbortController;
+  opening: Promise<Tether>;
+  tether?: Tether;
+  batcher?: FrameBatcher;
+}
+
+/** The tethers of one node, by peer conflux id. */
+export class TetherPool {
+  #links = new Map<string, Link>();
+  #options: TetherPoolOptions;
+  #closed = false;
+
+  /** Creates an empty pool. */
+  constructor(options: TetherPoolOptions) {
+    this.#options = options;
+  }
+
+  /** The open tether to `peerId`, if any. */
+  tether(peerId: string): Tether | undefined {
+    const t = this.#links.get(peerId)?.tether;
+    return t?.open ? t : undefined;
+  }
+
+  /** Every open tether. */
+  tethers(): Tether[] {
+    const out: Tether[] = [];
+    for (const link of this.#links.values()) if (link.tether?.open) out.push(link.tether);
+    return out;
+  }
+
+  /**
+   * Queues one encoded frame on the tether to `peerId`; false when there is no open tether or its
+   * queue is full (the frame is dropped, like a full UDP socket buffer).
+   */
+  send(peerId: string, frame: Uint8Array): boolean {
+    const link = this.#links.get(peerId);
+    if (!link?.batcher || !link.tether?.open) return false;
+    return link.batcher.push(frame);
+  }
+
+  /** Resolves with an open tether to `peerId`, offering one if none is open or being opened. */
+  ensure(peerId: string): Promise<Tether> {
+    const link = this.#links.get(peerId);
+    if (link) {
+      if (link.tether?.open) return Promise.resolve(link.tether);
+      if (!link.tether) return link.opening;
+    }
+    return this.#start(peerId, "offerer", crypto.randomUUID()).opening;
+  }
+
+  /** Feeds a verified signal from `peerId`. */
+  onSignal(peerId: string, signal: TetherSignal): void {
+    if (this.#closed) return;
+    const link = this.#links.get(peerId);
+    if (signal.kind === "offer") {
+      if (link && link.session === signal.session) return;
+      if (link && !link.tether && link.role === "offerer" && this.#options.ownId < peerId) {
+        // Glare: our offer wins; the peer will answer it.
+        this.#options.log.debug("tether glare: keeping own offer", { peer: peerId });
+        return;
+      }
+      if (link) this.#drop(link, "replaced by a new offer");
+      this.#start(peerId, "answerer", signal.session, signal);
+      return;
+    }
+    if (!link || link.session !== signal.session) return;
+    link.signals.push(signal);
+  }
+
+  /** Closes the tether to `peerId` (idle, lost affinity, shutdown). */
+  close(peerId: string, reason: string): void {
+    const link = this.#links.get(peerId);
+    if (link) this.#drop(link, reason);
+  }
+
+  /** Closes every tether and refuses new ones. */
+  closeAll(): void {
+    this.#closed = true;
+    for (const link of [...this.#links.values()]) this.#drop(link, "shutdown");
+  }
+
+  #start(peerId: string, role: "offerer" | "answerer", session: string, offer?: OfferSignal): Link {
+    const signals = new SignalQueue(64);
+    const abort = new AbortController();
+    const opts = this.#options;
+    const signaler: Signaler = {
+      send: (s) => opts.sendSignal(peerId, s),
+      incoming: signals,
+    };
+    const link: Link = {
+      peerId,
+      session,
+      role,
+      signals,
+      abort,
+      opening: Promise.resolve() as unknown as Promise<Tether>,
+    };
+    link.opening = openTether({
+      peerId,
+      role,
+      signaler,
+      session,
+      offer,
+      engine: opts.engine,
+      iceServers: opts.iceServers,
+      hostAddresses: opts.hostAddresses,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      signal: abort.signal,
+      log: opts.log,
+    }).then((tether) => {
+      signals.close();
+      if (this.#links.get(peerId) !== link || this.#closed) {
+        tether.close("superseded");
+        throw new Error("tether superseded");
+      }
+      link.tether = tether;
+      link.batcher = new FrameBatcher(tether);
+      tether.onMessage((m) => opts.onMessage(peerId, m));
+      tether.onClose((reason) => {
+        if (this.#links.get(peerId) === link) this.#links.delete(peerId);
+        opts.log.debug("tether closed", { peer: peerId, reason });
+        opts.onClose?.(peerId, reason);
+      });
+      opts.log.debug("tether up", { peer: peerId, engine: tether.engine, role });
+      return tether;
+    }, (e) => {
+      signals.close();
+      if (this.#links.get(peerId) === link) this.#links.delete(peerId);
+      throw e;
+    });
+    // Nobody may be waiting (an answered tether); keep a failure from going unhandled.
+    link.opening.catch((e) => opts.log.debug("tether failed", { peer: peerId, error: String(e) }));
+    this.#links.set(peerId, link);
+    return link;
+  }
+
+  #drop(link: Link, reason: string): void {
+    if (this.#links.get(link.peerId) === link) this.#links.delete(link.peerId);
+    link.abort.abort();
+    link.signals.close();
+    link.tether?.close(reason);
+  }
+}

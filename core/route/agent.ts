@@ -1,0 +1,879 @@
+/**
+ * The routing agent: Q-routing (Boyan & Littman, 1994) per destination, one agent per node.
+ *
+ * For every destination the agent keeps, per candidate next hop y, an estimate of the delivery
+ * time through y: Q(d, y) = cost(y) + R(d, y), where cost(y) is the node's own measurement of the
+ * link to y (probe RTT / 2 plus queue delay, inflated by loss) and R(d, y) is what y last
+ * reported as its own best time to d, smoothed with a learning rate. A direct tether to d is the
+ * candidate y = d with R = 0. Next hops are chosen greedily with exploration that is capped per
+ * destination, so a realm of many similar peers does not spend more than the cap exploring.
+ *
+ * Feedback is sparse on purpose so that control load stays flat as the realm grows: a node
+ * reports estimates only to neighbours that route frames through it ({@link RouteAgent.noteUpstream})
+ * or asked it (a query), only when the value moved noticeably or a slow refresh is due, batched
+ * per neighbour. Discovery is a query forwarded towards the destination along a bounded number
+ * of paths (not a flood) and answered only by the first node that has a finite estimate.
+ *
+ * Pure: time is a millisecond number passed in, randomness a {@link Random}; no I/O, no timers.
+ * The runtime calls {@link RouteAgent.poll} regularly (every ~100–250 ms and after events) and
+ * sends what it returns.
+ *
+ * @module
+ */
+
+import { RouteError } from "./errors.ts";
+import type {
+  OutboundRouteMessage,
+  RouteEstimate,
+  RouteMessage,
+  RouteQuery,
+  RouteReport,
+} from "./messages.ts";
+import { MAX_ESTIMATES_PER_REPORT, MAX_QUERY_PATH } from "./messages.ts";
+import type { Random } from "./prng.ts";
+
+/** One liveness-probe result for a tether (the node's own measurement). */
+export interface LinkSample {
+  /** Round-trip time of the probe in ms. */
+  rttMs: number;
+  /** Fraction of probes lost recently, 0..1. */
+  loss?: number;
+  /** Current send-queue delay on the tether in ms (buffered bytes / send rate). */
+  queueMs?: number;
+}
+
+/** Tuning of a {@link RouteAgent}; every field but `self` and `random` has a default. */
+export interface RouteAgentOptions {
+  /** This node's id. */
+  self: string;
+  /** Uniform [0, 1) source used for exploration. */
+  random: Random;
+  /** Routes longer than this many hops count as no route (default 16). */
+  hopLimit?: number;
+  /** Weight of a neighbour's new report in R(d, y), 0..1 (default 0.5). */
+  learningRate?: number;
+  /** Weight of a new RTT sample in the smoothed link RTT, 0..1 (default 0.3). */
+  linkSmoothing?: number;
+  /** Largest fraction of choices per destination that may explore, 0..1 (default 0.05). */
+  explorationCap?: number;
+  /** Only candidates within this factor of the best estimate are explored (default 2). */
+  explorationSlack?: number;
+  /** Relative change of an estimate that triggers a report (default 0.1). */
+  reportChange?: number;
+  /** Least time between two reports of a finite change to one neighbour (default 250 ms). */
+  reportMinIntervalMs?: number;
+  /** A subscribed neighbour gets an unchanged estimate again after this long (default 10 s). */
+  reportRefreshMs?: number;
+  /** A neighbour stops getting reports this long after it last routed through us (default 30 s). */
+  subscriptionTtlMs?: number;
+  /** A discovery attempt without an answer is retried after this long (default 1 s). */
+  queryTimeoutMs?: number;
+  /** Hops a discovery query may travel (default = hopLimit). */
+  queryTtl?: number;
+  /** Neighbours the origin sends each discovery attempt through (default [2, 4, 8]). */
+  queryFanout?: number[];
+  /**
+   * Hops of the query a node that has a route sends, once per `askIntervalMs`, through one
+   * tether peer that is not yet a candidate, to find better routes (default 4).
+   */
+  askTtl?: number;
+  /** Time between two such queries for one destination (default 30 s). */
+  askIntervalMs?: number;
+  /** Pause before discovery starts over after every attempt failed (default 5 s). */
+  discoveryBackoffMs?: number;
+  /** Candidates kept per destination; the worst is dropped beyond it (default 8). */
+  maxCandidates?: number;
+  /** State of a destination nobody uses is forgotten after this long (default 120 s). */
+  idleDestinationMs?: number;
+  /**
+   * Prior guess (ms) of the delay from neighbour to destination, used only to pick which way a
+   * discovery query goes first (e.g. from network coordinates). Default: 0 for every pair.
+   */
+  heuristic?: (neighbour: string, destination: string) => number;
+}
+
+/** The outcome of {@link RouteAgent.choose}. */
+export type RouteChoice =
+  | { kind: "local" }
+  | {
+    kind: "next-hop";
+    nextHop: string;
+    /** Estimated delivery time through `nextHop` in ms. */
+    estimateMs: number;
+    hops: number;
+    /** True when exploration picked a non-greedy candidate. */
+    explored: boolean;
+  }
+  | {
+    kind: "no-route";
+    /** True while discovery for this destination is under way (the runtime may queue or drop). */
+    discovering: boolean;
+  };
+
+/** A route estimate through one next hop. */
+export interface RouteEntry {
+  nextHop: string;
+  estimateMs: number;
+  hops: number;
+}
+
+/** What the agent knows about one destination, for status output (`GET /info`). */
+export interface RouteSnapshot {
+  destination: string;
+  best: RouteEntry | null;
+  candidates: RouteEntry[];
+  discovering: boolean;
+  subscribers: string[];
+}
+
+/** Counters for tests, the simulator and status output. */
+export interface RouteAgentStats {
+  queriesSent: number;
+  reportsSent: number;
+  estimatesSent: number;
+  decisions: number;
+  explorations: number;
+  discoveriesStarted: number;
+  discoveriesFailed: number;
+}
+
+interface Link {
+  srttMs: number;
+  loss: number;
+  queueMs: number;
+  up: boolean;
+}
+
+interface Candidate {
+  remainingMs: number;
+  hops: number;
+  updatedAt: number;
+  /** Last time exploration sent a frame this way (exploration goes to the stalest). */
+  triedAt: number;
+}
+
+interface Subscription {
+  expires: number;
+  sentMs: number;
+  sentHops: number;
+  sentAt: number;
+  /** Version of destination and links when last evaluated with nothing to send. */
+  version: number;
+  linkVersion: number;
+}
+
+interface Discovery {
+  attempt: number;
+  deadline: number;
+}
+
+interface Destination {
+  candidates: Map<string, Candidate>;
+  subscribers: Map<string, Subscription>;
+  version: number;
+  decisions: number;
+  explorations: number;
+  lastWanted: number;
+  lastActive: number;
+  discovery: Discovery | null;
+  retryAfter: number;
+  /** When the origin may next ask one more neighbour for this destination. */
+  nextAskAt: number;
+  /** Neighbours asked so far in the current round of asking. */
+  asked: Set<string>;
+}
+
+const NONE: RouteEntry = { nextHop: "", estimateMs: Infinity, hops: 0 };
+const MIN_DELIVERY_PROBABILITY = 0.1;
+/** Hops without progress after which a discovery query jumps along the longest tether. */
+const ESCAPE_AFTER = 3;
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v < 0) throw new RouteError("options", `${name} must be >= 0`);
+  return v;
+}
+
+function fraction(value: number | undefined, fallback: number, name: string): number {
+  const v = positive(value, fallback, name);
+  if (v > 1) throw new RouteError("options", `${name} must be in [0, 1]`);
+  return v;
+}
+
+/** A Q-routing agent for one node. See the module documentation. */
+export class RouteAgent {
+  /** This node's id. */
+  readonly self: string;
+  readonly #random: Random;
+  readonly #hopLimit: number;
+  readonly #eta: number;
+  readonly #linkAlpha: number;
+  readonly #cap: number;
+  readonly #slack: number;
+  readonly #change: number;
+  readonly #minInterval: number;
+  readonly #refresh: number;
+  readonly #subTtl: number;
+  readonly #queryTimeout: number;
+  readonly #queryTtl: number;
+  readonly #fanout: number[];
+  readonly #backoff: number;
+  readonly #askTtl: number;
+  readonly #askInterval: number;
+  readonly #maxCandidates: number;
+  readonly #idle: number;
+  readonly #heuristic: (neighbour: string, destination: string) => number;
+
+  readonly #links = new Map<string, Link>();
+  readonly #dests = new Map<string, Destination>();
+  readonly #seenQueries = new Map<string, number>();
+  readonly #outbox = new Map<string, RouteEstimate[]>();
+  readonly #queries: OutboundRouteMessage[] = [];
+  /** Destinations to look at in the next poll even if it is not a full sweep. */
+  readonly #dirty = new Set<string>();
+  #linkVersion = 0;
+  #nextQueryId = 1;
+  #lastSweep = -Infinity;
+  readonly #stats: RouteAgentStats = {
+    queriesSent: 0,
+    reportsSent: 0,
+    estimatesSent: 0,
+    decisions: 0,
+    explorations: 0,
+    discoveriesStarted: 0,
+    discoveriesFailed: 0,
+  };
+
+  /** Creates an agent; throws {@link RouteError} `options` on out-of-range tuning. */
+  constructor(options: RouteAgentOptions) {
+    if (!options.self) throw new RouteError("options", "self must be a non-empty id");
+    this.self = options.self;
+    this.#random = options.random;
+    this.#hopLimit = Math.floor(positive(options.hopLimit, 16, "hopLimit"));
+    if (this.#hopLimit < 1 || this.#hopLimit > MAX_QUERY_PATH) {
+      throw new RouteError("options", `hopLimit must be in [1, ${MAX_QUERY_PATH}]`);
+    }
+    this.#eta = fraction(options.learningRate, 0.5, "learningRate");
+    this.#linkAlpha = fraction(options.linkSmoothing, 0.3, "linkSmoothing");
+    this.#cap = fraction(options.explorationCap, 0.05, "explorationCap");
+    this.#slack = Math.max(1, positive(options.explorationSlack, 2, "explorationSlack"));
+    this.#change = positive(options.reportChange, 0.1, "reportChange");
+    this.#minInterval = positive(options.reportMinIntervalMs, 250, "reportMinIntervalMs");
+    this.#refresh = positive(options.reportRefreshMs, 10_000, "reportRefreshMs");
+    this.#subTtl = positive(options.subscriptionTtlMs, 30_000, "subscriptionTtlMs");
+    this.#queryTimeout = positive(options.queryTimeoutMs, 1_000, "queryTimeoutMs");
+    this.#queryTtl = Math.min(
+      MAX_QUERY_PATH,
+      Math.floor(positive(options.queryTtl, this.#hopLimit, "queryTtl")),
+    );
+    this.#fanout = (options.queryFanout ?? [2, 4, 8]).map((f) =>
+      Math.max(1, Math.floor(positive(f, 1, "queryFanout")))
+    );
+    if (this.#fanout.length === 0) throw new RouteError("options", "queryFanout is empty");
+    this.#backoff = positive(options.discoveryBackoffMs, 5_000, "discoveryBackoffMs");
+    this.#askInterval = positive(options.askIntervalMs, 30_000, "askIntervalMs");
+    this.#askTtl = Math.min(
+      this.#queryTtl,
+      Math.max(1, Math.floor(positive(options.askTtl, 4, "askTtl"))),
+    );
+    this.#maxCandidates = Math.max(1, Math.floor(positive(options.maxCandidates, 8, "max")));
+    this.#idle = positive(options.idleDestinationMs, 120_000, "idleDestinationMs");
+    this.#heuristic = options.heuristic ?? (() => 0);
+  }
+
+  /** Counters since creation (a copy). */
+  get stats(): RouteAgentStats {
+    return { ...this.#stats };
+  }
+
+  /** Ids of neighbours whose tether is up. */
+  neighbours(): string[] {
+    return [...this.#links].filter(([, l]) => l.up).map(([n]) => n);
+  }
+
+  // ---- own measurements -------------------------------------------------------------------
+
+  /**
+   * Records a probe result for the tether to `neighbour`; the first sample of a new or
+   * recovered tether brings the link up.
+   */
+  linkMeasured(neighbour: string, now: number, sample: LinkSample): void {
+    if (neighbour === this.self) return;
+    const rtt = Number.isFinite(sample.rttMs) && sample.rttMs >= 0 ? sample.rttMs : NaN;
+    if (Number.isNaN(rtt)) return;
+    const loss = Math.min(1, Math.max(0, sample.loss ?? 0));
+    const queueMs = Math.max(0, sample.queueMs ?? 0);
+    const link = this.#links.get(neighbour);
+    if (!link || !link.up) {
+      this.#links.set(neighbour, { srttMs: rtt, loss, queueMs, up: true });
+      if (link && !link.up) {
+        // A recovered tether must earn its estimates again through fresh reports.
+        for (const d of this.#dests.values()) d.candidates.delete(neighbour);
+      }
+    } else {
+      link.srttMs += this.#linkAlpha * (rtt - link.srttMs);
+      link.loss = loss;
+      link.queueMs = queueMs;
+    }
+    this.#touchDirect(neighbour, now);
+    this.#linkVersion++;
+  }
+
+  /**
+   * The tether to `neighbour` failed (probes lost, channel closed): every estimate through it
+   * becomes infinite at once, so the next {@link choose} moves traffic to the next best route,
+   * and neighbours routing through us hear about it at the next {@link poll}.
+   */
+  linkDown(neighbour: string, now: number): void {
+    const link = this.#links.get(neighbour);
+    if (!link || !link.up) return;
+    link.up = false;
+    this.#linkVersion++;
+    for (const [name, d] of this.#dests) {
+      d.subscribers.delete(neighbour);
+      if (d.candidates.delete(neighbour) || name === neighbour) d.version++;
+      d.lastActive = Math.max(d.lastActive, now);
+      // Report the change and, for destinations in use, look for a new route right away.
+      if (d.subscribers.size > 0 || now - d.lastWanted < this.#subTtl) this.#dirty.add(name);
+    }
+    this.#outbox.delete(neighbour);
+  }
+
+  /**
+   * `neighbour` just sent us a frame for `destination` (we relay it), so it uses us as next
+   * hop: it will get our estimate for that destination when it changes.
+   */
+  noteUpstream(neighbour: string, destination: string, now: number): void {
+    if (neighbour === this.self || destination === neighbour) return;
+    const d = this.#dest(destination, now);
+    if (this.#subscribe(d, neighbour, now + this.#subTtl)) this.#dirty.add(destination);
+  }
+
+  // ---- decisions --------------------------------------------------------------------------
+
+  /**
+   * Picks the next hop for a frame to `destination`. `exclude` is the neighbour the frame came
+   * from (a relay never sends a frame back). With no finite candidate the answer is `no-route`,
+   * and, unless `discover` is false, discovery starts (its queries come out of {@link poll}).
+   */
+  choose(
+    destination: string,
+    now: number,
+    options: { exclude?: string; discover?: boolean } = {},
+  ): RouteChoice {
+    if (destination === this.self) return { kind: "local" };
+    const d = this.#dest(destination, now);
+    const discover = options.discover ?? true;
+    if (discover) d.lastWanted = now;
+    const ranked = this.#ranked(destination, d, options.exclude);
+    if (ranked.length === 0) {
+      if (discover) this.#startDiscovery(destination, d, now);
+      return { kind: "no-route", discovering: d.discovery !== null };
+    }
+    d.decisions++;
+    this.#stats.decisions++;
+    let pick = ranked[0];
+    let explored = false;
+    if (ranked.length > 1 && this.#cap > 0 && this.#random() < this.#cap) {
+      // Deterministic cap: explorations never exceed cap × decisions for a destination.
+      if (d.explorations + 1 <= this.#cap * d.decisions) {
+        const limit = ranked[0].estimateMs * this.#slack;
+        let stalest: RouteEntry | null = null;
+        let stalestAt = Infinity;
+        for (let i = 1; i < ranked.length; i++) {
+          const e = ranked[i];
+          if (e.estimateMs > limit) break;
+          const c = d.candidates.get(e.nextHop);
+          const at = c ? Math.max(c.updatedAt, c.triedAt) : now;
+          if (at < stalestAt) {
+            stalestAt = at;
+            stalest = e;
+          }
+        }
+        if (stalest) {
+          const c = d.candidates.get(stalest.nextHop);
+          if (c) c.triedAt = now;
+          pick = stalest;
+          explored = true;
+          d.explorations++;
+          this.#stats.explorations++;
+        }
+      }
+    }
+    return {
+      kind: "next-hop",
+      nextHop: pick.nextHop,
+      estimateMs: pick.estimateMs,
+      hops: pick.hops,
+      explored,
+    };
+  }
+
+  /** The greedy best route to `destination` (no exploration, no side effects), or null. */
+  best(destination: string, options: { exclude?: string } = {}): RouteEntry | null {
+    if (destination === this.self) return { nextHop: this.self, estimateMs: 0, hops: 0 };
+    const d = this.#dests.get(destination);
+    const e = this.#bestOf(destination, d, options.exclude);
+    return Number.isFinite(e.estimateMs) ? e : null;
+  }
+
+  /** Estimated delivery time to `destination` through `nextHop` in ms (Infinity if none). */
+  estimateVia(destination: string, nextHop: string): number {
+    return this.#q(destination, this.#dests.get(destination), nextHop).estimateMs;
+  }
+
+  /** Every finite candidate for `destination`, best first. */
+  candidates(destination: string, options: { exclude?: string } = {}): RouteEntry[] {
+    const d = this.#dests.get(destination);
+    return d ? this.#ranked(destination, d, options.exclude) : this.#directOnly(destination);
+  }
+
+  // ---- neighbour messages -----------------------------------------------------------------
+
+  /**
+   * Handles a parsed message from the neighbour `from` (see `parseRouteMessage`). Messages from
+   * nodes that are not current neighbours are ignored: estimates are only meaningful per tether.
+   */
+  receive(from: string, message: RouteMessage, now: number): void {
+    const link = this.#links.get(from);
+    if (!link || !link.up || from === this.self) return;
+    if (message.kind === "report") this.#onReport(from, message, now);
+    else this.#onQuery(from, message, now);
+  }
+
+  /**
+   * Advances timers (discovery retries, refreshes, expiries) and returns the messages to send
+   * now, reports batched per neighbour. Call after events and every ~100–250 ms.
+   */
+  poll(now: number): OutboundRouteMessage[] {
+    // A full sweep (refreshes, expiries, link-cost changes) runs at most once per interval; in
+    // between only destinations touched by an event are looked at, so polling stays cheap.
+    const sweep = now - this.#lastSweep >= Math.min(1_000, Math.max(1, this.#minInterval));
+    const names = sweep ? [...this.#dests.keys()] : [...this.#dirty];
+    this.#dirty.clear();
+    for (const name of names) {
+      const d = this.#dests.get(name);
+      if (!d) continue;
+      this.#pollDiscovery(name, d, now);
+      for (const [to, sub] of d.subscribers) {
+        if (sub.expires <= now) {
+          d.subscribers.delete(to);
+          continue;
+        }
+        const dueRefresh = Number.isFinite(sub.sentMs) && now - sub.sentAt >= this.#refresh;
+        const stale = sub.version !== d.version || sub.linkVersion !== this.#linkVersion;
+        if (!stale && !dueRefresh) continue;
+        if (!sweep && !stale) continue;
+        if (!this.#maybeReport(name, d, to, sub, now, dueRefresh)) this.#dirty.add(name);
+      }
+      if (d.discovery !== null) this.#dirty.add(name);
+      if (
+        sweep && d.subscribers.size === 0 && d.discovery === null &&
+        now - Math.max(d.lastActive, d.lastWanted) > this.#idle
+      ) {
+        this.#dests.delete(name);
+        this.#dirty.delete(name);
+      }
+    }
+    if (sweep) {
+      this.#lastSweep = now;
+      for (const [key, expires] of this.#seenQueries) {
+        if (expires <= now) this.#seenQueries.delete(key);
+      }
+    }
+    const out: OutboundRouteMessage[] = this.#queries.splice(0);
+    for (const [to, estimates] of this.#outbox) {
+      for (let i = 0; i < estimates.length; i += MAX_ESTIMATES_PER_REPORT) {
+        const report: RouteReport = {
+          kind: "report",
+          estimates: estimates.slice(i, i + MAX_ESTIMATES_PER_REPORT),
+        };
+        out.push({ to, message: report });
+        this.#stats.reportsSent++;
+      }
+      this.#stats.estimatesSent += estimates.length;
+    }
+    this.#outbox.clear();
+    return out;
+  }
+
+  /** What the agent knows, per destination, for status output. */
+  snapshot(): RouteSnapshot[] {
+    return [...this.#dests].map(([name, d]) => ({
+      destination: name,
+      best: this.best(name),
+      candidates: this.#ranked(name, d, undefined),
+      discovering: d.discovery !== null,
+      subscribers: [...d.subscribers.keys()],
+    }));
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  #dest(name: string, now: number): Destination {
+    let d = this.#dests.get(name);
+    if (!d) {
+      d = {
+        candidates: new Map(),
+        subscribers: new Map(),
+        version: 0,
+        decisions: 0,
+        explorations: 0,
+        lastWanted: -Infinity,
+        lastActive: now,
+        discovery: null,
+        retryAfter: -Infinity,
+        nextAskAt: -Infinity,
+        asked: new Set(),
+      };
+      this.#dests.set(name, d);
+    }
+    return d;
+  }
+
+  #touchDirect(neighbour: string, now: number): void {
+    const d = this.#dests.get(neighbour);
+    if (d) {
+      d.version++;
+      d.lastActive = now;
+      this.#dirty.add(neighbour);
+    }
+  }
+
+  #cost(neighbour: string): number {
+    const l = this.#links.get(neighbour);
+    if (!l || !l.up) return Infinity;
+    return (l.srttMs / 2 + l.queueMs) / Math.max(MIN_DELIVERY_PROBABILITY, 1 - l.loss);
+  }
+
+  #q(name: string, d: Destination | undefined, neighbour: string): RouteEntry {
+    const cost = this.#cost(neighbour);
+    if (!Number.isFinite(cost)) return NONE;
+    if (neighbour === name) return { nextHop: neighbour, estimateMs: cost, hops: 1 };
+    const c = d?.candidates.get(neighbour);
+    if (!c || !Number.isFinite(c.remainingMs) || c.hops + 1 > this.#hopLimit) return NONE;
+    return { nextHop: neighbour, estimateMs: cost + c.remainingMs, hops: c.hops + 1 };
+  }
+
+  #directOnly(name: string): RouteEntry[] {
+    const e = this.#q(name, undefined, name);
+    return Number.isFinite(e.estimateMs) ? [e] : [];
+  }
+
+  #ranked(name: string, d: Destination, exclude: string | undefined): RouteEntry[] {
+    const out: RouteEntry[] = [];
+    if (name !== exclude) {
+      const direct = this.#q(name, d, name);
+      if (Number.isFinite(direct.estimateMs)) out.push(direct);
+    }
+    for (const y of d.candidates.keys()) {
+      if (y === exclude || y === name) continue;
+      const e = this.#q(name, d, y);
+      if (Number.isFinite(e.estimateMs)) out.push(e);
+    }
+    return out.sort((a, b) => a.estimateMs - b.estimateMs || a.hops - b.hops);
+  }
+
+  #bestOf(name: string, d: Destination | undefined, exclude: string | undefined): RouteEntry {
+    let best = NONE;
+    if (name !== exclude) best = this.#q(name, d, name);
+    if (d) {
+      for (const y of d.candidates.keys()) {
+        if (y === exclude || y === name) continue;
+        const e = this.#q(name, d, y);
+        if (
+          e.estimateMs < best.estimateMs ||
+          (e.estimateMs === best.estimateMs && e.hops < best.hops)
+        ) best = e;
+      }
+    }
+    return best;
+  }
+
+  /** Returns true when the subscription is new. */
+  #subscribe(d: Destination, neighbour: string, expires: number): boolean {
+    const sub = d.subscribers.get(neighbour);
+    if (sub) {
+      if (expires > sub.expires) sub.expires = expires;
+      return false;
+    }
+    d.subscribers.set(neighbour, {
+      expires,
+      sentMs: Infinity,
+      sentHops: 0,
+      sentAt: -Infinity,
+      version: -1,
+      linkVersion: -1,
+    });
+    return true;
+  }
+
+  #maybeReport(
+    name: string,
+    d: Destination,
+    to: string,
+    sub: Subscription,
+    now: number,
+    dueRefresh: boolean,
+  ): boolean {
+    // Poisoned reverse: never offer `to` a route that goes back through `to`.
+    const v = this.#bestOf(name, d, to);
+    const finiteNow = Number.isFinite(v.estimateMs);
+    const finiteBefore = Number.isFinite(sub.sentMs);
+    let send = false;
+    if (finiteNow !== finiteBefore) send = true;
+    else if (finiteNow) {
+      const moved = Math.abs(v.estimateMs - sub.sentMs) > Math.max(1, this.#change * sub.sentMs) ||
+        v.hops !== sub.sentHops;
+      if (dueRefresh) send = true;
+      else if (moved) {
+        if (now - sub.sentAt < this.#minInterval) return false; // postponed to a later poll
+        send = true;
+      }
+    }
+    sub.version = d.version;
+    sub.linkVersion = this.#linkVersion;
+    if (!send) return true;
+    sub.sentMs = v.estimateMs;
+    sub.sentHops = v.hops;
+    sub.sentAt = now;
+    this.#queueEstimate(to, { destination: name, estimateMs: v.estimateMs, hops: v.hops });
+    return true;
+  }
+
+  #queueEstimate(to: string, e: RouteEstimate): void {
+    let list = this.#outbox.get(to);
+    if (!list) this.#outbox.set(to, list = []);
+    const i = list.findIndex((x) => x.destination === e.destination);
+    if (i >= 0) list[i] = e;
+    else list.push(e);
+  }
+
+  #onReport(from: string, report: RouteReport, now: number): void {
+    for (const e of report.estimates) {
+      if (e.destination === this.self) continue;
+      const d = this.#dests.get(e.destination) ?? (Number.isFinite(e.estimateMs)
+        ? this.#dest(e.destination, now)
+        : undefined);
+      if (!d) continue;
+      d.lastActive = now;
+      const c = d.candidates.get(from);
+      if (!Number.isFinite(e.estimateMs) || e.hops + 1 > this.#hopLimit) {
+        if (c && Number.isFinite(c.remainingMs)) {
+          c.remainingMs = Infinity;
+          c.updatedAt = now;
+          d.version++;
+          this.#dirty.add(e.destination);
+        }
+        continue;
+      }
+      if (c) {
+        c.remainingMs = Number.isFinite(c.remainingMs)
+          ? c.remainingMs + this.#eta * (e.estimateMs - c.remainingMs)
+          : e.estimateMs;
+        c.hops = e.hops;
+        c.updatedAt = now;
+      } else {
+        d.candidates.set(from, {
+          remainingMs: e.estimateMs,
+          hops: e.hops,
+          updatedAt: now,
+          triedAt: -Infinity,
+        });
+        this.#trimCandidates(e.destination, d);
+      }
+      d.version++;
+      this.#dirty.add(e.destination);
+    }
+  }
+
+  #trimCandidates(name: string, d: Destination): void {
+    if (d.candidates.size <= this.#maxCandidates) return;
+    let worst = "";
+    let worstMs = -1;
+    for (const y of d.candidates.keys()) {
+      const ms = this.#q(name, d, y).estimateMs;
+      if (ms > worstMs) {
+        worstMs = ms;
+        worst = y;
+      }
+    }
+    d.candidates.delete(worst);
+  }
+
+  #onQuery(from: string, q: RouteQuery, now: number): void {
+    const key = `${q.origin}\u0000${q.queryId}`;
+    if (this.#seenQueries.has(key) || q.origin === this.self) return;
+    this.#seenQueries.set(key, now + this.#queryTimeout * 4);
+    const d = this.#dest(q.destination, now);
+    // The asker hears from us when we know (now or once the forwarded query is answered).
+    this.#subscribe(d, from, now + this.#queryTimeout * 3);
+    const sub = d.subscribers.get(from)!;
+    if (q.destination === this.self) {
+      sub.sentMs = 0;
+      sub.sentAt = now;
+      this.#queueEstimate(from, { destination: this.self, estimateMs: 0, hops: 0 });
+      return;
+    }
+    const visited = new Set(q.path);
+    visited.add(from);
+    let best = NONE;
+    if (!visited.has(q.destination)) best = this.#q(q.destination, d, q.destination);
+    for (const y of d.candidates.keys()) {
+      if (visited.has(y)) continue;
+      const e = this.#q(q.destination, d, y);
+      if (e.estimateMs < best.estimateMs) best = e;
+    }
+    if (Number.isFinite(best.estimateMs)) {
+      // Answer even if this subscriber heard the same value before: it asked because it forgot.
+      sub.sentMs = best.estimateMs;
+      sub.sentHops = best.hops;
+      sub.sentAt = now;
+      sub.version = d.version;
+      sub.linkVersion = this.#linkVersion;
+      this.#queueEstimate(from, {
+        destination: q.destination,
+        estimateMs: best.estimateMs,
+        hops: best.hops,
+      });
+      return;
+    }
+    if (q.ttl <= 1) return;
+    // Greedy by prior gets stuck in local minima (a cluster whose tethers all point away from
+    // the destination). After ESCAPE_AFTER hops without getting closer, take the longest
+    // unvisited tether once, then resume greedy search from where it lands.
+    const prior = this.#heuristic(this.self, q.destination);
+    let closestMs = q.closestMs;
+    let stall = q.stall + 1;
+    if (prior < closestMs) {
+      closestMs = prior;
+      stall = 0;
+    }
+    const escape = stall >= ESCAPE_AFTER;
+    const next = escape
+      ? this.#longestTether(visited)
+      : this.#queryTargets(q.destination, d, visited, 1)[0];
+    if (next === undefined) return;
+    if (escape) {
+      closestMs = Infinity;
+      stall = 0;
+    }
+    const path = q.path.length < MAX_QUERY_PATH ? [...q.path, this.self] : q.path;
+    this.#queries.push({ to: next, message: { ...q, ttl: q.ttl - 1, path, closestMs, stall } });
+    this.#stats.queriesSent++;
+  }
+
+  #longestTether(skip: Set<string>): string | undefined {
+    let best: string | undefined;
+    let bestCost = -1;
+    for (const [n, l] of this.#links) {
+      if (!l.up || skip.has(n)) continue;
+      const c = this.#cost(n);
+      if (c > bestCost) {
+        bestCost = c;
+        best = n;
+      }
+    }
+    return best;
+  }
+
+  /** Neighbours ordered by how promising they look for `name`: known Q first, then prior. */
+  #queryTargets(name: string, d: Destination, skip: Set<string>, count: number): string[] {
+    const scored: { n: string; score: number }[] = [];
+    for (const [n, l] of this.#links) {
+      if (!l.up || skip.has(n)) continue;
+      const known = this.#q(name, d, n).estimateMs;
+      const score = Number.isFinite(known) ? known : this.#cost(n) + this.#heuristic(n, name);
+      scored.push({ n, score });
+    }
+    scored.sort((a, b) => a.score - b.score);
+    return scored.slice(0, count).map((s) => s.n);
+  }
+
+  #startDiscovery(name: string, d: Destination, now: number): void {
+    if (d.discovery !== null || now < d.retryAfter) return;
+    this.#stats.discoveriesStarted++;
+    d.discovery = { attempt: 0, deadline: now + this.#queryTimeout };
+    this.#dirty.add(name);
+    this.#sendQueries(name, d, 0);
+  }
+
+  #sendQueries(name: string, d: Destination, attempt: number): void {
+    const targets = this.#queryTargets(name, d, new Set([this.self]), this.#fanout[attempt]);
+    for (const to of targets) {
+      // One id per branch: branches that cross must not suppress each other as duplicates.
+      const queryId = this.#nextQueryId++ >>> 0;
+      const message: RouteQuery = {
+        kind: "query",
+        queryId,
+        origin: this.self,
+        destination: name,
+        ttl: this.#queryTtl,
+        path: [this.self],
+        closestMs: this.#heuristic(this.self, name),
+        stall: 0,
+      };
+      this.#queries.push({ to, message });
+      this.#stats.queriesSent++;
+    }
+  }
+
+  /**
+   * Candidate exploration without risking data: once per ask interval a node that sends or
+   * relays towards `name` asks one tether peer that is not yet a candidate (most promising
+   * first) with a short query; only a node that has a route answers. Costs at most `askTtl`
+   * messages per destination in use per ask interval.
+   */
+  #askOneNeighbour(name: string, d: Destination, now: number): void {
+    d.nextAskAt = now + this.#askInterval;
+    // Peers that route through us for `name` cannot offer a route that avoids us.
+    const base = [this.self, name, ...d.candidates.keys(), ...d.subscribers.keys()];
+    let to = this.#queryTargets(name, d, new Set([...base, ...d.asked]), 1)[0];
+    if (to === undefined && d.asked.size > 0) {
+      d.asked.clear(); // every peer was asked: start a new round, answers may have changed
+      to = this.#queryTargets(name, d, new Set(base), 1)[0];
+    }
+    if (to === undefined) return;
+    d.asked.add(to);
+    const message: RouteQuery = {
+      kind: "query",
+      queryId: this.#nextQueryId++ >>> 0,
+      origin: this.self,
+      destination: name,
+      ttl: this.#askTtl,
+      path: [this.self],
+      closestMs: this.#heuristic(this.self, name),
+      stall: 0,
+    };
+    this.#queries.push({ to, message });
+    this.#stats.queriesSent++;
+  }
+
+  #pollDiscovery(name: string, d: Destination, now: number): void {
+    const hasRoute = Number.isFinite(this.#bestOf(name, d, undefined).estimateMs);
+    if (d.discovery === null) {
+      const inUse = now - d.lastWanted < this.#subTtl;
+      // Self-healing: a destination in use that lost its last route is looked for again.
+      if (!hasRoute && inUse) this.#startDiscovery(name, d, now);
+      else if (hasRoute && (inUse || d.subscribers.size > 0) && now >= d.nextAskAt) {
+        this.#askOneNeighbour(name, d, now);
+      }
+      return;
+    }
+    if (hasRoute) {
+      d.discovery = null;
+      d.retryAfter = -Infinity;
+      return;
+    }
+    if (now < d.discovery.deadline) return;
+    const attempt = d.discovery.attempt + 1;
+    if (attempt >= this.#fanout.length) {
+      d.discovery = null;
+      d.retryAfter = now + this.#backoff;
+      this.#stats.discoveriesFailed++;
+      return;
+    }
+    d.discovery = { attempt, deadline: now + this.#queryTimeout };
+    this.#sendQueries(name, d, attempt);
+  }
+}

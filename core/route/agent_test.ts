@@ -1,0 +1,324 @@
+import assert from "node:assert/strict";
+import { RouteAgent } from "./agent.ts";
+import type { RouteAgentOptions } from "./agent.ts";
+import type { OutboundRouteMessage, RouteMessage } from "./messages.ts";
+import { mulberry32 } from "./prng.ts";
+import { shortestDelays } from "../../sim/dijkstra.ts";
+
+/** A tiny synchronous network of real agents: links with one-way delays in ms. */
+class Net {
+  readonly agents = new Map<string, RouteAgent>();
+  readonly links: { a: string; b: string; delayMs: number }[];
+  readonly sent: { from: string; to: string; message: RouteMessage }[] = [];
+  readonly down = new Set<string>();
+  now = 0;
+
+  constructor(
+    links: [string, string, number][],
+    options: Partial<RouteAgentOptions> = {},
+  ) {
+    this.links = links.map(([a, b, delayMs]) => ({ a, b, delayMs }));
+    const names = [...new Set(links.flatMap(([a, b]) => [a, b]))].sort();
+    names.forEach((self, i) =>
+      this.agents.set(self, new RouteAgent({ self, random: mulberry32(i + 1), ...options }))
+    );
+    this.probe();
+  }
+
+  agent(name: string): RouteAgent {
+    return this.agents.get(name)!;
+  }
+
+  key(a: string, b: string): string {
+    return a < b ? `${a}|${b}` : `${b}|${a}`;
+  }
+
+  probe(): void {
+    for (const l of this.links) {
+      if (this.down.has(this.key(l.a, l.b))) continue;
+      this.agent(l.a).linkMeasured(l.b, this.now, { rttMs: 2 * l.delayMs });
+      this.agent(l.b).linkMeasured(l.a, this.now, { rttMs: 2 * l.delayMs });
+    }
+  }
+
+  fail(a: string, b: string): void {
+    this.down.add(this.key(a, b));
+    this.agent(a).linkDown(b, this.now);
+    this.agent(b).linkDown(a, this.now);
+  }
+
+  /** Polls everyone and delivers until no message is left (bounded). */
+  settle(): void {
+    for (let round = 0; round < 100; round++) {
+      const batch: { from: string; out: OutboundRouteMessage }[] = [];
+      for (const [name, agent] of this.agents) {
+        for (const out of agent.poll(this.now)) batch.push({ from: name, out });
+      }
+      if (batch.length === 0) return;
+      for (const { from, out } of batch) {
+        this.sent.push({ from, to: out.to, message: out.message });
+        if (this.down.has(this.key(from, out.to))) continue;
+        this.agent(out.to).receive(from, out.message, this.now);
+      }
+    }
+    throw new Error("network did not settle");
+  }
+
+  /** Sends one packet hop by hop; returns the path, or null if it was lost. */
+  send(src: string, dst: string): string[] | null {
+    const path = [src];
+    let cur = src;
+    let prev: string | undefined;
+    for (let hops = 0; hops < 32; hops++) {
+      if (cur === dst) return path;
+      const c = this.agent(cur).choose(
+        dst,
+        this.now,
+        prev === undefined ? {} : { exclude: prev, discover: false },
+      );
+      if (c.kind !== "next-hop") return null;
+      if (this.down.has(this.key(cur, c.nextHop))) return null;
+      this.agent(c.nextHop).noteUpstream(cur, dst, this.now);
+      prev = cur;
+      cur = c.nextHop;
+      path.push(cur);
+    }
+    return null;
+  }
+
+  /** Advances time in steps, probing once a second and sending `packets` per step. */
+  run(ms: number, flows: [string, string][], stepMs = 100): void {
+    const end = this.now + ms;
+    while (this.now < end) {
+      this.now += stepMs;
+      if (this.now % 1000 === 0) this.probe();
+      for (const [s, d] of flows) this.send(s, d);
+      this.settle();
+    }
+  }
+
+  /** True shortest delay between two nodes, from Dijkstra over the same links. */
+  truth(src: string, dst: string): number {
+    const names = [...this.agents.keys()];
+    const idx = new Map(names.map((n, i) => [n, i]));
+    const links = this.links.map((l) => ({ a: idx.get(l.a)!, b: idx.get(l.b)! }));
+    const adjacency: number[][] = names.map(() => []);
+    links.forEach((l, i) => {
+      adjacency[l.a].push(i);
+      adjacency[l.b].push(i);
+    });
+    const dist = shortestDelays(
+      { links, adjacency },
+      idx.get(src)!,
+      (li) =>
+        this.down.has(this.key(this.links[li].a, this.links[li].b))
+          ? Infinity
+          : this.links[li].delayMs,
+    );
+    return dist[idx.get(dst)!];
+  }
+}
+
+// A graph where the cheapest first link (A-B) is not on the shortest path (A-C-E).
+const GRAPH: [string, string, number][] = [
+  ["A", "B", 1],
+  ["B", "E", 20],
+  ["A", "C", 5],
+  ["C", "E", 5],
+  ["A", "D", 3],
+  ["D", "E", 30],
+  ["C", "D", 2],
+  ["B", "D", 2],
+];
+
+Deno.test("agent converges: estimates approach true delays and the next hop is the shortest", () => {
+  const net = new Net(GRAPH, { askIntervalMs: 2_000 });
+  net.run(30_000, [["A", "E"], ["B", "E"], ["D", "E"]]);
+  for (const src of ["A", "B", "D"]) {
+    const truth = net.truth(src, "E");
+    const best = net.agent(src).best("E");
+    assert.ok(best, `${src} has a route`);
+    assert.ok(
+      Math.abs(best.estimateMs - truth) / truth < 0.05,
+      `${src}: estimate ${best.estimateMs} vs true ${truth}`,
+    );
+  }
+  assert.equal(net.agent("A").best("E")?.nextHop, "C");
+  assert.deepEqual(net.send("A", "E"), ["A", "C", "E"]);
+});
+
+Deno.test("exploration stays within its cap even with many similar peers", () => {
+  const peers = Array.from({ length: 20 }, (_, i) => `p${i}`);
+  const cap = 0.05;
+  const agent = new RouteAgent({ self: "S", random: mulberry32(7), explorationCap: cap });
+  for (const [i, p] of peers.entries()) {
+    agent.linkMeasured(p, 0, { rttMs: 10 + i * 0.1 });
+    agent.receive(p, {
+      kind: "report",
+      estimates: [{ destination: "D", estimateMs: 20, hops: 2 }],
+    }, 0);
+  }
+  // One far worse peer: beyond the exploration slack, it must never be tried.
+  agent.linkMeasured("far", 0, { rttMs: 10 });
+  agent.receive("far", {
+    kind: "report",
+    estimates: [{ destination: "D", estimateMs: 500, hops: 2 }],
+  }, 0);
+  let explored = 0;
+  const used = new Set<string>();
+  for (let i = 1; i <= 10_000; i++) {
+    const c = agent.choose("D", i);
+    assert.equal(c.kind, "next-hop");
+    if (c.kind !== "next-hop") continue;
+    used.add(c.nextHop);
+    assert.notEqual(c.nextHop, "far");
+    if (c.explored) explored++;
+    assert.ok(explored <= cap * i, `explored ${explored} of ${i}`);
+  }
+  assert.ok(explored > 0, "exploration happens");
+  assert.ok(used.size > 2, "exploration visits other candidates");
+  assert.equal(agent.stats.explorations, explored);
+  assert.equal(agent.stats.decisions, 10_000);
+});
+
+Deno.test("all estimates infinite: no route, discovery starts, then backs off", () => {
+  const agent = new RouteAgent({
+    self: "S",
+    random: mulberry32(1),
+    queryTimeoutMs: 1_000,
+    queryFanout: [1, 2],
+    discoveryBackoffMs: 5_000,
+  });
+  for (const p of ["x", "y", "z"]) {
+    agent.linkMeasured(p, 0, { rttMs: 4 });
+    agent.receive(p, {
+      kind: "report",
+      estimates: [{ destination: "D", estimateMs: 10, hops: 1 }],
+    }, 0);
+    agent.receive(p, {
+      kind: "report",
+      estimates: [{ destination: "D", estimateMs: Infinity, hops: 0 }],
+    }, 1);
+  }
+  assert.equal(agent.best("D"), null);
+  assert.deepEqual(agent.choose("D", 2), { kind: "no-route", discovering: true });
+  const first = agent.poll(2);
+  assert.equal(first.length, 1);
+  assert.equal(first[0].message.kind, "query");
+  if (first[0].message.kind === "query") assert.equal(first[0].message.destination, "D");
+  assert.equal(agent.poll(500).length, 0, "no retry before the timeout");
+  const second = agent.poll(1_100);
+  assert.equal(second.filter((m) => m.message.kind === "query").length, 2, "wider retry");
+  assert.equal(agent.poll(2_200).length, 0);
+  assert.equal(agent.stats.discoveriesFailed, 1);
+  assert.deepEqual(agent.choose("D", 2_300), { kind: "no-route", discovering: false });
+  assert.equal(agent.poll(2_400).length, 0, "backing off");
+  agent.choose("D", 7_300);
+  assert.ok(agent.poll(7_300).some((m) => m.message.kind === "query"), "discovers again");
+});
+
+Deno.test("failure of the used next hop moves traffic at once and tells upstream", () => {
+  const net = new Net([
+    ["U", "A", 1],
+    ["A", "X", 2],
+    ["A", "Y", 5],
+    ["X", "D", 2],
+    ["Y", "D", 2],
+  ], { askIntervalMs: 1_000 });
+  net.run(10_000, [["U", "D"]]);
+  assert.equal(net.agent("A").best("D")?.nextHop, "X");
+  assert.ok(Number.isFinite(net.agent("A").estimateVia("D", "Y")), "Y is a known candidate");
+  const before = net.agent("U").best("D")!.estimateMs;
+  net.sent.length = 0;
+  net.fail("A", "X");
+  // No poll, no message: the very next choice already avoids X.
+  const c = net.agent("A").choose("D", net.now, { exclude: "U", discover: false });
+  assert.equal(c.kind, "next-hop");
+  if (c.kind === "next-hop") assert.equal(c.nextHop, "Y");
+  net.settle();
+  const told = net.sent.filter((s) => s.from === "A" && s.to === "U");
+  assert.ok(told.length > 0, "upstream hears the new estimate");
+  assert.ok(net.agent("U").best("D")!.estimateMs > before);
+  assert.deepEqual(net.send("U", "D"), ["U", "A", "Y", "D"]);
+});
+
+Deno.test("a relay never sends a frame back where it came from", () => {
+  const agent = new RouteAgent({ self: "R", random: mulberry32(1) });
+  agent.linkMeasured("P", 0, { rttMs: 2 });
+  agent.receive("P", { kind: "report", estimates: [{ destination: "D", estimateMs: 5, hops: 1 }] }, 0);
+  assert.equal(agent.choose("D", 1).kind, "next-hop");
+  assert.equal(agent.choose("D", 1, { exclude: "P", discover: false }).kind, "no-route");
+});
+
+Deno.test("reports go only to neighbours that use us, with poisoned reverse", () => {
+  const agent = new RouteAgent({ self: "R", random: mulberry32(1) });
+  for (const p of ["P", "Q", "S"]) agent.linkMeasured(p, 0, { rttMs: 2 });
+  agent.linkMeasured("D", 0, { rttMs: 20 });
+  assert.equal(agent.poll(0).length, 0, "nobody asked, nobody hears");
+  agent.noteUpstream("P", "D", 1);
+  const out = agent.poll(1).filter((o) => o.message.kind === "report");
+  assert.deepEqual(out.map((o) => o.to), ["P"]);
+  const m = out[0].message;
+  assert.equal(m.kind, "report");
+  if (m.kind === "report") assert.deepEqual(m.estimates, [{ destination: "D", estimateMs: 10, hops: 1 }]);
+  assert.ok(
+    !agent.poll(2).some((o) => o.message.kind === "report"),
+    "unchanged estimates are not repeated",
+  );
+  // Q offers a better route; P, who uses us, hears the improvement. Q itself must not be told
+  // a route that goes back through Q.
+  agent.noteUpstream("Q", "D", 300);
+  agent.receive("Q", { kind: "report", estimates: [{ destination: "D", estimateMs: 1, hops: 1 }] }, 300);
+  const next = agent.poll(600);
+  const toP = next.find((o) => o.to === "P")?.message;
+  const toQ = next.find((o) => o.to === "Q")?.message;
+  assert.ok(toP && toP.kind === "report" && toP.estimates[0].estimateMs === 2);
+  assert.ok(toQ && toQ.kind === "report" && toQ.estimates[0].estimateMs === 10);
+  assert.ok(!next.some((o) => o.to === "S" && o.message.kind === "report"));
+});
+
+Deno.test("routes longer than the hop limit count as no route", () => {
+  const agent = new RouteAgent({ self: "S", random: mulberry32(1), hopLimit: 4 });
+  agent.linkMeasured("P", 0, { rttMs: 2 });
+  agent.receive("P", { kind: "report", estimates: [{ destination: "D", estimateMs: 5, hops: 4 }] }, 0);
+  assert.equal(agent.best("D"), null);
+  agent.receive("P", { kind: "report", estimates: [{ destination: "D", estimateMs: 5, hops: 3 }] }, 1);
+  assert.equal(agent.best("D")?.hops, 4);
+});
+
+Deno.test("discovery finds a multi-hop route; nodes with nothing useful stay silent", () => {
+  const net = new Net([
+    ["A", "B", 1],
+    ["B", "C", 1],
+    ["C", "D", 1],
+    ["A", "F", 1],
+  ]);
+  assert.deepEqual(net.agent("A").choose("D", 0), { kind: "no-route", discovering: true });
+  net.settle();
+  assert.equal(net.agent("A").best("D")?.nextHop, "B");
+  assert.equal(net.agent("A").best("D")?.hops, 3);
+  const reports = net.sent.filter((s) => s.message.kind === "report");
+  assert.ok(reports.length > 0);
+  assert.ok(!reports.some((s) => s.from === "F"), "F knows nothing about D and says nothing");
+  assert.ok(!net.sent.some((s) => s.from === "D" || s.to === "D"), "C answered for D");
+  assert.deepEqual(net.send("A", "D"), ["A", "B", "C", "D"]);
+});
+
+Deno.test("messages from non-neighbours and for ourselves are ignored", () => {
+  const agent = new RouteAgent({ self: "S", random: mulberry32(1) });
+  agent.receive("X", { kind: "report", estimates: [{ destination: "D", estimateMs: 1, hops: 1 }] }, 0);
+  assert.equal(agent.best("D"), null);
+  assert.deepEqual(agent.choose("S", 0), { kind: "local" });
+});
+
+Deno.test("bad options are rejected with a typed error", () => {
+  assert.throws(() => new RouteAgent({ self: "", random: Math.random }), { name: "RouteError" });
+  assert.throws(
+    () => new RouteAgent({ self: "S", random: Math.random, explorationCap: 2 }),
+    { name: "RouteError" },
+  );
+  assert.throws(
+    () => new RouteAgent({ self: "S", random: Math.random, hopLimit: 0 }),
+    { name: "RouteError" },
+  );
+});

@@ -1,0 +1,167 @@
+/**
+ * The werift engine (pure TypeScript WebRTC). Never uses werift's default public STUN server:
+ * iceServers is always passed explicitly. SCTP MTU raised so a 1,200–1,400-byte message is one
+ * DATA chunk.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import type { RawChannel, RawPeer, RawPeerConfig, RawPeerFactory } from "./engine.ts";
+import { CONTROL_CHANNEL_ID, sdpMaxMessageSize } from "./engine.ts";
+import { TetherError } from "./errors.ts";
+import { parseStunServers } from "./candidates.ts";
+
+type Werift = typeof import("werift");
+type WPeer = import("werift").RTCPeerConnection;
+type WChannel = import("werift").RTCDataChannel;
+
+const encoder = new TextEncoder();
+
+/** Loads werift; throws TetherError "engine-unavailable" when it cannot. */
+export async function loadWerift(): Promise<RawPeerFactory> {
+  let werift: Werift;
+  try {
+    werift = await import("werift");
+  } catch (e) {
+    throw new TetherError("engine-unavailable", "werift failed to load", { cause: e });
+  }
+  return (config) => new WeriftPeer(werift, config);
+}
+
+class WeriftPeer implements RawPeer {
+  readonly engine = "werift" as const;
+  readonly #pc: WPeer;
+  readonly #config: RawPeerConfig;
+  #control: RawChannel | undefined;
+  #channels: RawChannel[] = [];
+  #remoteMax = 65536;
+  #downCbs: ((why: string) => void)[] = [];
+  #down = false;
+
+  constructor(werift: Werift, config: RawPeerConfig) {
+    this.#config = config;
+    const hosts = config.hostAddresses;
+    const iceServers = parseStunServers(config.iceServers).map((s) => ({
+      urls: `stun:${s.host}:${s.port}`,
+    }));
+    this.#pc = new werift.RTCPeerConnection({
+      iceServers,
+      iceUseIpv6: false,
+      iceUseTcp: false,
+      // werift skips loopback and some interfaces unless listed as additional host addresses.
+      iceAdditionalHostAddresses: hosts ? [...hosts] : undefined,
+      iceInterfaceAddresses: hosts?.[0] ? { udp4: hosts[0] } : undefined,
+      iceFilterCandidatePair: hosts
+        ? (pair) => hosts.includes(pair.localCandidate.host)
+        : undefined,
+      sctp: { mtu: config.mtu },
+      maxMessageSize: config.maxMessageSize,
+    });
+    this.#pc.connectionStateChange.subscribe((state) => {
+      if (state === "failed" || state === "closed" || state === "disconnected") {
+        this.#fireDown(`peer connection ${state}`);
+      }
+    });
+  }
+
+  get control(): RawChannel {
+    if (!this.#control) throw new TetherError("negotiation", "channels not created yet");
+    return this.#control;
+  }
+
+  get channels(): readonly RawChannel[] {
+    return this.#channels;
+  }
+
+  #createChannels(): void {
+    const make = (label: string, id: number) =>
+      wrap(
+        this.#pc.createDataChannel(label, {
+          negotiated: true,
+          id,
+          ordered: false,
+          maxRetransmits: 0,
+        }),
+      );
+    this.#control = make("ctl", CONTROL_CHANNEL_ID);
+    for (let i = 1; i <= this.#config.channels; i++) this.#channels.push(make(`d${i}`, i));
+  }
+
+  async createOffer(): Promise<string> {
+    this.#createChannels();
+    const offer = await this.#pc.createOffer();
+    await this.#pc.setLocalDescription(offer);
+    return this.#pc.localDescription?.sdp ?? offer.sdp;
+  }
+
+  async acceptOffer(sdp: string): Promise<string> {
+    this.#remoteMax = sdpMaxMessageSize(sdp, 65536);
+    await this.#pc.setRemoteDescription({ type: "offer", sdp });
+    this.#createChannels();
+    const answer = await this.#pc.createAnswer();
+    await this.#pc.setLocalDescription(answer);
+    return this.#pc.localDescription?.sdp ?? answer.sdp;
+  }
+
+  async acceptAnswer(sdp: string): Promise<void> {
+    this.#remoteMax = sdpMaxMessageSize(sdp, 65536);
+    await this.#pc.setRemoteDescription({ type: "answer", sdp });
+  }
+
+  async addCandidate(candidate: string, mid: string): Promise<void> {
+    await this.#pc.addIceCandidate({ candidate, sdpMid: mid });
+  }
+
+  onCandidate(cb: (candidate: string, mid: string) => void): void {
+    this.#pc.onIceCandidate.subscribe((c) => {
+      if (c?.candidate) cb(c.candidate, c.sdpMid ?? "0");
+    });
+  }
+
+  onDown(cb: (why: string) => void): void {
+    this.#downCbs.push(cb);
+  }
+
+  remoteMaxMessageSize(): number {
+    return Math.min(this.#remoteMax, this.#config.maxMessageSize);
+  }
+
+  close(): void {
+    this.#fireDown("closed");
+    this.#pc.close().catch(() => {});
+  }
+
+  #fireDown(why: string): void {
+    if (this.#down) return;
+    this.#down = true;
+    for (const cb of this.#downCbs.splice(0)) cb(why);
+  }
+}
+
+function wrap(dc: WChannel): RawChannel {
+  return {
+    send: (data) => dc.send(Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
+    bufferedAmount: () => dc.bufferedAmount,
+    setLowWater: (bytes) => {
+      dc.bufferedAmountLowThreshold = bytes;
+    },
+    isOpen: () => dc.readyState === "open",
+    onOpen: (cb) => {
+      dc.stateChanged.subscribe((s) => {
+        if (s === "open") cb();
+      });
+    },
+    onMessage: (cb) => {
+      dc.onMessage.subscribe((msg) => cb(typeof msg === "string" ? encoder.encode(msg) : msg));
+    },
+    onLowWater: (cb) => {
+      dc.bufferedAmountLow.subscribe(cb);
+    },
+    onClose: (cb) => {
+      dc.stateChanged.subscribe((s) => {
+        if (s === "closed") cb();
+      });
+    },
+  };
+}

@@ -1,0 +1,265 @@
+/**
+ * Opening a tether: negotiation over a Signaler, then a ChannelTether once every channel is
+ * open.
+ *
+ * Race avoided: libdatachannel drops a DTLS ClientHello that arrives before the receiving end has
+ * applied the answer or brought up its DTLS transport, costing a 1 s retransmit. The answerer is
+ * the DTLS client. The offerer therefore strips candidates from its offer and holds its own
+ * candidates until it has applied the answer, plus `candidateDelayMs`: the answerer first learns
+ * the offerer's address from the offerer's own connectivity checks (a peer-reflexive candidate),
+ * so the offerer's ICE connects (and its DTLS transport starts) a round trip before the
+ * answerer's does and its ClientHello finds a listener.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log/logger.ts";
+import { candidateAllowed, normalizeCandidate, stripCandidates } from "./candidates.ts";
+import { ChannelTether } from "./channel_tether.ts";
+import type { RawPeer } from "./engine.ts";
+import { TetherError } from "./errors.ts";
+import { selectEngine } from "./select.ts";
+import type { Signal, Signaler } from "./signaler.ts";
+import {
+  DEFAULT_CHANNELS,
+  DEFAULT_HIGH_WATER,
+  DEFAULT_LOW_WATER,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type RtcEngineChoice,
+  type Tether,
+} from "./tether.ts";
+
+/** Options of openTether. */
+export interface OpenTetherOptions {
+  /** Who the tether leads to (kept on the Tether; not used in negotiation). */
+  peerId: string;
+  /** The offerer starts negotiation; the answerer waits for an offer. */
+  role: "offerer" | "answerer";
+  /** Carries this attempt's signals. */
+  signaler: Signaler;
+  /** Engine to use; default "auto". */
+  engine?: RtcEngineChoice;
+  /** Number of data channels; default 4. */
+  channels?: number;
+  /** STUN servers ("stun:host:port") from the session; default none (host candidates only). */
+  iceServers?: readonly string[];
+  /** Restrict host candidates to these local addresses (tests, multi-homed hosts). */
+  hostAddresses?: readonly string[];
+  /** Per-channel water marks; default 64 KB / 16 KB. */
+  highWater?: number;
+  lowWater?: number;
+  /** Largest message; default 64 KB. */
+  maxMessageSize?: number;
+  /** Path MTU given to the engine; default 1400 for werift (SCTP), 1400 for libdatachannel. */
+  mtu?: number;
+  /** Give up after this long; default 10 s. */
+  timeoutMs?: number;
+  /** Liveness probe interval; default 1000 ms, 0 disables. */
+  probeIntervalMs?: number;
+  /** Probe reply deadline; default 2000 ms. */
+  probeTimeoutMs?: number;
+  /**
+   * How long the offerer keeps its candidates from the answerer after applying the answer;
+   * default 150 ms. Meanwhile the answerer learns the offerer's address only from its
+   * connectivity checks, so the offerer's ICE (and DTLS server) is up before the answerer's DTLS
+   * ClientHello can arrive. The candidates still follow for NAT traversal.
+   */
+  candidateDelayMs?: number;
+  /** Session id for the offerer's attempt; default random. */
+  session?: string;
+  /** For the answerer: the offer already read from the signaler, if any. */
+  offer?: Signal & { kind: "offer" };
+  /** Aborts negotiation (not an open tether). */
+  signal?: AbortSignal;
+  log?: Logger;
+}
+
+/** Negotiates a tether over `options.signaler` and resolves once every channel is open. */
+export async function openTether(options: OpenTetherOptions): Promise<Tether> {
+  const started = performance.now();
+  const engine = await selectEngine(options.engine ?? "auto");
+  const channels = options.channels ?? DEFAULT_CHANNELS;
+  if (!Number.isInteger(channels) || channels < 1 || channels > 64) {
+    throw new TetherError("negotiation", `channel count must be 1..64, got ${channels}`);
+  }
+  const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  const iceServers = options.iceServers ?? [];
+  const peer = engine.create({
+    iceServers,
+    hostAddresses: options.hostAddresses,
+    channels,
+    maxMessageSize,
+    mtu: options.mtu ?? 1400,
+  });
+  const policy = { hostAddresses: options.hostAddresses, allowSrflx: iceServers.length > 0 };
+  const log = options.log;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  options.signal?.addEventListener("abort", onAbort);
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  try {
+    await Promise.race([
+      negotiate(peer, options, policy),
+      new Promise<never>((_, reject) => {
+        const fail = () =>
+          reject(
+            options.signal?.aborted
+              ? new TetherError("aborted", "tether negotiation aborted")
+              : new TetherError(
+                "timeout",
+                `tether to ${options.peerId} not open in ${timeoutMs} ms`,
+              ),
+          );
+        if (ac.signal.aborted) fail();
+        ac.signal.addEventListener("abort", fail);
+        peer.onDown((why) => reject(new TetherError("negotiation", `connection ${why}`)));
+      }),
+    ]);
+  } catch (e) {
+    peer.close();
+    throw e;
+  } finally {
+    ac.abort();
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+  const setupMs = performance.now() - started;
+  log?.debug("tether open", { peer: options.peerId, engine: engine.name, setupMs });
+  return new ChannelTether(peer, {
+    peerId: options.peerId,
+    highWater: options.highWater ?? DEFAULT_HIGH_WATER,
+    lowWater: options.lowWater ?? DEFAULT_LOW_WATER,
+    maxMessageSize,
+    probeIntervalMs: options.probeIntervalMs ?? 1000,
+    probeTimeoutMs: options.probeTimeoutMs ?? 2000,
+    setupMs,
+    log,
+  });
+}
+
+async function negotiate(
+  peer: RawPeer,
+  options: OpenTetherOptions,
+  policy: { hostAddresses?: readonly string[]; allowSrflx: boolean },
+): Promise<void> {
+  const { signaler, log } = options;
+  let session = options.session ?? crypto.randomUUID();
+  const offerer = options.role === "offerer";
+  // The offerer withholds its candidates until the answer is applied (see module doc).
+  let holdLocal = offerer;
+  const candidateDelayMs = options.candidateDelayMs ?? 150;
+  let releaseTimer: ReturnType<typeof setTimeout> | undefined;
+  const heldLocal: { candidate: string; mid: string }[] = [];
+  let remoteReady = false;
+  const heldRemote: { candidate: string; mid: string }[] = [];
+
+  const sendCandidate = (candidate: string, mid: string) =>
+    send(signaler, { kind: "candidate", session, candidate, mid }, log);
+  peer.onCandidate((raw, mid) => {
+    const candidate = normalizeCandidate(raw);
+    if (!candidateAllowed(candidate, policy)) return;
+    if (holdLocal) heldLocal.push({ candidate, mid });
+    else sendCandidate(candidate, mid);
+  });
+  const addRemote = async (candidate: string, mid: string) => {
+    try {
+      await peer.addCandidate(candidate, mid);
+    } catch (e) {
+      log?.debug("tether: remote candidate rejected", { error: String(e) });
+    }
+  };
+
+  let markCreated!: () => void;
+  const created = new Promise<void>((resolve) => markCreated = resolve);
+  const allOpen = created.then(() => waitOpen(peer));
+  let pendingOffer = options.offer;
+  if (offerer) {
+    const sdp = stripCandidates(await peer.createOffer());
+    markCreated();
+    await send(signaler, { kind: "offer", session, sdp }, log);
+  }
+
+  const iterator = signaler.incoming[Symbol.asyncIterator]();
+  const handle = async (signal: Signal): Promise<void> => {
+    if (signal.kind === "offer") {
+      if (offerer || remoteReady) return;
+      session = signal.session;
+      const answer = stripCandidates(await peer.acceptOffer(signal.sdp));
+      markCreated();
+      remoteReady = true;
+      await send(signaler, { kind: "answer", session, sdp: answer }, log);
+      for (const c of heldRemote.splice(0)) await addRemote(c.candidate, c.mid);
+      return;
+    }
+    if (signal.session !== session) return;
+    if (signal.kind === "answer") {
+      if (!offerer || remoteReady) return;
+      await peer.acceptAnswer(signal.sdp);
+      remoteReady = true;
+      // Only now may the answerer learn our candidates, and later still (see module doc).
+      const release = () => {
+        holdLocal = false;
+        for (const c of heldLocal.splice(0)) sendCandidate(c.candidate, c.mid);
+      };
+      if (candidateDelayMs > 0) {
+        releaseTimer = setTimeout(release, candidateDelayMs);
+      } else release();
+      for (const c of heldRemote.splice(0)) await addRemote(c.candidate, c.mid);
+    } else if (remoteReady) {
+      await addRemote(signal.candidate, signal.mid);
+    } else if (heldRemote.length < 64) {
+      heldRemote.push({ candidate: signal.candidate, mid: signal.mid });
+    }
+  };
+
+  if (pendingOffer) {
+    await handle(pendingOffer);
+    pendingOffer = undefined;
+  }
+  let opened = false;
+  allOpen.then(() => opened = true, () => {});
+  // Read signals until all channels are open; late candidates after that are not needed.
+  const reader = (async () => {
+    while (!opened) {
+      const next = await Promise.race([iterator.next(), allOpen.then(() => null)]);
+      if (next === null || next.done) break;
+      try {
+        await handle(next.value);
+      } catch (e) {
+        throw new TetherError("negotiation", `bad remote description: ${String(e)}`, { cause: e });
+      }
+    }
+  })();
+  try {
+    await Promise.race([allOpen, reader.then(() => allOpen)]);
+  } finally {
+    clearTimeout(releaseTimer);
+  }
+}
+
+function waitOpen(peer: RawPeer): Promise<void> {
+  const chans = [peer.control, ...peer.channels];
+  return new Promise((resolve) => {
+    let remaining = chans.filter((c) => !c.isOpen()).length;
+    if (remaining === 0) return resolve();
+    for (const c of chans) {
+      if (c.isOpen()) continue;
+      let counted = false;
+      c.onOpen(() => {
+        if (counted) return;
+        counted = true;
+        if (--remaining === 0) resolve();
+      });
+    }
+  });
+}
+
+async function send(signaler: Signaler, signal: Signal, log?: Logger): Promise<void> {
+  try {
+    await signaler.send(signal);
+  } catch (e) {
+    log?.debug("tether: signal send failed", { kind: signal.kind, error: String(e) });
+  }
+}

@@ -1,0 +1,447 @@
+/**
+ * Test lab for data-plane tests, the demo and the tunnel bench: network namespaces joined by a
+ * bridge, a real nats-server and a real Guardian, and conflux nodes as separate processes.
+ *
+ * Layout: a hub namespace holds the bridge (198.18.0.1/24), nats-server (198.18.0.1:4222) and the
+ * Guardian (198.18.0.1:8080); node namespace i gets a veth to the bridge with 198.18.0.(10+i).
+ * The process that builds the lab stays outside; it reaches the Guardian API through a Unix-socket
+ * forwarder running in the hub. Everything is removed by `close()`.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { fetchStatus, type NodeInfo } from "../core/node/mod.ts";
+
+const REPO = new URL("..", import.meta.url).pathname;
+/** Underlay address of the hub (NATS, Guardian). */
+export const HUB_IP = "198.18.0.1";
+/** Guardian URL as seen from inside the namespaces. */
+export const GUARDIAN_URL = `http://${HUB_IP}:8080`;
+
+/** Result of a finished command. */
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion (no shell). */
+export async function run(
+  cmd: string[],
+  options: { check?: boolean } = {},
+): Promise<CommandResult> {
+  const out = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const r = {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+  if (options.check !== false && r.code !== 0) {
+    throw new Error(`${cmd.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
+  }
+  return r;
+}
+
+/** A child process whose output lines are kept. */
+export class Proc {
+  readonly child: Deno.ChildProcess;
+  readonly lines: string[] = [];
+  readonly name: string;
+  #done: Promise<void>;
+  #echo: boolean;
+
+  constructor(
+    name: string,
+    cmd: string[],
+    options: { echo?: boolean; env?: Record<string, string> } = {},
+  ) {
+    this.name = name;
+    this.#echo = options.echo ?? false;
+    this.child = new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: options.env,
+    }).spawn();
+    this.#done = Promise.all([
+      this.#pump(this.child.stdout),
+      this.#pump(this.child.stderr),
+    ]).then(() => {});
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    let rest = "";
+    try {
+      for await (const chunk of stream) {
+        rest += decoder.decode(chunk, { stream: true });
+        let nl;
+        while ((nl = rest.indexOf("\n")) >= 0) {
+          const line = rest.slice(0, nl);
+          rest = rest.slice(nl + 1);
+          if (this.lines.length < 200_000) this.lines.push(line);
+          if (this.#echo) console.error(`[${this.name}] ${line}`);
+        }
+      }
+    } catch {
+      // process gone
+    }
+    if (rest) this.lines.push(rest);
+  }
+
+  /** Resolves when a line matching `re` appears; rejects after `timeoutMs` or process exit. */
+  async waitFor(re: RegExp, timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    this.child.status.then(() => exited = true);
+    let seen = 0;
+    while (Date.now() < deadline) {
+      for (; seen < this.lines.length; seen++) {
+        if (re.test(this.lines[seen])) return this.lines[seen];
+      }
+      if (exited) {
+        await this.#done;
+        for (; seen < this.lines.length; seen++) {
+          if (re.test(this.lines[seen])) return this.lines[seen];
+        }
+        throw new Error(`${this.name} exited before printing ${re}:\n${this.tail()}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${this.name}: no ${re} within ${timeoutMs} ms:\n${this.tail()}`);
+  }
+
+  /** Last lines of output, for error messages. */
+  tail(n = 30): string {
+    return this.lines.slice(-n).join("\n");
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  async stop(graceMs = 4000): Promise<void> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    const timer = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+    }, graceMs);
+    await this.child.status;
+    clearTimeout(timer);
+    await this.#done;
+  }
+}
+
+/** One registered conflux of the lab. */
+export interface LabConflux {
+  confluxId: string;
+  token: string;
+  overlayIp: string;
+}
+
+/** Options of createLab. */
+export interface LabOptions {
+  /** Number of node namespaces. */
+  nodes: number;
+  /** Echo every child's output to stderr (demo, debugging). */
+  echo?: boolean;
+  /** Name prefix of namespaces (default "vndp"). */
+  prefix?: string;
+}
+
+/** A running lab. */
+export class Lab {
+  readonly id: string;
+  readonly hub: string;
+  readonly namespaces: string[];
+  readonly dir: string;
+  readonly procs: Proc[] = [];
+  #nodeProcs = new Map<number, Proc>();
+  #client?: Deno.HttpClient;
+  #echo: boolean;
+  /** Access token of the lab's user. */
+  userToken = "";
+  /** The lab's realm. */
+  realmId = "";
+
+  constructor(id: string, nodes: number, dir: string, echo: boolean) {
+    this.id = id;
+    this.hub = `${id}h`;
+    this.namespaces = Array.from({ length: nodes }, (_, i) => `${id}n${i}`);
+    this.dir = dir;
+    this.#echo = echo;
+  }
+
+  /** Underlay address of node `i`. */
+  underlay(i: number): string {
+    return `198.18.0.${10 + i}`;
+  }
+
+  /** Runs `cmd` inside namespace `ns`. */
+  exec(ns: string, cmd: string[], options: { check?: boolean } = {}): Promise<CommandResult> {
+    return run(["ip", "netns", "exec", ns, ...cmd], options);
+  }
+
+  /** Spawns a long-running `cmd` inside namespace `ns`. */
+  spawn(name: string, ns: string, cmd: string[]): Proc {
+    const p = new Proc(name, ["ip", "netns", "exec", ns, ...cmd], { echo: this.#echo });
+    this.procs.push(p);
+    return p;
+  }
+
+  /** Calls the Guardian API (through the forwarder); throws on a non-2xx answer. */
+  async api(
+    method: string,
+    path: string,
+    body?: unknown,
+    bearer: string | undefined = this.userToken,
+  ): Promise<Record<string, unknown>> {
+    const headers: Record<string, string> = {};
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(`http://guardian${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      client: this.#client,
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : {};
+  }
+
+  /** Starts the hub services: nats-server, Guardian, forwarder; creates user and realm. */
+  async startServices(): Promise<void> {
+    const gdir = join(this.dir, "guardian");
+    await Deno.mkdir(gdir, { recursive: true });
+    const deno = Deno.execPath();
+    const init = await this.exec(this.hub, [
+      deno,
+      "run",
+      "-A",
+      join(REPO, "guardian/main.ts"),
+      "init",
+      "--data",
+      gdir,
+      "--nats-listen",
+      `${HUB_IP}:4222`,
+    ]);
+    const conf = /wrote (\S+)/.exec(init.stdout)?.[1];
+    if (!conf) throw new Error(`guardian init printed no config path:\n${init.stdout}`);
+    const nats = this.spawn("nats", this.hub, ["nats-server", "-c", conf]);
+    await nats.waitFor(/Server is ready/, 15_000);
+    const guardian = this.spawn("guardian", this.hub, [
+      deno,
+      "run",
+      "-A",
+      join(REPO, "guardian/main.ts"),
+      "serve",
+      "--data",
+      gdir,
+      "--nats",
+      `nats://${HUB_IP}:4222`,
+      "--listen",
+      `${HUB_IP}:8080`,
+      "--log-level",
+      "info",
+    ]);
+    await guardian.waitFor(/listening on/, 30_000);
+    const sock = join(this.dir, "guardian.sock");
+    const fwd = this.spawn("forward", this.hub, [
+      deno,
+      "run",
+      "-A",
+      join(REPO, "demo/forward.ts"),
+      sock,
+      `${HUB_IP}:8080`,
+    ]);
+    await fwd.waitFor(/forwarding/, 15_000);
+    this.#client = Deno.createHttpClient({ proxy: { transport: "unix", path: sock } });
+    const email = `lab-${this.id}@example.com`;
+    const password = "lab-password-123";
+    await this.api("POST", "/auth/signup", { email, password }, undefined);
+    const login = await this.api("POST", "/auth/login", { email, password }, undefined);
+    this.userToken = String(login.access_token);
+    const realm = await this.api("POST", "/realm", { name: "lab", subnet: "100.64.0.0/24" });
+    this.realmId = String(realm.realm_id ?? realm.id);
+  }
+
+  /** Creates a team owned by the lab user; returns its id. */
+  async createTeam(name: string): Promise<string> {
+    const t = await this.api("POST", "/org/team", { name });
+    return String(t.team_id);
+  }
+
+  /** Creates a registration token for the lab's realm (valid one day). */
+  async registrationToken(): Promise<string> {
+    const reg = await this.api("POST", "/auth/create/registration-token", {
+      realm_id: this.realmId,
+      expires_after: 1,
+    });
+    return String(reg.token);
+  }
+
+  /** Registers a conflux with `teams`; returns its id, token and address. */
+  async register(tag: string, teams: string[]): Promise<LabConflux> {
+    const r = await this.api("POST", "/conflux/register", {
+      registration_token: await this.registrationToken(),
+      tag,
+      teams,
+    }, undefined);
+    return {
+      confluxId: String(r.conflux_id),
+      token: String(r.token),
+      overlayIp: String(r.overlay_ip),
+    };
+  }
+
+  /** Adds team `team` to a conflux through the Guardian API. */
+  async addTeam(confluxId: string, team: string): Promise<void> {
+    await this.api("POST", "/conflux/team", { conflux_id: confluxId, team });
+  }
+
+  /** Removes team `team` from a conflux through the Guardian API. */
+  async removeTeam(confluxId: string, team: string): Promise<void> {
+    await this.api("DELETE", "/conflux/team", { conflux_id: confluxId, team });
+  }
+
+  /** Config directory of node `i`. */
+  configDir(i: number): string {
+    return join(this.dir, `node${i}`);
+  }
+
+  /** Starts node `i` (runNode via demo/run_node.ts) and waits until it runs. */
+  async startNode(
+    i: number,
+    conflux: LabConflux,
+    options: { rtc?: string; idleMs?: number; tun?: string } = {},
+  ): Promise<Proc> {
+    await Deno.mkdir(this.configDir(i), { recursive: true });
+    const args = [
+      Deno.execPath(),
+      "run",
+      "-A",
+      join(REPO, "demo/run_node.ts"),
+      "--guardian",
+      GUARDIAN_URL,
+      "--token",
+      conflux.token,
+      "--config-dir",
+      this.configDir(i),
+      "--rtc",
+      options.rtc ?? "auto",
+    ];
+    if (options.idleMs) args.push("--idle-ms", String(options.idleMs));
+    if (options.tun) args.push("--tun", options.tun);
+    const p = this.spawn(`node${i}`, this.namespaces[i], args);
+    this.#nodeProcs.set(i, p);
+    await p.waitFor(/node running/, 40_000);
+    return p;
+  }
+
+  /** Stops node `i`. */
+  async stopNode(i: number): Promise<void> {
+    await this.#nodeProcs.get(i)?.stop();
+    this.#nodeProcs.delete(i);
+  }
+
+  /** /info of node `i` from its status socket. */
+  info(i: number): Promise<NodeInfo> {
+    return fetchStatus(join(this.configDir(i), "conflux.sock"));
+  }
+
+  /** Pings `ip` from node `i`; returns the number of replies and the RTTs. */
+  async ping(
+    i: number,
+    ip: string,
+    options: { count?: number; intervalS?: number; waitS?: number } = {},
+  ): Promise<{ received: number; rtts: number[]; output: string }> {
+    const r = await this.exec(this.namespaces[i], [
+      "ping",
+      "-n",
+      "-c",
+      String(options.count ?? 3),
+      "-i",
+      String(options.intervalS ?? 0.2),
+      "-W",
+      String(options.waitS ?? 1),
+      ip,
+    ], { check: false });
+    const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+    return { received: rtts.length, rtts, output: r.stdout };
+  }
+
+  /** Stops every process and removes namespaces and files. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.procs.map((p) => p.stop()));
+    this.#client?.close();
+    for (const ns of [...this.namespaces, this.hub]) {
+      await run(["ip", "netns", "del", ns], { check: false });
+    }
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Builds the namespaces and bridge; call `startServices` next. Cleans up after itself on error. */
+export async function createLab(options: LabOptions): Promise<Lab> {
+  const rand = crypto.getRandomValues(new Uint8Array(2));
+  const id = `${options.prefix ?? "vndp"}${Deno.pid % 100000}${
+    Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
+  const dir = await Deno.makeTempDir({ prefix: `veilnet-${id}-` });
+  const lab = new Lab(id, options.nodes, dir, options.echo ?? false);
+  try {
+    await run(["ip", "netns", "add", lab.hub]);
+    await run(["ip", "-n", lab.hub, "link", "set", "lo", "up"]);
+    await run(["ip", "-n", lab.hub, "link", "add", "br0", "type", "bridge"]);
+    await run(["ip", "-n", lab.hub, "addr", "add", `${HUB_IP}/24`, "dev", "br0"]);
+    await run(["ip", "-n", lab.hub, "link", "set", "br0", "up"]);
+    for (let i = 0; i < lab.namespaces.length; i++) {
+      const ns = lab.namespaces[i];
+      await run(["ip", "netns", "add", ns]);
+      await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
+      await run([
+        "ip",
+        "link",
+        "add",
+        "eth0",
+        "netns",
+        ns,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        `p${i}`,
+        "netns",
+        lab.hub,
+      ]);
+      await run(["ip", "-n", lab.hub, "link", "set", `p${i}`, "master", "br0", "up"]);
+      await run(["ip", "-n", ns, "addr", "add", `${lab.underlay(i)}/24`, "dev", "eth0"]);
+      await run(["ip", "-n", ns, "link", "set", "eth0", "up"]);
+    }
+  } catch (e) {
+    await lab.close();
+    throw e;
+  }
+  return lab;
+}
+
+/** True when this process may build labs (root, `ip` and nats-server present). */
+export function labAvailable(): boolean {
+  try {
+    if (Deno.uid() !== 0) return false;
+    Deno.statSync("/usr/sbin/nats-server");
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * `veilnet-guardian`: the self-hostable authentication server of VeilNet.
+ *
+ *   veilnet-guardian init  --data DIR [--nats-listen HOST:PORT]
+ *                          [--cluster NAME=HOST:PORT:ROUTE_PORT[,…]]… [--gateway NAME=HOST:PORT[,…]]…
+ *   veilnet-guardian serve --data DIR --nats URL[,URL…] [--listen HOST:PORT] [--session-ttl SECONDS]
+ *                          [--ice URL[,URL…]] [--no-signup] [--realm-range CIDR] [--log-level LEVEL]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { consoleLogger, type LogLevel } from "../core/log/logger.ts";
+import { initGuardian, parseHostPort, parseTopology } from "./init.ts";
+import { KeyFileError } from "./keys.ts";
+import { TopologyError } from "./nats_config.ts";
+import { startGuardianServer } from "./server.ts";
+
+const USAGE = `usage:
+  veilnet-guardian init  --data DIR [--nats-listen HOST:PORT]
+                         [--cluster NAME=HOST:PORT:ROUTE_PORT[,...]]... [--gateway NAME=HOST:PORT[,...]]...
+  veilnet-guardian serve --data DIR --nats URL[,URL...] [--listen HOST:PORT] [--session-ttl SECONDS]
+                         [--ice URL[,URL...]] [--no-signup] [--realm-range CIDR] [--log-level LEVEL]`;
+
+/** Thrown for bad command-line usage (exit status 2). */
+export class UsageError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? "").split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+async function init(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      data: { type: "string" },
+      "nats-listen": { type: "string" },
+      cluster: { type: "string", multiple: true },
+      gateway: { type: "string", multiple: true },
+    },
+  });
+  if (!values.data) throw new UsageError("init: --data DIR is required");
+  const clusters = parseTopology(values.cluster ?? [], values.gateway ?? []);
+  const result = await initGuardian({
+    dataDir: values.data,
+    natsListen: values["nats-listen"],
+    clusters,
+  });
+  console.log(result.createdKeys ? "created Guardian keys" : "kept existing Guardian keys");
+  for (const c of result.configs) {
+    console.log(`wrote ${c.path} (server ${c.serverName}, clients ${c.clientUrl})`);
+  }
+  console.log(`nats urls: ${result.configs.map((c) => c.clientUrl).join(",")}`);
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      data: { type: "string" },
+      listen: { type: "string", default: "127.0.0.1:8080" },
+      nats: { type: "string" },
+      "session-ttl": { type: "string", default: "600" },
+      ice: { type: "string" },
+      "no-signup": { type: "boolean", default: false },
+      "realm-range": { type: "string", default: "100.64.0.0/10" },
+      "log-level": { type: "string", default: "info" },
+    },
+  });
+  if (!values.data) throw new UsageError("serve: --data DIR is required");
+  const natsUrls = list(values.nats);
+  if (natsUrls.length === 0) throw new UsageError("serve: --nats URL[,URL] is required");
+  for (const u of natsUrls) {
+    if (!/^(nats|tls):\/\/[^\s/]+$/.test(u)) throw new UsageError(`serve: bad NATS URL "${u}"`);
+  }
+  const ttl = Number(values["session-ttl"]);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 86400) {
+    throw new UsageError("serve: --session-ttl must be 1–86400 seconds");
+  }
+  const level = values["log-level"] as LogLevel;
+  if (!["debug", "info", "warn", "error"].includes(level)) {
+    throw new UsageError("serve: --log-level must be debug, info, warn or error");
+  }
+  let listen: { host: string; port: number };
+  if (/:0$/.test(values.listen)) {
+    listen = { host: values.listen.slice(0, -2).replace(/^\[|\]$/g, ""), port: 0 };
+  } else {
+    listen = parseHostPort(values.listen);
+  }
+  const log = consoleLogger(level, "guardian: ");
+  const server = await startGuardianServer({
+    dataDir: values.data,
+    hostname: listen.host,
+    port: listen.port,
+    natsUrls,
+    sessionTtlSec: ttl,
+    iceServers: list(values.ice),
+    allowSignup: !values["no-signup"],
+    realmSupernet: values["realm-range"],
+    log,
+  });
+  // The first stdout line is machine-read by scripts and tests.
+  console.log(`listening on ${server.url}`);
+  const stop = async () => {
+    log.info("shutting down");
+    await server.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+}
+
+/** Runs the CLI with `args`; returns the exit status. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    if (command === "init") await init(rest);
+    else if (command === "serve") await serve(rest);
+    else if (command === "help" || command === "--help" || command === undefined) {
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    } else throw new UsageError(`unknown command "${command}"`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof TopologyError || isParseArgsError(err)) {
+      console.error(`veilnet-guardian: ${(err as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof KeyFileError) {
+      console.error(`veilnet-guardian: ${err.message}`);
+      return 1;
+    }
+    const e = err as Error;
+    console.error(`veilnet-guardian: ${e.name}: ${e.message}`);
+    return 1;
+  }
+}
+
+function isParseArgsError(err: unknown): boolean {
+  return err instanceof TypeError &&
+    /^ERR_PARSE_ARGS/.test(String((err as { code?: string }).code));
+}
+
+if (import.meta.main) {
+  const status = await main(Deno.args);
+  if (status !== 0) Deno.exit(status);
+}

@@ -1,0 +1,99 @@
+/**
+ * The Guardian's own NATS connection, used only to push team keys to confluxes.
+ *
+ * It authenticates as a service user of the application account, minted at start with a fresh
+ * in-memory nkey, allowed to publish under `vn.>` and to subscribe to nothing. The connection is
+ * made in the background and retried forever, so the HTTP API works while NATS is down (pushes
+ * are then skipped; confluxes get current keys at their next session refresh).
+ *
+ * @module
+ */
+
+import { connect } from "@nats-io/transport-node";
+import { jwtAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { createUser } from "@nats-io/nkeys";
+import type { Logger } from "../core/log/logger.ts";
+import type { TeamKeyPublisher } from "./api.ts";
+import type { GuardianKeys } from "./keys.ts";
+import { mintUserJwt } from "./nats_auth.ts";
+
+/** A background NATS connection implementing {@link TeamKeyPublisher}. */
+export class NatsPublisher implements TeamKeyPublisher {
+  #nc: NatsConnection | null = null;
+  #up = false;
+  #closed = false;
+  readonly #ready: Promise<void>;
+
+  private constructor(servers: string[], jwt: string, seed: Uint8Array, log: Logger) {
+    this.#ready = (async () => {
+      try {
+        const nc = await connect({
+          servers,
+          name: "veilnet-guardian",
+          authenticator: jwtAuthenticator(jwt, seed),
+          waitOnFirstConnect: true,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          ignoreAuthErrorAbort: true,
+        });
+        if (this.#closed) {
+          await nc.close();
+          return;
+        }
+        this.#nc = nc;
+        this.#up = true;
+        log.info("connected to NATS", { server: nc.getServer() });
+        (async () => {
+          for await (const s of nc.status()) {
+            if (s.type === "disconnect") this.#up = false;
+            if (s.type === "reconnect") this.#up = true;
+          }
+        })().catch(() => {});
+      } catch (err) {
+        if (!this.#closed) {
+          log.error("NATS connection failed", { error: (err as Error).message });
+        }
+      }
+    })();
+  }
+
+  /** Mints the service user and starts connecting to `servers` in the background. */
+  static async start(keys: GuardianKeys, servers: string[], log: Logger): Promise<NatsPublisher> {
+    const user = createUser();
+    const jwt = await mintUserJwt(keys, {
+      nkey: user.getPublicKey(),
+      name: "veilnet-guardian",
+      permissions: { pub: { allow: ["vn.>"] }, sub: { deny: [">"] } },
+    });
+    return new NatsPublisher(servers, jwt, user.getSeed(), log);
+  }
+
+  /** Resolves once the first connection attempt settled (connected, failed, or closed). */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  connected(): boolean {
+    return this.#up && this.#nc !== null && !this.#nc.isClosed();
+  }
+
+  publish(subject: string, data: Uint8Array): boolean {
+    if (!this.connected()) return false;
+    this.#nc!.publish(subject, data);
+    return true;
+  }
+
+  /** Waits until everything published so far reached the server. */
+  async flush(): Promise<void> {
+    if (this.connected()) await this.#nc!.flush();
+  }
+
+  /** Closes the connection (or abandons the pending attempt). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const nc = this.#nc;
+    this.#nc = null;
+    this.#up = false;
+    if (nc) await nc.close().catch(() => {});
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The Guardian's storage interface. The API talks only to this; `SqliteStore` implements it over
+ * an embedded SQLite file, and a server database can implement it later.
+ *
+ * Calls are synchronous and `transaction` runs its callback atomically; an implementation over a
+ * networked database would wrap each API request in one transaction instead.
+ *
+ * @module
+ */
+
+/** A user account. */
+export interface UserRecord {
+  id: string;
+  email: string;
+  passwordHash: string;
+  isAdmin: boolean;
+  createdAt: number;
+}
+
+/** A realm (plane): one overlay network with its own subnet. */
+export interface RealmRecord {
+  id: string;
+  name: string;
+  subnet: string;
+  ownerId: string;
+  createdAt: number;
+  deletedAt: number | null;
+}
+
+/** A registration token (only its hash is kept). */
+export interface RegistrationTokenRecord {
+  id: string;
+  tokenHash: string;
+  realmId: string;
+  ownerId: string;
+  tag: string | null;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  revokedAt: number | null;
+  confluxId: string | null;
+}
+
+/** A registered conflux (only the hash of its token is kept). */
+export interface ConfluxRecord {
+  id: string;
+  realmId: string;
+  ownerId: string;
+  tag: string;
+  tokenHash: string;
+  overlayIp: string;
+  portal: boolean;
+  createdAt: number;
+  revokedAt: number | null;
+  lastLoginAt: number | null;
+}
+
+/** A team with its current key. */
+export interface TeamRecord {
+  id: string;
+  name: string;
+  ownerId: string;
+  key: Uint8Array;
+  version: number;
+  createdAt: number;
+}
+
+/** Role of a user in a team. */
+export type TeamRole = "owner" | "member";
+
+/** An invitation of an email address into a team. */
+export interface InvitationRecord {
+  id: string;
+  teamId: string;
+  email: string;
+  invitedBy: string;
+  createdAt: number;
+  acceptedAt: number | null;
+}
+
+/** Storage of the Guardian. */
+export interface GuardianStore {
+  /** Runs `fn` atomically: all its writes happen or none. */
+  transaction<T>(fn: () => T): T;
+
+  /** Number of users. */
+  countUsers(): number;
+  /** Inserts a user; returns false when the email is taken. */
+  insertUser(user: UserRecord): boolean;
+  /** The user with `email` (case-insensitive), or null. */
+  userByEmail(email: string): UserRecord | null;
+  /** The user with `id`, or null. */
+  userById(id: string): UserRecord | null;
+
+  /** Stores a user access token hash. */
+  insertAccessToken(hash: string, userId: string, expiresAt: number, createdAt: number): void;
+  /** The user owning an unexpired access token with `hash`, or null. */
+  userByAccessToken(hash: string, now: number): UserRecord | null;
+
+  /** Inserts a realm. */
+  insertRealm(realm: RealmRecord): void;
+  /** The realm with `id` (deleted ones too), or null. */
+  realmById(id: string): RealmRecord | null;
+  /** Live realms, of one owner or (null) of everyone. */
+  listRealms(ownerId: string | null): RealmRecord[];
+  /** Marks a realm deleted and revokes its confluxes and registration tokens. */
+  deleteRealm(id: string, now: number): void;
+
+  /** Inserts a registration token. */
+  insertRegistrationToken(token: RegistrationTokenRecord): void;
+  /** The registration token with `hash`, or null. */
+  registrationTokenByHash(hash: string): RegistrationTokenRecord | null;
+  /** The registration token with `id`, or null. */
+  registrationTokenById(id: string): RegistrationTokenRecord | null;
+  /** Registration tokens of one owner or (null) of everyone. */
+  listRegistrationTokens(ownerId: string | null): RegistrationTokenRecord[];
+  /** Records that token `id` was used to register `confluxId`. */
+  markRegistrationTokenUsed(id: string, confluxId: string, now: number): void;
+  /** Revokes token `id`. */
+  revokeRegistrationToken(id: string, now: number): void;
+
+  /** Overlay addresses ever leased in a realm (as 32-bit integers); never shrinks. */
+  leasedAddresses(realmId: string): Set<number>;
+  /** Leases `ip` to `confluxId`; false when already leased. */
+  leaseAddress(realmId: string, ip: number, confluxId: string): boolean;
+
+  /** Inserts a conflux. */
+  insertConflux(conflux: ConfluxRecord): void;
+  /** The conflux with `id`, or null. */
+  confluxById(id: string): ConfluxRecord | null;
+  /** The conflux whose token has `hash`, or null. */
+  confluxByTokenHash(hash: string): ConfluxRecord | null;
+  /** Live confluxes of a realm. */
+  listConfluxes(realmId: string): ConfluxRecord[];
+  /** Revokes a conflux (its token stops working) and removes it from all teams. */
+  revokeConflux(id: string, now: number): void;
+  /** Records a session login. */
+  recordLogin(id: string, portal: boolean, now: number): void;
+
+  /** Inserts a team; the owner becomes its member with role "owner". */
+  insertTeam(team: TeamRecord): void;
+  /** The team with `id`, or null. */
+  teamById(id: string): TeamRecord | null;
+  /** Teams a user owns or belongs to, with the role. */
+  teamsOfUser(userId: string): Array<TeamRecord & { role: TeamRole }>;
+  /** Replaces a team's key with `key` at `version`. */
+  rotateTeamKey(teamId: string, key: Uint8Array, version: number): void;
+  /** The user's role in a team, or null. */
+  teamRole(teamId: string, userId: string): TeamRole | null;
+  /** Adds a member (no-op if present). */
+  addTeamMember(teamId: string, userId: string, role: TeamRole): void;
+  /** Removes a member; returns whether it was one. */
+  removeTeamMember(teamId: string, userId: string): boolean;
+  /** Members of a team. */
+  teamMembers(teamId: string): Array<{ userId: string; email: string; role: TeamRole }>;
+
+  /** Inserts an invitation. */
+  insertInvitation(invitation: InvitationRecord): void;
+  /** The invitation with `id`, or null. */
+  invitationById(id: string): InvitationRecord | null;
+  /** Marks an invitation accepted. */
+  acceptInvitation(id: string, now: number): void;
+
+  /** Associates a conflux with a team; false if it already was. */
+  addConfluxTeam(confluxId: string, teamId: string): boolean;
+  /** Removes the association; false if there was none. */
+  removeConfluxTeam(confluxId: string, teamId: string): boolean;
+  /** Teams associated with a conflux. */
+  teamsOfConflux(confluxId: string): TeamRecord[];
+  /** Live confluxes associated with a team. */
+  confluxesOfTeam(teamId: string): ConfluxRecord[];
+  /** Live confluxes of `ownerId` associated with a team. */
+  confluxesOfOwnerInTeam(teamId: string, ownerId: string): ConfluxRecord[];
+
+  /** Closes the store. */
+  close(): void;
+}

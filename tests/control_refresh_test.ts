@@ -1,0 +1,165 @@
+// Session lifetime against a real nats-server: an expired JWT is disconnected by the server;
+// ControlClient renews over HTTP before expiry and keeps its subscriptions; a revoked conflux
+// token gets no new session and the client ends.
+import assert from "node:assert/strict";
+import { connect } from "@nats-io/transport-node";
+import { jwtAuthenticator } from "@nats-io/nats-core";
+import { createUser } from "@nats-io/nkeys";
+import { generateSigningKeyPair } from "../core/crypto/mldsa.ts";
+import { ControlClient } from "../core/control/control_client.ts";
+import { GuardianApiError, type Session } from "../core/control/guardian_client.ts";
+import { controlSubject } from "../core/control/subjects.ts";
+import { createRealm, registerConflux, startGuardian } from "./helpers/guardian.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function publicKey(): Uint8Array {
+  return generateSigningKeyPair(crypto.getRandomValues(new Uint8Array(32))).publicKey;
+}
+
+/** `p`, or a rejection naming `what` after `ms` (a hang guard, not a timing assertion). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("refresh: nats-server disconnects a client whose JWT expired", async () => {
+  const g = await startGuardian({ sessionTtlSec: 2 });
+  try {
+    const realm = await createRealm(g);
+    const c = await registerConflux(g, realm);
+    const nkey = createUser();
+    const session = await g.client.sessionLogin({
+      token: c.token,
+      mldsaPublicKey: publicKey(),
+      nkey: nkey.getPublicKey(),
+    });
+    const nc = await connect({
+      servers: session.natsUrls,
+      inboxPrefix: session.inboxPrefix,
+      authenticator: jwtAuthenticator(session.natsJwt, nkey.getSeed()),
+      reconnect: false,
+    });
+    const errors: string[] = [];
+    (async () => {
+      for await (const s of nc.status()) if (s.type === "error") errors.push(s.error.message);
+    })().catch(() => {});
+    const reason = await within(nc.closed(), 15_000, "expired connection closed");
+    const text = [String(reason), ...errors].join(" ");
+    assert.match(text, /expired/i);
+  } finally {
+    await g.stop();
+  }
+});
+
+Deno.test("refresh: ControlClient renews before expiry and keeps its subscriptions", async () => {
+  const g = await startGuardian({ sessionTtlSec: 2 });
+  const clients: ControlClient[] = [];
+  try {
+    const realm = await createRealm(g);
+    const a = await registerConflux(g, realm);
+    const b = await registerConflux(g, realm);
+    const ca = await ControlClient.connect({
+      guardian: g.client,
+      confluxToken: a.token,
+      mldsaPublicKey: publicKey(),
+    });
+    clients.push(ca);
+    const first = ca.session;
+    const renewed: Session[] = [];
+    const twoRenewals = new Promise<void>((resolve) => {
+      ca.onSession((s) => {
+        renewed.push(s);
+        if (renewed.length >= 2 && Date.now() > first.expiresAt) resolve();
+      });
+    });
+    const sub = ca.subscribe(controlSubject(realm.realmId, a.confluxId));
+    const got: string[] = [];
+    const reading = (async () => {
+      for await (const m of sub) {
+        got.push(dec.decode(m.data));
+        if (got.length === 2) break;
+      }
+    })();
+    await ca.flush();
+
+    const cb = await ControlClient.connect({
+      guardian: g.client,
+      confluxToken: b.token,
+      mldsaPublicKey: publicKey(),
+    });
+    clients.push(cb);
+    cb.publish(controlSubject(realm.realmId, a.confluxId), enc.encode("before"));
+    await cb.flush();
+
+    await within(twoRenewals, 20_000, "two session renewals past the first expiry");
+    assert.ok(renewed.every((s) => s.confluxId === a.confluxId));
+    assert.ok(renewed[renewed.length - 1].expiresAt > first.expiresAt);
+    assert.notEqual(renewed[0].natsJwt, first.natsJwt);
+    assert.equal(renewed[0].overlayIp, first.overlayIp);
+
+    // The subscription made under the first (now expired) JWT still delivers. Core NATS may
+    // lose a message published during the reconnect gap, so publish until one arrives.
+    const delivered = (async () => {
+      while (got.length < 2) {
+        cb.publish(controlSubject(realm.realmId, a.confluxId), enc.encode("after"));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    await within(Promise.all([reading, delivered]), 10_000, "delivery after renewal");
+    assert.deepEqual(got, ["before", "after"]);
+    assert.equal(ca.revoked, false);
+  } finally {
+    for (const c of clients) await c.close();
+    await g.stop();
+  }
+});
+
+Deno.test("refresh: a revoked conflux token gets no new session and the client ends", async () => {
+  const g = await startGuardian({ sessionTtlSec: 2 });
+  try {
+    const realm = await createRealm(g);
+    const a = await registerConflux(g, realm);
+    const ca = await ControlClient.connect({
+      guardian: g.client,
+      confluxToken: a.token,
+      mldsaPublicKey: publicKey(),
+    });
+    try {
+      await g.client.unregister(a.token);
+      const reason = await within(ca.closed(), 15_000, "revoked client closed");
+      assert.equal(reason.reason, "revoked");
+      assert.equal(ca.revoked, true);
+      const refused = await g.client.sessionLogin({
+        token: a.token,
+        mldsaPublicKey: publicKey(),
+        nkey: createUser().getPublicKey(),
+      }).then(() => null, (err) => err);
+      assert.ok(refused instanceof GuardianApiError);
+      assert.equal(refused.status, 401);
+      assert.equal(refused.message, "conflux token revoked");
+      await assert.rejects(
+        ControlClient.connect({
+          guardian: g.client,
+          confluxToken: a.token,
+          mldsaPublicKey: publicKey(),
+        }),
+        (err: unknown) => err instanceof GuardianApiError && err.status === 401,
+      );
+    } finally {
+      await ca.close();
+    }
+  } finally {
+    await g.stop();
+  }
+});

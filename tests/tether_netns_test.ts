@@ -1,0 +1,98 @@
+/**
+ * A tether across a veth pair between two network namespaces this test creates: each end runs
+ * in its own process inside its namespace (libdatachannel on one side, werift on the other), with
+ * signals relayed by the test.
+ */
+
+import assert from "node:assert/strict";
+import { type PeerChild, spawnPeer } from "./tether_child.ts";
+
+async function ip(...args: string[]): Promise<void> {
+  const out = await new Deno.Command("ip", { args, stderr: "piped", stdout: "null" }).output();
+  if (!out.success) {
+    throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+function relay(a: PeerChild, b: PeerChild): void {
+  const pump = async (from: PeerChild, to: PeerChild) => {
+    for await (const s of from.signaler.incoming) await to.signaler.send(s);
+  };
+  pump(a, b).catch(() => {});
+  pump(b, a).catch(() => {});
+}
+
+const isRoot = Deno.uid?.() === 0;
+
+Deno.test({
+  name: "tether: libdatachannel ↔ werift across a veth between two namespaces",
+  ignore: !isRoot,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const tag = `${Deno.pid}${Math.random().toString(36).slice(2, 6)}`;
+  const nsA = `vnt-a-${tag}`;
+  const nsB = `vnt-b-${tag}`;
+  const vethA = `vta${tag}`.slice(0, 15);
+  const vethB = `vtb${tag}`.slice(0, 15);
+  // A /30 in 198.18.0.0/15 chosen from the PID so concurrent runs rarely share it (they live
+  // in separate namespaces anyway).
+  const base = 4 * (Deno.pid % 16000);
+  const addr = (n: number) => `198.18.${Math.floor((base + n) / 256)}.${(base + n) % 256}`;
+  const hostA = addr(1);
+  const hostB = addr(2);
+  let a: PeerChild | undefined;
+  let b: PeerChild | undefined;
+  try {
+    await ip("netns", "add", nsA);
+    await ip("netns", "add", nsB);
+    await ip("link", "add", vethA, "type", "veth", "peer", "name", vethB);
+    await ip("link", "set", vethA, "netns", nsA);
+    await ip("link", "set", vethB, "netns", nsB);
+    await ip("-n", nsA, "addr", "add", `${hostA}/30`, "dev", vethA);
+    await ip("-n", nsB, "addr", "add", `${hostB}/30`, "dev", vethB);
+    for (const [ns, dev] of [[nsA, vethA], [nsB, vethB]]) {
+      await ip("-n", ns, "link", "set", dev, "up");
+      await ip("-n", ns, "link", "set", "lo", "up");
+    }
+
+    a = spawnPeer({
+      role: "offerer",
+      engine: "libdatachannel",
+      host: hostA,
+      netns: nsA,
+      mode: "sink",
+    });
+    b = spawnPeer({ role: "answerer", engine: "werift", host: hostB, netns: nsB, mode: "echo" });
+    relay(a, b);
+    const [openA, openB] = await Promise.all([a.next("open"), b.next("open")]);
+    assert.equal(openA.engine, "libdatachannel");
+    assert.equal(openB.engine, "werift");
+
+    // A originates numbered messages at a moderate rate, B echoes them back, A counts.
+    await a.command("send", { count: 300, size: 1200 });
+    assert.equal((await a.next("sent")).messages, 300);
+    let statsA: Record<string, unknown> = {};
+    for (let i = 0; i < 50; i++) {
+      await a.command("stats");
+      statsA = await a.next("stats");
+      if (statsA.received === 300) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await b.command("stats");
+    const statsB = await b.next("stats");
+    assert.equal(statsB.received, 300);
+    assert.equal(statsB.bytes, 300 * 1200);
+    assert.equal(statsA.received, 300);
+    await b.command("close");
+    const closedA = await a.next("closed");
+    const closedB = await b.next("closed");
+    assert.ok(closedA.reason);
+    assert.ok(closedB.reason);
+  } finally {
+    await a?.stop();
+    await b?.stop();
+    await ip("netns", "del", nsA).catch(() => {});
+    await ip("netns", "del", nsB).catch(() => {});
+  }
+});
