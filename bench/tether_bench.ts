@@ -4,7 +4,7 @@
  * time (offer → all channels open). Prints one JSON document.
  *
  * Usage: deno run -A bench/tether_bench.ts [--seconds 2] [--engines libdatachannel,werift]
- *        [--mtu 1400] [--high 65536]
+ *        [--sizes 1400,16384] [--channels 1,4] [--mtu 1400] [--high 65536 --low 16384] [--pings 1000]
  *
  * @module
  */
@@ -22,6 +22,8 @@ const { values } = parseArgs({
     channels: { type: "string", default: "1,4" },
     mtu: { type: "string", default: "1400" },
     pings: { type: "string", default: "1000" },
+    high: { type: "string", default: "65536" },
+    low: { type: "string", default: "16384" },
   },
 });
 const seconds = Number(values.seconds);
@@ -30,6 +32,8 @@ const sizes = values.sizes!.split(",").map(Number);
 const channelCounts = values.channels!.split(",").map(Number);
 const mtu = Number(values.mtu);
 const pings = Number(values.pings);
+const highWater = Number(values.high);
+const lowWater = Number(values.low);
 
 function relay(a: PeerChild, b: PeerChild): void {
   const pump = async (from: PeerChild, to: PeerChild) => {
@@ -60,15 +64,9 @@ async function throughput(
   size: number,
   channels: number,
 ): Promise<ThroughputRow> {
-  const tx = spawnPeer({ role: "offerer", engine, host: "127.0.0.1", channels, mode: "sink", mtu });
-  const rx = spawnPeer({
-    role: "answerer",
-    engine,
-    host: "127.0.0.1",
-    channels,
-    mode: "sink",
-    mtu,
-  });
+  const common = { host: "127.0.0.1", channels, mode: "sink" as const, mtu, highWater, lowWater };
+  const tx = spawnPeer({ role: "offerer", engine, ...common });
+  const rx = spawnPeer({ role: "answerer", engine, ...common });
   try {
     relay(tx, rx);
     await Promise.all([tx.next("open"), rx.next("open")]);
@@ -179,7 +177,7 @@ function round(x: number, digits = 1): number {
 
 const result = {
   machine: { cpus: navigator.hardwareConcurrency, deno: Deno.version.deno },
-  settings: { seconds, mtu, highWater: 65536, lowWater: 16384, path: "loopback, two processes" },
+  settings: { seconds, mtu, highWater, lowWater, path: "loopback, two processes" },
   throughput: [] as ThroughputRow[],
   latency: [] as unknown[],
   setup: [] as unknown[],

@@ -68,8 +68,18 @@ async function measure(
       await mustRun([...inB, "ip", "addr", "add", "100.64.99.2/24", "dev", nameB]);
       await mustRun([...inB, "ip", "link", "set", nameB, "up"]);
       server = new Deno.Command("ip", {
-        args: ["netns", "exec", nsB, "timeout", String(opts.seconds + 30), "iperf3", "-s", "-1",
-          "-B", "100.64.99.2"],
+        args: [
+          "netns",
+          "exec",
+          nsB,
+          "timeout",
+          String(opts.seconds + 30),
+          "iperf3",
+          "-s",
+          "-1",
+          "-B",
+          "100.64.99.2",
+        ],
         stdout: "null",
         stderr: "null",
       }).spawn();
@@ -77,9 +87,23 @@ async function measure(
       let before: Snapshot | null = null;
       for (let attempt = 0; attempt < 30; attempt++) {
         before = await fwd.request({ op: "stats" }) as unknown as Snapshot;
-        const c = await run(["ip", "netns", "exec", nsA, "timeout", String(opts.seconds + 20),
-          "iperf3", "-c", "100.64.99.2", "-t", String(opts.seconds), "-J", "--connect-timeout",
-          "1000", ...(opts.udp ? ["-u", "-b", "0", "-l", "1372"] : [])]);
+        const c = await run([
+          "ip",
+          "netns",
+          "exec",
+          nsA,
+          "timeout",
+          String(opts.seconds + 20),
+          "iperf3",
+          "-c",
+          "100.64.99.2",
+          "-t",
+          String(opts.seconds),
+          "-J",
+          "--connect-timeout",
+          "1000",
+          ...(opts.udp ? ["-u", "-b", "0", "-l", "1372"] : []),
+        ]);
         report = JSON.parse(c.stdout || "{}");
         if (!/refused/.test(report.error ?? "")) break;
         await new Promise((r) => setTimeout(r, 100));
@@ -136,8 +160,17 @@ async function measureLoop(
   opts: { batch: number; size: number; offload: boolean; eager: boolean; seconds: number },
 ): Promise<LoopResult> {
   return await withNetns(1, async ([ns]) => {
-    await mustRun(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1",
-      "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.default.send_redirects=0"]);
+    await mustRun([
+      "ip",
+      "netns",
+      "exec",
+      ns,
+      "sysctl",
+      "-qw",
+      "net.ipv4.ip_forward=1",
+      "net.ipv4.conf.all.send_redirects=0",
+      "net.ipv4.conf.default.send_redirects=0",
+    ]);
     const h = Helper.spawn(ns, "loop", { name: uniqueName("vbl"), ...opts });
     try {
       const r = await h.next();

@@ -39,6 +39,14 @@ export interface CliDeps {
   log: Logger;
 }
 
+/** Variables a from-source service inherits from the shell that installs it (no secrets). */
+const SERVICE_ENV_PASSTHROUGH = [
+  "HOME",
+  "XDG_CACHE_HOME",
+  "VEILNET_CACHE_DIR",
+  "VEILNET_TUN_LIBRARY",
+];
+
 /** Where Deno keeps its module cache when DENO_DIR is not set (see `deno info`). */
 function denoDir(env: Record<string, string | undefined>): string | undefined {
   if (env.DENO_DIR) return env.DENO_DIR;
@@ -84,8 +92,16 @@ export function defaultDeps(): CliDeps {
     },
     serviceEnvironment: (): Record<string, string> => {
       if (Deno.build.standalone) return {};
+      // From source, the service must find the same module cache and TUN shim as this shell;
+      // service managers start processes with an almost empty environment (no HOME).
+      const out: Record<string, string> = {};
       const dir = denoDir(env);
-      return dir ? { DENO_DIR: dir } : {};
+      if (dir) out.DENO_DIR = dir;
+      for (const name of SERVICE_ENV_PASSTHROUGH) {
+        const value = env[name];
+        if (value) out[name] = value;
+      }
+      return out;
     },
     shutdownSignal: () => {
       if (signal) return signal;

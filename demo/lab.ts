@@ -192,8 +192,8 @@ export class Lab {
   }
 
   /** Spawns a long-running `cmd` inside namespace `ns`. */
-  spawn(name: string, ns: string, cmd: string[]): Proc {
-    const p = new Proc(name, ["ip", "netns", "exec", ns, ...cmd], { echo: this.#echo });
+  spawn(name: string, ns: string, cmd: string[], env?: Record<string, string>): Proc {
+    const p = new Proc(name, ["ip", "netns", "exec", ns, ...cmd], { echo: this.#echo, env });
     this.procs.push(p);
     return p;
   }
@@ -323,7 +323,7 @@ export class Lab {
   async startNode(
     i: number,
     conflux: LabConflux,
-    options: { rtc?: string; idleMs?: number; tun?: string } = {},
+    options: { rtc?: string; idleMs?: number; tun?: string; env?: Record<string, string> } = {},
   ): Promise<Proc> {
     await Deno.mkdir(this.configDir(i), { recursive: true });
     const args = [
@@ -342,7 +342,7 @@ export class Lab {
     ];
     if (options.idleMs) args.push("--idle-ms", String(options.idleMs));
     if (options.tun) args.push("--tun", options.tun);
-    const p = this.spawn(`node${i}`, this.namespaces[i], args);
+    const p = this.spawn(`node${i}`, this.namespaces[i], args, options.env);
     this.#nodeProcs.set(i, p);
     await p.waitFor(/node running/, 40_000);
     return p;
@@ -378,6 +378,18 @@ export class Lab {
     ], { check: false });
     const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
     return { received: rtts.length, rtts, output: r.stdout };
+  }
+
+  /**
+   * Pings `ip` from node `i` once a second until a reply arrives (the first packet to a new
+   * destination waits for discovery, handshake and tether); true if one came within `timeoutMs`.
+   */
+  async reachable(i: number, ip: string, timeoutMs = 20_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if ((await this.ping(i, ip, { count: 1, waitS: 2 })).received === 1) return true;
+    }
+    return false;
   }
 
   /** Stops every process and removes namespaces and files. */

@@ -24,6 +24,10 @@ const { values } = parseArgs({
   },
 });
 const rtc = values.rtc as "auto" | "werift" | "libdatachannel";
+// VEILNET_CPU_PROFILE=FILE writes a V8 CPU profile of the whole run (bench/tunnel_bench.ts
+// --profile uses it); Deno has no --cpu-prof, node:inspector does the job.
+const profilePath = Deno.env.get("VEILNET_CPU_PROFILE");
+const stopProfile = profilePath ? await startProfile(profilePath) : async () => {};
 const ac = new AbortController();
 for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, () => ac.abort());
 try {
@@ -38,8 +42,31 @@ try {
     idleTimeoutMs: values["idle-ms"] ? Number(values["idle-ms"]) : undefined,
     log: consoleLogger("debug"),
   }, ac.signal);
+  await stopProfile();
   Deno.exit(0);
 } catch (e) {
   console.error(`node failed: ${e instanceof Error ? e.message : String(e)}`);
   Deno.exit(1);
+}
+
+async function startProfile(path: string): Promise<() => Promise<void>> {
+  const { Session } = await import("node:inspector");
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: Record<string, unknown>) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(
+        method,
+        params ?? {},
+        (err: Error | null, res: unknown) => err ? reject(err) : resolve(res),
+      )
+    );
+  await post("Profiler.enable");
+  await post("Profiler.setSamplingInterval", { interval: 200 });
+  await post("Profiler.start");
+  return async () => {
+    const res = await post("Profiler.stop") as { profile: unknown };
+    await Deno.writeTextFile(path, JSON.stringify(res.profile));
+    session.disconnect();
+  };
 }

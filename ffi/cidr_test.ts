@@ -17,7 +17,12 @@ Deno.test("cidr: IPv4 and IPv6 CIDRs parse to bytes and prefix", () => {
   );
   assert.deepEqual([...parseCidr("::/0").address], new Array(16).fill(0));
   assert.deepEqual([...parseCidr("::ffff:198.18.0.1/128").address].slice(10), [
-    0xff, 0xff, 198, 18, 0, 1,
+    0xff,
+    0xff,
+    198,
+    18,
+    0,
+    1,
   ]);
   assert.equal(parseCidr("1:2:3:4:5:6:7:8/128").address[15], 8);
   assert.equal(parseCidr("100.64.0.0/10", { network: true }).prefix, 10);

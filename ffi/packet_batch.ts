@@ -29,13 +29,13 @@ export interface PacketBatchOptions {
 /** Fixed slots for up to `capacity` packets; `count` of them are in use. */
 export class PacketBatch {
   /** All packet bytes; slot i starts at `offsets[i]`. */
-  readonly buffer: Uint8Array;
+  readonly buffer: Uint8Array<ArrayBuffer>;
   /** Start of each slot in `buffer`. */
-  readonly offsets: Int32Array;
+  readonly offsets: Int32Array<ArrayBuffer>;
   /** Length of the packet in each used slot. */
-  readonly lengths: Int32Array;
+  readonly lengths: Int32Array<ArrayBuffer>;
   /** virtio_net_hdr of each slot (meaningful on offload devices only). */
-  readonly headers: Uint8Array;
+  readonly headers: Uint8Array<ArrayBuffer>;
   /** Number of slots. */
   readonly capacity: number;
   /** Bytes per slot. */
@@ -62,13 +62,13 @@ export class PacketBatch {
   }
 
   /** The packet in slot `i` as a view (valid until the slot is reused). */
-  packet(i: number): Uint8Array {
+  packet(i: number): Uint8Array<ArrayBuffer> {
     const start = this.offsets[i];
     return this.buffer.subarray(start, start + this.lengths[i]);
   }
 
   /** The whole slot `i`, to build a packet in place; then call {@link commit}. */
-  slot(i: number): Uint8Array {
+  slot(i: number): Uint8Array<ArrayBuffer> {
     const start = this.offsets[i];
     return this.buffer.subarray(start, start + this.slotSize);
   }

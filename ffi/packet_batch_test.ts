@@ -8,7 +8,14 @@ Deno.test("packet_batch: slots are strided views over one buffer", () => {
   assert.deepEqual([...b.offsets], [0, 100, 200, 300]);
   assert.equal(b.push(new Uint8Array([1, 2, 3])), true);
   b.slot(1).set([9, 9]);
-  b.commit(2, { flags: 1, gsoType: GsoType.TCPV4, hdrLen: 52, gsoSize: 1448, csumStart: 20, csumOffset: 16 });
+  b.commit(2, {
+    flags: 1,
+    gsoType: GsoType.TCPV4,
+    hdrLen: 52,
+    gsoSize: 1448,
+    csumStart: 20,
+    csumOffset: 16,
+  });
   assert.equal(b.count, 2);
   assert.deepEqual([...b.packet(0)], [1, 2, 3]);
   assert.deepEqual([...b.packet(1)], [9, 9]);

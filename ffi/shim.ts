@@ -114,7 +114,7 @@ export function prebuiltUrl(os: ShimOs = currentOs(), arch: string = Deno.build.
 
 /** The cache folder (not created). */
 export function cacheDir(): string {
-  const env = (k: string) => Deno.env.get(k) || undefined;
+  const env = envVar;
   const explicit = env("VEILNET_CACHE_DIR");
   if (explicit) return explicit;
   if (Deno.build.os === "windows") {
@@ -124,6 +124,15 @@ export function cacheDir(): string {
   const xdg = env("XDG_CACHE_HOME");
   if (xdg) return `${xdg}/veilnet-conflux`;
   return `${env("HOME") ?? "/tmp"}/.cache/veilnet-conflux`;
+}
+
+/** An environment variable, or undefined when unset, empty or not permitted (no --allow-env). */
+function envVar(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function sha256Hex(parts: Uint8Array[]): Promise<string> {
@@ -179,14 +188,14 @@ async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
 
 /**
  * Compiles the shim for `os` with `cc` (default `$CC` or `cc`; for Windows pass a MinGW
- * compiler) to `output`. Throws TunError `shim` with the compiler's message on failure.
+ * compiler; `ccArgs` go first, e.g. `-arch arm64`) to `output`. Throws TunError `shim` with the compiler's message on failure.
  */
 export async function compileShim(
   os: ShimOs,
   output: string,
-  options: { cc?: string } = {},
+  options: { cc?: string; ccArgs?: string[] } = {},
 ): Promise<void> {
-  const cc = options.cc ?? Deno.env.get("CC") ?? "cc";
+  const cc = options.cc ?? envVar("CC") ?? "cc";
   const source = new URL(`tun_${os}.c`, import.meta.url);
   if (source.protocol !== "file:") {
     throw new TunError("shim", `cannot compile the shim from ${source.href}`);
@@ -195,7 +204,14 @@ export async function compileShim(
   const flags = compileFlags(os);
   // Libraries must follow the source file for the MinGW linker.
   const libs = flags.filter((f) => f.startsWith("-l"));
-  const args = [...flags.filter((f) => !f.startsWith("-l")), "-o", tmp, source.pathname, ...libs];
+  const args = [
+    ...(options.ccArgs ?? []),
+    ...flags.filter((f) => !f.startsWith("-l")),
+    "-o",
+    tmp,
+    source.pathname,
+    ...libs,
+  ];
   let result: Deno.CommandOutput;
   try {
     result = await new Deno.Command(cc, { args, stdout: "piped", stderr: "piped" }).output();
@@ -211,7 +227,7 @@ export async function compileShim(
 }
 
 async function compilerAvailable(): Promise<boolean> {
-  const cc = Deno.env.get("CC") ?? "cc";
+  const cc = envVar("CC") ?? "cc";
   try {
     const r = await new Deno.Command(cc, { args: ["--version"], stdout: "null", stderr: "null" })
       .output();
@@ -225,7 +241,7 @@ async function compilerAvailable(): Promise<boolean> {
 export async function locateShim(options: LocateOptions = {}): Promise<ShimLocation> {
   const os = currentOs();
   const ext = libraryExtension(os);
-  const explicit = options.library ?? (Deno.env.get("VEILNET_TUN_LIBRARY") || undefined);
+  const explicit = options.library ?? envVar("VEILNET_TUN_LIBRARY");
   if (explicit) {
     if (!await exists(explicit)) {
       throw new TunError("shim", `TUN shim ${explicit} does not exist`);

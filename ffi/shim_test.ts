@@ -63,7 +63,8 @@ Deno.test({
       Deno.env.set("VEILNET_CACHE_DIR", dir);
       await assert.rejects(
         () => locateShim({ build: false }),
-        (e) => e instanceof TunError && e.code === "shim" && /no C compiler|no TUN shim/.test(e.message),
+        (e) =>
+          e instanceof TunError && e.code === "shim" && /no C compiler|no TUN shim/.test(e.message),
       );
       const built = await locateShim();
       assert.ok(built.path.startsWith(dir + "/"), built.path);
@@ -92,9 +93,19 @@ Deno.test({
       const src = `${dir}/old.c`;
       // Every symbol the binding binds, but a different ABI number.
       const names = [
-        "vn_tun_init", "vn_tun_open", "vn_tun_offload", "vn_tun_read_batch",
-        "vn_tun_write_batch", "vn_tun_wake", "vn_tun_close", "vn_tun_set_mtu", "vn_tun_get_mtu",
-        "vn_tun_set_up", "vn_tun_set_ipv4", "vn_tun_addr", "vn_tun_route",
+        "vn_tun_init",
+        "vn_tun_open",
+        "vn_tun_offload",
+        "vn_tun_read_batch",
+        "vn_tun_write_batch",
+        "vn_tun_wake",
+        "vn_tun_close",
+        "vn_tun_set_mtu",
+        "vn_tun_get_mtu",
+        "vn_tun_set_up",
+        "vn_tun_set_ipv4",
+        "vn_tun_addr",
+        "vn_tun_route",
       ];
       await Deno.writeTextFile(
         src,
@@ -126,9 +137,20 @@ Deno.test({
       const dll = await Deno.readFile(out);
       assert.equal(String.fromCharCode(dll[0], dll[1]), "MZ");
       const text = new TextDecoder("latin1").decode(dll);
-      for (const sym of ["vn_tun_abi_version", "vn_tun_open", "vn_tun_read_batch",
-        "vn_tun_write_batch", "vn_tun_wake", "vn_tun_close", "vn_tun_route", "vn_tun_addr",
-        "vn_tun_set_mtu", "WintunStartSession"]) {
+      for (
+        const sym of [
+          "vn_tun_abi_version",
+          "vn_tun_open",
+          "vn_tun_read_batch",
+          "vn_tun_write_batch",
+          "vn_tun_wake",
+          "vn_tun_close",
+          "vn_tun_route",
+          "vn_tun_addr",
+          "vn_tun_set_mtu",
+          "WintunStartSession",
+        ]
+      ) {
         assert.ok(text.includes(sym), `${sym} missing from the DLL`);
       }
     } finally {

@@ -55,6 +55,7 @@ const OPEN_VNET_HDR = 1;
 const OPEN_MULTI_QUEUE = 2;
 const ECANCELED = 125;
 const DEFAULT_MTU = 1500;
+const EAGER_STREAK = 8;
 
 /** Options for {@link Tun.open}. */
 export interface TunOptions {
@@ -120,6 +121,7 @@ export class Tun {
   #cname: Uint8Array<ArrayBuffer>;
   #vnet: boolean;
   #pending: Promise<number> | null = null;
+  #eagerStreak = 0;
   #closing = false;
   #closed: Promise<void> | null = null;
   #oneOffset = new Int32Array(1);
@@ -158,8 +160,11 @@ export class Tun {
     });
     let handle = -1;
     try {
-      const init = symbols.vn_tun_init(cString(""));
-      if (init < 0) throw errnoError("loading the TUN driver", init, { override: { 2: "no-device" } });
+      // Windows loads wintun.dll from next to the executable unless told otherwise.
+      const init = symbols.vn_tun_init(cString(envOr("VEILNET_WINTUN_DLL", "")));
+      if (init < 0) {
+        throw errnoError("loading the TUN driver", init, { override: { 2: "no-device" } });
+      }
       const wantVnet = options.offload === true && Deno.build.os === "linux";
       const flags = (wantVnet ? OPEN_VNET_HDR : 0) | (options.multiQueue ? OPEN_MULTI_QUEUE : 0);
       const nameOut = new Uint8Array(64);
@@ -204,7 +209,8 @@ export class Tun {
   /**
    * Reads up to `batch.capacity` packets into `batch` (from slot 0; sets `batch.count`).
    * Takes whatever is queued without waiting; only if nothing is, waits in one nonblocking
-   * FFI call for up to `timeoutMs`. Resolves to the count, 0 on timeout. Throws TunError
+   * FFI call for up to `timeoutMs`. At least every 8th call goes through that nonblocking call
+   * so that a packet flood cannot starve the event loop. Resolves to the count, 0 on timeout. Throws TunError
    * `closed` when the device is (or gets) closed, `busy` if another read is pending.
    */
   async readBatch(batch: PacketBatch, options: ReadOptions = {}): Promise<number> {
@@ -221,7 +227,11 @@ export class Tun {
     batch.count = 0;
     const hdrs = this.#vnet ? batch.headers : null;
     const s = this.#sym;
-    let n = options.eager === false ? 0 : s.vn_tun_read_now(
+    // A synchronous read resolves without giving the event loop a turn; under a steady flood
+    // that would starve timers and sockets, so every EAGER_STREAK-th read goes through the
+    // waiting call (which returns at once when packets are queued) instead.
+    const eager = options.eager !== false && this.#eagerStreak < EAGER_STREAK;
+    let n = !eager ? 0 : s.vn_tun_read_now(
       this.#handle,
       0,
       batch.buffer,
@@ -231,7 +241,8 @@ export class Tun {
       batch.lengths,
       hdrs,
     );
-    if (n === 0 && timeout !== 0) {
+    this.#eagerStreak = n > 0 ? this.#eagerStreak + 1 : 0;
+    if (n === 0 && (timeout !== 0 || !eager)) {
       const p = s.vn_tun_read_wait(
         this.#handle,
         timeout,
@@ -281,7 +292,9 @@ export class Tun {
       batch.buffer,
       whole ? batch.offsets : batch.offsets.subarray(start),
       whole ? batch.lengths : batch.lengths.subarray(start),
-      this.#vnet ? (whole ? batch.headers : batch.headers.subarray(start * VIRTIO_NET_HDR_LEN)) : null,
+      this.#vnet
+        ? (whole ? batch.headers : batch.headers.subarray(start * VIRTIO_NET_HDR_LEN))
+        : null,
       count,
     );
     if (rc < 0) throw errnoError(`writing to ${this.name}`, rc);
@@ -402,6 +415,14 @@ export class Tun {
 
   #check(action: string, rc: number): void {
     if (rc < 0) throw errnoError(action, rc);
+  }
+}
+
+function envOr(name: string, fallback: string): string {
+  try {
+    return Deno.env.get(name) || fallback;
+  } catch {
+    return fallback; // no --allow-env: use the default
   }
 }
 

@@ -569,7 +569,8 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
         const c = requireConflux(body.token);
         const realm = store.realmById(c.realmId) as RealmRecord;
         const now = deps.now();
-        const expiresAtSec = Math.floor(now / 1000) + ttlSec;
+        // JWT `exp` has second resolution: round up so a session lasts at least the TTL.
+        const expiresAtSec = Math.ceil(now / 1000) + ttlSec;
         const expiresAt = expiresAtSec * 1000;
         const portal = body.portal ?? false;
         const natsJwt = await mintUserJwt(keys, {

@@ -7,7 +7,7 @@
  *   --scenario NAME      steady | relay-failure | churn (default relay-failure)
  *   --out DIR            also write DIR/sim.json and DIR/sim.svg (stretch and control vs N)
  *   --flows-per-node 1   flows started per node
- *   --interval 100       packet interval per flow in ms
+ *   --interval 200       packet interval per flow in ms
  *   --no-heuristic       discovery without position hints
  *
  * @module
@@ -51,7 +51,7 @@ export function parseCli(args: string[]): SimCli {
         scenario: { type: "string", default: "relay-failure" },
         out: { type: "string" },
         "flows-per-node": { type: "string", default: "1" },
-        interval: { type: "string", default: "100" },
+        interval: { type: "string", default: "200" },
         "no-heuristic": { type: "boolean", default: false },
       },
       strict: true,
@@ -72,7 +72,7 @@ export function parseCli(args: string[]): SimCli {
     scenario,
     out: v.out ?? null,
     flowsPerNode: int(v["flows-per-node"] ?? "1", "flows-per-node", 1, 100),
-    interval: int(v.interval ?? "100", "interval", 10, 10_000),
+    interval: int(v.interval ?? "200", "interval", 10, 10_000),
     heuristic: !v["no-heuristic"],
   };
 }

@@ -9,6 +9,8 @@ import { generateSigningKeyPair } from "../core/crypto/mldsa.ts";
 import { ControlClient } from "../core/control/control_client.ts";
 import { GuardianApiError, type Session } from "../core/control/guardian_client.ts";
 import { controlSubject } from "../core/control/subjects.ts";
+import { mintUserJwt } from "../guardian/nats_auth.ts";
+import { startGuardianServer } from "../guardian/server.ts";
 import { createRealm, registerConflux, startGuardian } from "./helpers/guardian.ts";
 
 const enc = new TextEncoder();
@@ -160,6 +162,71 @@ Deno.test("refresh: a revoked conflux token gets no new session and the client e
       await ca.close();
     }
   } finally {
+    await g.stop();
+  }
+});
+
+Deno.test("refresh: after a Guardian outage past expiry the client comes back with its subscriptions", async () => {
+  const g = await startGuardian({ sessionTtlSec: 2 });
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+  let restarted: Awaited<ReturnType<typeof startGuardianServer>> | null = null;
+  let ca: ControlClient | null = null;
+  let sender: Awaited<ReturnType<typeof connect>> | null = null;
+  try {
+    const realm = await createRealm(g);
+    const a = await registerConflux(g, realm);
+    ca = await ControlClient.connect({
+      guardian: g.client,
+      confluxToken: a.token,
+      mldsaPublicKey: publicKey(),
+    });
+    const got: string[] = [];
+    const sub = ca.subscribe(controlSubject(realm.realmId, a.confluxId));
+    (async () => {
+      for await (const m of sub) got.push(dec.decode(m.data));
+    })().catch(() => {});
+    await ca.flush();
+
+    // A long-lived publisher of the realm, independent of the Guardian being up.
+    const nkey = createUser();
+    const jwt = await mintUserJwt(g.server!.keys, {
+      nkey: nkey.getPublicKey(),
+      name: "test-sender",
+      permissions: { pub: { allow: ["vn.>"] }, sub: { deny: [">"] } },
+    });
+    sender = await connect({
+      servers: g.natsUrls,
+      authenticator: jwtAuthenticator(jwt, nkey.getSeed()),
+    });
+
+    // Outage: the Guardian goes away until well after A's session expired.
+    const port = g.server!.port;
+    const expiry = ca.session.expiresAt;
+    await g.server!.close();
+    while (Date.now() < expiry + 1500) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(ca.online, false, "the client took its connection down at expiry");
+    const renewed = new Promise<Session>((resolve) => ca!.onSession(resolve));
+    restarted = await startGuardianServer({
+      dataDir: g.dataDir,
+      port,
+      natsUrls: g.natsUrls,
+      sessionTtlSec: 2,
+      log: silent,
+    });
+    const s = await within(renewed, 30_000, "renewal after the outage");
+    assert.ok(s.expiresAt > expiry);
+    const delivered = (async () => {
+      while (!got.includes("after outage")) {
+        sender!.publish(controlSubject(realm.realmId, a.confluxId), enc.encode("after outage"));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    await within(delivered, 15_000, "delivery after the outage");
+    assert.equal(ca.revoked, false);
+  } finally {
+    await ca?.close();
+    await sender?.close();
+    await restarted?.close();
     await g.stop();
   }
 });

@@ -19,8 +19,10 @@ Deno.test({
       const b = await lab.register("b", ["dev"]);
       await Promise.all([lab.startNode(0, a), lab.startNode(1, b)]);
 
+      assert.ok(await lab.reachable(0, b.overlayIp), "a never reached b");
       const ab = await lab.ping(0, b.overlayIp, { count: 5 });
       assert.ok(ab.received >= 3, `a→b ping: ${ab.output}`);
+      assert.ok(await lab.reachable(1, a.overlayIp), "b never reached a");
       const ba = await lab.ping(1, a.overlayIp, { count: 5 });
       assert.ok(ba.received >= 3, `b→a ping: ${ba.output}`);
 

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { createUser } from "@nats-io/nkeys";
 import { encodeBase64 } from "../core/control/base64.ts";
 import { generateSigningKeyPair } from "../core/crypto/mldsa.ts";
+import { memoryLogger } from "../core/log/logger.ts";
 import {
   createRealm,
   registrationToken,
@@ -146,7 +147,8 @@ Deno.test("validation: bad JSON, wrong types, oversized bodies, routing errors",
 });
 
 Deno.test("validation: unknown realm, expired/used/revoked/forged tokens leave the DB as it was", async () => {
-  const g = await startGuardian({ nats: false });
+  const log = memoryLogger();
+  const g = await startGuardian({ nats: false, log });
   try {
     const realm = await createRealm(g);
     const stranger = await createRealm(g, { subnet: "100.64.9.0/24" });
@@ -279,6 +281,14 @@ Deno.test("validation: unknown realm, expired/used/revoked/forged tokens leave t
     });
     assert.equal(chosen.status, 201);
     assert.equal(chosen.body.overlay_ip, "100.64.0.77");
+
+    // Nothing secret reached the log, though every kind of token and a password passed by.
+    const text = log.lines.join("\n");
+    assert.ok(log.lines.length > 0);
+    for (const secret of [confluxToken, used, expiring, revoked.token, t1, realm.password]) {
+      assert.ok(!text.includes(secret), "a secret was logged");
+    }
+    assert.ok(!text.includes(realm.accessToken));
   } finally {
     await g.stop();
   }

@@ -13,7 +13,9 @@ const g = await startGuardian({ sessionTtlSec: 600 });
 try {
   const realm = await createRealm(g, { subnet: "100.64.7.0/24" });
   const token = await registrationToken(g, realm, { tag: "nspawn" });
-  console.log(JSON.stringify({ url: g.url, natsUrl: g.natsUrls[0], token, realmId: realm.realmId }));
+  console.log(
+    JSON.stringify({ url: g.url, natsUrl: g.natsUrls[0], token, realmId: realm.realmId }),
+  );
   let pending = "";
   for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
     pending += chunk;

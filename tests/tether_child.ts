@@ -35,6 +35,9 @@ export interface SpawnPeerOptions {
   channels?: number;
   mode?: "echo" | "sink";
   mtu?: number;
+  /** Per-channel water marks in bytes. */
+  highWater?: number;
+  lowWater?: number;
   /** Run inside this network namespace (`ip netns exec`). */
   netns?: string;
 }
@@ -60,6 +63,10 @@ export function spawnPeer(options: SpawnPeerOptions): PeerChild {
     options.mode ?? "echo",
     "--mtu",
     String(options.mtu ?? 1400),
+    "--high",
+    String(options.highWater ?? 65536),
+    "--low",
+    String(options.lowWater ?? 16384),
     ...(options.host ? ["--host", options.host] : []),
   ];
   const child = new Deno.Command(options.netns ? "ip" : Deno.execPath(), {

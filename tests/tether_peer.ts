@@ -4,7 +4,7 @@
  * `{signal}` and `{cmd}` lines from the parent, stdout carries `{signal}` and `{event}` lines back.
  *
  * Usage: deno run -A tests/tether_peer.ts --role offerer|answerer --engine auto|werift|libdatachannel
- *        --host ADDR --channels K --mode echo|sink
+ *        --host ADDR --channels K --mode echo|sink [--mtu N --high BYTES --low BYTES]
  *
  * Modes: echo sends every data message back; sink counts messages and bytes.
  * Commands: {cmd:"stats"} → {event:"stats", received, bytes, ...}; {cmd:"close"} closes the tether.
@@ -26,6 +26,8 @@ const { values } = parseArgs({
     channels: { type: "string", default: "4" },
     mode: { type: "string", default: "echo" },
     mtu: { type: "string", default: "1400" },
+    high: { type: "string", default: "65536" },
+    low: { type: "string", default: "16384" },
   },
 });
 
@@ -92,6 +94,8 @@ const tether = await openTether({
   channels: Number(values.channels),
   hostAddresses: values.host ? [values.host] : undefined,
   mtu: Number(values.mtu),
+  highWater: Number(values.high),
+  lowWater: Number(values.low),
   signaler: { send: (signal: Signal) => emit({ signal }), incoming: queue },
 });
 hooks.close = () => tether.close();

@@ -38,17 +38,58 @@ Deno.test({
     await withServer({ mtu: 1400, cidrs: [V4, V6] }, async (ns) => {
       // 100.64.77.2 is on the TUN's subnet but not local: the kernel sends the request down
       // the TUN, the responder turns it around.
-      const p4 = await run(["ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "2",
-        "100.64.77.2"]);
+      const p4 = await run([
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "ping",
+        "-c",
+        "3",
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        "100.64.77.2",
+      ]);
       assert.ok(p4.success, p4.stdout + p4.stderr);
       assert.match(p4.stdout, /3 packets transmitted, 3 received/);
-      const p6 = await run(["ip", "netns", "exec", ns, "ping", "-6", "-c", "2", "-i", "0.2", "-W",
-        "2", "2001:2:0:77::2"]);
+      const p6 = await run([
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "ping",
+        "-6",
+        "-c",
+        "2",
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        "2001:2:0:77::2",
+      ]);
       assert.ok(p6.success, p6.stdout + p6.stderr);
       assert.match(p6.stdout, /2 packets transmitted, 2 received/);
       // Large payload near the MTU also goes through the batch buffers intact.
-      const big = await run(["ip", "netns", "exec", ns, "ping", "-c", "2", "-i", "0.2", "-W", "2",
-        "-s", "1372", "-M", "do", "100.64.77.9"]);
+      const big = await run([
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "ping",
+        "-c",
+        "2",
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        "-s",
+        "1372",
+        "-M",
+        "do",
+        "100.64.77.9",
+      ]);
       assert.ok(big.success, big.stdout + big.stderr);
     });
   },
@@ -72,8 +113,19 @@ async function addrOf(ns: string, name: string): Promise<IpAddr> {
 }
 
 async function routesOf(ns: string, family: "-4" | "-6", name: string): Promise<string[]> {
-  const out = await mustRun(["ip", "netns", "exec", ns, "ip", family, "-j", "route", "show",
-    "dev", name]);
+  const out = await mustRun([
+    "ip",
+    "netns",
+    "exec",
+    ns,
+    "ip",
+    family,
+    "-j",
+    "route",
+    "show",
+    "dev",
+    name,
+  ]);
   return (JSON.parse(out) as IpRoute[]).map((r) => r.dst);
 }
 
@@ -194,13 +246,51 @@ Deno.test({
 
       // A system without the TUN driver: hide /dev/net in a private mount namespace.
       const noDev = Helper.spawn(ns, "serve", { name: uniqueName("vnd") }, {
-        wrap: ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-          'mount -t tmpfs none /dev/net && exec "$@"', "sh"],
+        wrap: [
+          "unshare",
+          "--mount",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          'mount -t tmpfs none /dev/net && exec "$@"',
+          "sh",
+        ],
       });
       const d = await noDev.next();
       await noDev.finish();
       assert.equal(d.ready, false);
       assert.equal(d.code, "no-device", JSON.stringify(d));
+    });
+  },
+});
+
+Deno.test({
+  name: "tun: multiQueue opens a second queue on the same interface",
+  ignore,
+  async fn() {
+    await withServer({ cidrs: [V4], multiQueue: true }, async (ns, h, name) => {
+      const second = await h.request({ op: "open", name, multiQueue: true });
+      assert.deepEqual(second, { ok: true, name });
+      // Without the flag the same name is refused: the device is multi-queue.
+      assert.equal((await h.request({ op: "open", name })).code, "busy");
+      const out = await mustRun([
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "ip",
+        "-d",
+        "-j",
+        "link",
+        "show",
+        name,
+      ]);
+      const info = JSON.parse(out)[0].linkinfo.info_data;
+      assert.equal(info.type, "tun");
+      assert.equal(info.pi, false);
+      assert.equal(info.multi_queue, true);
+      assert.equal(info.numqueues, 2);
     });
   },
 });

@@ -81,7 +81,9 @@ async function serve(args: ServeArgs): Promise<void> {
             out++;
           }
         }
-        replies += tun.writeBatch(batch, { count: out });
+        // A lone reply goes through write(), several through writeBatch(): both paths used.
+        if (out === 1) replies += tun.write(batch.packet(0)) ? 1 : 0;
+        else replies += tun.writeBatch(batch, { count: out });
       }
     } catch (e) {
       readEnd = e instanceof TunError ? e.code : String(e);
@@ -152,6 +154,8 @@ interface ForwardArgs {
 interface Counters {
   packets: number;
   bytes: number;
+  /** Packets read with a virtio_net_hdr saying GSO (super-packets). */
+  gso: number;
   segments: number;
   drops: number;
 }
@@ -177,7 +181,10 @@ async function pump(
     while (true) {
       const n = await from.readBatch(inBatch, { timeoutMs: -1 });
       c.packets += n;
-      for (let i = 0; i < n; i++) c.bytes += inBatch.lengths[i];
+      for (let i = 0; i < n; i++) {
+        c.bytes += inBatch.lengths[i];
+        if (from.vnetHeader && inBatch.header(i, h).gsoType !== 0 && h.gsoSize > 0) c.gso++;
+      }
       if (!segmenting) {
         c.drops += n - to.writeBatch(inBatch);
         continue;
@@ -216,8 +223,8 @@ async function forward(args: ForwardArgs): Promise<void> {
     await b.close();
     return;
   }
-  const ab: Counters = { packets: 0, bytes: 0, segments: 0, drops: 0 };
-  const ba: Counters = { packets: 0, bytes: 0, segments: 0, drops: 0 };
+  const ab: Counters = { packets: 0, bytes: 0, gso: 0, segments: 0, drops: 0 };
+  const ba: Counters = { packets: 0, bytes: 0, gso: 0, segments: 0, drops: 0 };
   emit({ ready: true, offloadA: a.offloadFlags, offloadB: b.offloadFlags });
   const t0 = performance.now();
   const pumps = [pump(a, b, ab, args.batch), pump(b, a, ba, args.batch)];

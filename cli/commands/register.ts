@@ -39,6 +39,9 @@ export async function registerCommand(ctx: CommandContext): Promise<number> {
     await manager.check(); // before anything changes: no registration we could not install
   }
   const previousConfig = await readRawConfig(configDir, "register");
+  const previousId = previousConfig === null ? null : /"conflux_id":\s*"([^"]+)"/.exec(
+    previousConfig,
+  )?.[1];
 
   const registered = await registerConflux(guardian, {
     registrationToken,
@@ -98,6 +101,12 @@ export async function registerCommand(ctx: CommandContext): Promise<number> {
       `warning: teams ignored (you are not a member or owner): ${
         registered.ignoredTeams.join(", ")
       }`,
+    );
+  }
+  if (previousId && previousId !== registered.confluxId) {
+    deps.stderr(
+      `warning: replaced the registration of conflux ${previousId}; it stays known to its ` +
+        "Guardian until an owner removes it",
     );
   }
   deps.stdout(`configuration saved to ${configPath(configDir, "register")}`);

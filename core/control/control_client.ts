@@ -3,9 +3,14 @@
  *
  * It logs in (HTTP), connects with the session JWT and a per-run nkey, and renews the session at
  * ~60 % of its life over HTTP — not over NATS, which an expired JWT can no longer reach — then
- * reconnects NATS with the new JWT; nats.js re-subscribes every subscription on reconnect, so
- * `for await` loops keep running. A revoked token gets no new session: the client then closes
- * when the current session expires (the server would drop it anyway).
+ * reconnects NATS with the new JWT. Subscriptions are `ResilientSubscription`s: re-attached to
+ * every connection, so `for await` loops keep running across renewals and outages.
+ *
+ * If no renewal lands before the session ends (Guardian unreachable), the client closes its NATS
+ * connection itself just before expiry rather than let nats.js retry with a dead JWT (that retry
+ * loop can crash the process with an unhandled ECONNRESET in nats.js 3.4 on Deno), keeps trying
+ * the Guardian with backoff, and reconnects when a session arrives. A revoked token gets no new
+ * session: the client then closes for good at expiry.
  *
  * Team keys come from the session and from Guardian pushes on `vn.<realm>.c.<id>.teams`; a push
  * is applied only if its Guardian signature verifies and it is newer than what is held.
@@ -14,19 +19,16 @@
  */
 
 import { connect } from "@nats-io/transport-node";
-import {
-  jwtAuthenticator,
-  type Msg,
-  type NatsConnection,
-  type Subscription,
-} from "@nats-io/nats-core";
+import { jwtAuthenticator, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import { createUser, type KeyPair } from "@nats-io/nkeys";
 import type { Logger } from "../log/logger.ts";
 import { GuardianApiError, type GuardianClient, type Session } from "./guardian_client.ts";
+import { ResilientSubscription } from "./resilient_subscription.ts";
 import { teamsSubject } from "./subjects.ts";
 import { openTeamKeys, type TeamKey } from "./team_keys.ts";
 
-export type { Msg, Subscription } from "@nats-io/nats-core";
+export type { Msg } from "@nats-io/nats-core";
+export { ResilientSubscription } from "./resilient_subscription.ts";
 
 /** Why a ControlClient stopped for good. */
 export class ControlClosedError extends Error {
@@ -37,6 +39,15 @@ export class ControlClosedError extends Error {
     super(message);
     this.name = "ControlClosedError";
     this.reason = reason;
+  }
+}
+
+/** Thrown by `request` while the control channel is offline (session lapsed, not yet renewed). */
+export class ControlOfflineError extends Error {
+  /** Creates the error. */
+  constructor() {
+    super("control channel offline: waiting for a new Guardian session");
+    this.name = "ControlOfflineError";
   }
 }
 
@@ -70,13 +81,18 @@ export class ControlClient {
   readonly #now: () => number;
   #session: Session;
   #nc: NatsConnection | null = null;
+  #connecting: Promise<void> | null = null;
+  readonly #subs = new Set<ResilientSubscription>();
   #teams: TeamKey[];
   #teamsIssuedAt: number;
   #teamListeners = new Set<(teams: TeamKey[]) => void>();
   #sessionListeners = new Set<(session: Session) => void>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #revoked = false;
+  #failures = 0;
   #resolveClosed!: (reason: ControlClosedError) => void;
   readonly #closed: Promise<ControlClosedError>;
 
@@ -106,8 +122,15 @@ export class ControlClient {
       portal: options.portal,
     });
     const client = new ControlClient(options, nkey, session);
-    await client.#connectNats();
-    client.#schedule();
+    client.#watchTeams();
+    try {
+      await client.#connectNats();
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+    client.#scheduleRefresh();
+    client.#scheduleExpiry();
     return client;
   }
 
@@ -117,16 +140,53 @@ export class ControlClient {
       servers: this.#options.natsServers ?? session.natsUrls,
       name: session.confluxId,
       inboxPrefix: session.inboxPrefix,
-      // Read on every (re)connect, so a refreshed JWT is used at once.
+      // Read on every (re)connect, so a renewed JWT is used at once.
       authenticator: jwtAuthenticator(() => this.#session.natsJwt, () => this.#nkey.getSeed()),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
-      // An expired JWT is refused until the refresh lands; keep trying instead of giving up.
-      ignoreAuthErrorAbort: true,
     });
+    if (this.#stopped) {
+      await nc.close().catch(() => {});
+      return;
+    }
     this.#nc = nc;
+    for (const sub of this.#subs) sub.attach(nc);
     this.#watchStatus(nc);
-    this.#watchTeams(nc);
+    nc.closed().then((err) => {
+      // nats.js gave up on its own (e.g. repeated auth errors): go offline until renewed.
+      if (this.#nc !== nc || this.#stopped) return;
+      this.#log.warn("control channel closed by NATS", { error: err ? err.message : null });
+      this.#goOffline();
+      if (this.#session.expiresAt - this.#now() > this.#margin()) this.#reconnectSoon();
+    });
+  }
+
+  /** How long before expiry the connection is closed if no renewal came. */
+  #margin(): number {
+    const life = this.#session.expiresAt - this.#now();
+    return Math.min(2_000, Math.max(100, life * 0.1));
+  }
+
+  #goOffline(): void {
+    const nc = this.#nc;
+    this.#nc = null;
+    for (const sub of this.#subs) sub.detach();
+    if (nc && !nc.isClosed()) nc.close().catch(() => {});
+  }
+
+  #reconnectSoon(): void {
+    if (this.#stopped || this.#nc || this.#connecting) return;
+    this.#connecting = (async () => {
+      try {
+        await this.#connectNats();
+        this.#log.info("control channel back online");
+      } catch (err) {
+        this.#log.warn("control channel connect failed", { error: (err as Error).message });
+        this.#retryTimer = setTimeout(() => this.#reconnectSoon(), 1_000);
+      } finally {
+        this.#connecting = null;
+      }
+    })();
   }
 
   #watchStatus(nc: NatsConnection): void {
@@ -141,9 +201,9 @@ export class ControlClient {
     })().catch(() => {});
   }
 
-  #watchTeams(nc: NatsConnection): void {
+  #watchTeams(): void {
     const { realmId, confluxId } = this.#session;
-    const sub = nc.subscribe(teamsSubject(realmId, confluxId));
+    const sub = this.subscribe(teamsSubject(realmId, confluxId));
     (async () => {
       for await (const msg of sub) {
         const update = openTeamKeys(msg.data, this.#session.guardianPublicKey, {
@@ -160,7 +220,9 @@ export class ControlClient {
         }
         this.#applyTeams(update.teams, update.issuedAt);
       }
-    })().catch(() => {});
+    })().catch((err) => {
+      if (!this.#stopped) this.#log.error("team-key subscription ended", { error: err.message });
+    });
   }
 
   #applyTeams(teams: TeamKey[], issuedAt: number): void {
@@ -176,16 +238,34 @@ export class ControlClient {
     }
   }
 
-  #schedule(delayMs?: number): void {
+  #scheduleRefresh(delayMs?: number): void {
     if (this.#stopped) return;
+    clearTimeout(this.#refreshTimer);
     const fraction = this.#options.refreshFraction ?? 0.6;
     const remaining = this.#session.expiresAt - this.#now();
     const delay = delayMs ?? Math.max(100, remaining * fraction);
-    this.#timer = setTimeout(() => this.#refresh(), delay);
+    this.#refreshTimer = setTimeout(() => this.#refresh(), delay);
+  }
+
+  /** Arms the guard that takes the connection down just before an unrenewed session ends. */
+  #scheduleExpiry(): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#expiryTimer);
+    const expiresAt = this.#session.expiresAt;
+    const delay = Math.max(0, expiresAt - this.#margin() - this.#now());
+    this.#expiryTimer = setTimeout(() => {
+      if (this.#stopped || this.#session.expiresAt !== expiresAt) return;
+      if (this.#revoked) {
+        this.#shutdown(new ControlClosedError("revoked", "conflux token revoked")).catch(() => {});
+        return;
+      }
+      this.#log.warn("session expiring without renewal; control channel offline until renewed");
+      this.#goOffline();
+    }, delay);
   }
 
   async #refresh(): Promise<void> {
-    this.#timer = undefined;
+    this.#refreshTimer = undefined;
     if (this.#stopped) return;
     let session: Session;
     try {
@@ -199,25 +279,27 @@ export class ControlClient {
       if (this.#stopped) return;
       const status = err instanceof GuardianApiError ? err.status : 0;
       if (status === 401 || status === 403 || status === 404) {
-        // Revoked: no new session. Leave when this one ends; the server drops us then anyway.
+        // Revoked: no new session. The expiry guard closes the client when this one ends.
         this.#revoked = true;
-        this.#log.warn("session refresh refused; closing at expiry", { status });
-        const left = Math.max(0, this.#session.expiresAt - this.#now());
-        this.#timer = setTimeout(() => {
-          this.#shutdown(new ControlClosedError("revoked", "conflux token revoked")).catch(
-            () => {},
-          );
-        }, left);
+        this.#log.warn("session renewal refused; closing at expiry", { status });
+        if (this.#session.expiresAt <= this.#now() || !this.#nc) {
+          await this.#shutdown(new ControlClosedError("revoked", "conflux token revoked"));
+        }
         return;
       }
-      // Transient (Guardian down, rate limited): retry, more often as expiry nears.
+      // Transient (Guardian down, rate limited): retry, more often as expiry nears; once the
+      // session has expired, back off exponentially up to 30 s.
       const left = this.#session.expiresAt - this.#now();
-      const retry = Math.min(5_000, Math.max(250, left / 4));
-      this.#log.warn("session refresh failed; retrying", { status, retry_ms: Math.round(retry) });
-      this.#schedule(retry);
+      if (left <= 0) this.#failures++;
+      const retry = left > 0
+        ? Math.min(5_000, Math.max(250, left / 4))
+        : Math.min(30_000, 500 * 2 ** Math.min(this.#failures, 6));
+      this.#log.warn("session renewal failed; retrying", { status, retry_ms: Math.round(retry) });
+      this.#scheduleRefresh(retry);
       return;
     }
     if (this.#stopped) return;
+    this.#failures = 0;
     this.#session = session;
     if (session.teamsIssuedAt > this.#teamsIssuedAt) {
       const changed = !sameTeams(session.teams, this.#teams);
@@ -231,12 +313,15 @@ export class ControlClient {
         this.#log.error("session listener failed", { error: (err as Error).message });
       }
     }
-    this.#schedule();
-    try {
-      // Re-authenticates with the new JWT; subscriptions are restored by the client.
-      await this.#nc?.reconnect();
-    } catch (err) {
-      this.#log.warn("reconnect after refresh failed", { error: (err as Error).message });
+    this.#scheduleRefresh();
+    this.#scheduleExpiry();
+    if (this.#nc) {
+      // Re-authenticates with the new JWT; the server keeps no state, subscriptions come back.
+      await this.#nc.reconnect().catch((err) => {
+        this.#log.warn("reconnect after renewal failed", { error: (err as Error).message });
+      });
+    } else {
+      this.#reconnectSoon();
     }
   }
 
@@ -255,6 +340,11 @@ export class ControlClient {
     return this.#revoked;
   }
 
+  /** True while a NATS connection is up (false during an outage or after close). */
+  get online(): boolean {
+    return this.#nc !== null && !this.#nc.isClosed();
+  }
+
   /** Calls `cb` with the new team keys whenever they change; returns an unsubscribe function. */
   onTeams(cb: (teams: TeamKey[]) => void): () => void {
     this.#teamListeners.add(cb);
@@ -267,34 +357,54 @@ export class ControlClient {
     return () => this.#sessionListeners.delete(cb);
   }
 
-  #conn(): NatsConnection {
-    if (!this.#nc || this.#stopped) {
-      throw new ControlClosedError("closed", "control client is closed");
-    }
-    return this.#nc;
-  }
-
-  /** Publishes `data` on `subject` (fire and forget; dropped while disconnected is possible). */
-  publish(subject: string, data: Uint8Array): void {
-    this.#conn().publish(subject, data);
-  }
-
-  /** Sends a request and waits up to `timeoutMs` for one reply (rejects on timeout). */
-  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
-    return this.#conn().request(subject, data, { timeout: timeoutMs });
+  #live(): void {
+    if (this.#stopped) throw new ControlClosedError("closed", "control client is closed");
   }
 
   /**
-   * Subscribes to `subject`; iterate with `for await`. The subscription survives session
-   * renewals. A subject outside this conflux's permissions ends the iteration with an error.
+   * Publishes `data` on `subject`: fire and forget, as core NATS is. While the channel is
+   * offline the message is dropped. Throws ControlClosedError after close.
    */
-  subscribe(subject: string): Subscription {
-    return this.#conn().subscribe(subject);
+  publish(subject: string, data: Uint8Array): void {
+    this.#live();
+    if (!this.#nc) {
+      this.#log.debug("control channel offline; message dropped", { subject });
+      return;
+    }
+    this.#nc.publish(subject, data);
   }
 
-  /** Waits until everything published so far reached the server. */
+  /**
+   * Sends a request and waits up to `timeoutMs` for one reply. Rejects on timeout, when nobody
+   * listens, with ControlOfflineError while offline, and with ControlClosedError after close.
+   */
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
+    try {
+      this.#live();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (!this.#nc) return Promise.reject(new ControlOfflineError());
+    return this.#nc.request(subject, data, { timeout: timeoutMs });
+  }
+
+  /**
+   * Subscribes to `subject`; iterate with `for await`. The subscription survives renewals and
+   * outages and ends on `unsubscribe()`, on `close()`, or — with an error thrown by the loop —
+   * when the server refuses the subject (outside this conflux's permissions).
+   */
+  subscribe(subject: string): ResilientSubscription {
+    this.#live();
+    const sub = new ResilientSubscription(subject, (s) => this.#subs.delete(s));
+    this.#subs.add(sub);
+    if (this.#nc) sub.attach(this.#nc);
+    return sub;
+  }
+
+  /** Waits until everything published so far reached the server (no-op while offline). */
   async flush(): Promise<void> {
-    await this.#conn().flush();
+    this.#live();
+    if (this.#nc) await this.#nc.flush();
   }
 
   /** Resolves when the client stops for good, with the reason. */
@@ -302,7 +412,7 @@ export class ControlClient {
     return this.#closed;
   }
 
-  /** Stops renewing and closes the NATS connection. */
+  /** Stops renewing, ends every subscription and closes the NATS connection. */
   close(): Promise<void> {
     return this.#shutdown(new ControlClosedError("closed", "closed by caller"));
   }
@@ -310,10 +420,13 @@ export class ControlClient {
   async #shutdown(reason: ControlClosedError): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    clearTimeout(this.#refreshTimer);
+    clearTimeout(this.#expiryTimer);
+    clearTimeout(this.#retryTimer);
+    for (const sub of [...this.#subs]) sub.end();
     const nc = this.#nc;
     this.#nc = null;
+    if (this.#connecting) await this.#connecting.catch(() => {});
     if (nc) await nc.close().catch(() => {});
     this.#resolveClosed(reason);
   }

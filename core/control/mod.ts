@@ -19,9 +19,10 @@ export {
   ControlClient,
   type ControlClientOptions,
   ControlClosedError,
+  ControlOfflineError,
   type Msg,
-  type Subscription,
 } from "./control_client.ts";
+export { MAX_PENDING_MESSAGES, ResilientSubscription } from "./resilient_subscription.ts";
 export {
   controlSubject,
   discoverSubject,

@@ -724,8 +724,7 @@ export class Node {
       } else used.add(ing.peer.id);
     }
     for (const t of this.#pool.tethers()) {
-      const s = t.stats();
-      const last = Math.max(s.lastActivityAt, now - s.setupMs);
+      const last = this.#pool.lastActivity(t.peerId) ?? now;
       if (!used.has(t.peerId) && now - last >= idle) {
         this.#log.debug("tether dissolved (idle)", { peer: t.peerId });
         this.#pool.close(t.peerId, "idle");

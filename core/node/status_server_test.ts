@@ -29,9 +29,10 @@ Deno.test("status server: GET /info over the unix socket, 404 elsewhere, socket 
     assert.equal(post.status, 405);
     await post.body?.cancel();
     client.close();
+    await server.close();
+    assert.throws(() => Deno.statSync(path), Deno.errors.NotFound);
   } finally {
     await server.close();
     await Deno.remove(dir, { recursive: true });
   }
-  assert.throws(() => Deno.statSync(path));
 });

@@ -62,7 +62,7 @@ export interface RouteAgentOptions {
   reportChange?: number;
   /** Least time between two reports of a finite change to one neighbour (default 250 ms). */
   reportMinIntervalMs?: number;
-  /** A subscribed neighbour gets an unchanged estimate again after this long (default 10 s). */
+  /** A subscribed neighbour gets an unchanged estimate again after this long (default 30 s). */
   reportRefreshMs?: number;
   /** A neighbour stops getting reports this long after it last routed through us (default 30 s). */
   subscriptionTtlMs?: number;
@@ -74,10 +74,10 @@ export interface RouteAgentOptions {
   queryFanout?: number[];
   /**
    * Hops of the query a node that has a route sends, once per `askIntervalMs`, through one
-   * tether peer that is not yet a candidate, to find better routes (default 4).
+   * tether peer that is not yet a candidate, to find better routes (default 2).
    */
   askTtl?: number;
-  /** Time between two such queries for one destination (default 30 s). */
+  /** Time between two such queries for one destination (default 15 s). */
   askIntervalMs?: number;
   /** Pause before discovery starts over after every attempt failed (default 5 s). */
   discoveryBackoffMs?: number;
@@ -187,6 +187,8 @@ const NONE: RouteEntry = { nextHop: "", estimateMs: Infinity, hops: 0 };
 const MIN_DELIVERY_PROBABILITY = 0.1;
 /** Hops without progress after which a discovery query jumps along the longest tether. */
 const ESCAPE_AFTER = 3;
+/** Refreshes and expiries are checked this often; events are handled at every poll. */
+const SWEEP_INTERVAL_MS = 1_000;
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   const v = value ?? fallback;
@@ -259,7 +261,7 @@ export class RouteAgent {
     this.#slack = Math.max(1, positive(options.explorationSlack, 2, "explorationSlack"));
     this.#change = positive(options.reportChange, 0.1, "reportChange");
     this.#minInterval = positive(options.reportMinIntervalMs, 250, "reportMinIntervalMs");
-    this.#refresh = positive(options.reportRefreshMs, 10_000, "reportRefreshMs");
+    this.#refresh = positive(options.reportRefreshMs, 30_000, "reportRefreshMs");
     this.#subTtl = positive(options.subscriptionTtlMs, 30_000, "subscriptionTtlMs");
     this.#queryTimeout = positive(options.queryTimeoutMs, 1_000, "queryTimeoutMs");
     this.#queryTtl = Math.min(
@@ -271,10 +273,10 @@ export class RouteAgent {
     );
     if (this.#fanout.length === 0) throw new RouteError("options", "queryFanout is empty");
     this.#backoff = positive(options.discoveryBackoffMs, 5_000, "discoveryBackoffMs");
-    this.#askInterval = positive(options.askIntervalMs, 30_000, "askIntervalMs");
+    this.#askInterval = positive(options.askIntervalMs, 15_000, "askIntervalMs");
     this.#askTtl = Math.min(
       this.#queryTtl,
-      Math.max(1, Math.floor(positive(options.askTtl, 4, "askTtl"))),
+      Math.max(1, Math.floor(positive(options.askTtl, 2, "askTtl"))),
     );
     this.#maxCandidates = Math.max(1, Math.floor(positive(options.maxCandidates, 8, "max")));
     this.#idle = positive(options.idleDestinationMs, 120_000, "idleDestinationMs");
@@ -448,7 +450,7 @@ export class RouteAgent {
   poll(now: number): OutboundRouteMessage[] {
     // A full sweep (refreshes, expiries, link-cost changes) runs at most once per interval; in
     // between only destinations touched by an event are looked at, so polling stays cheap.
-    const sweep = now - this.#lastSweep >= Math.min(1_000, Math.max(1, this.#minInterval));
+    const sweep = now - this.#lastSweep >= SWEEP_INTERVAL_MS;
     const names = sweep ? [...this.#dests.keys()] : [...this.#dirty];
     this.#dirty.clear();
     for (const name of names) {

@@ -2,6 +2,10 @@
  * The libdatachannel engine, through node-datachannel's low-level PeerConnection API (its
  * WebRTC polyfill adds an event-object layer per message that the hot path does not need).
  *
+ * Limitation (node-datachannel 0.33.4 in Deno 2.9.6): only one isolate per process may create
+ * data channels. A second isolate (a Worker, or the next file of a `deno test` run) that does so
+ * after the first made Deno abort with "access Handle hosted by disposed Isolate".
+ *
  * @module
  */
 
@@ -22,24 +26,10 @@ export async function loadLibdatachannel(): Promise<RawPeerFactory> {
   try {
     ndc = (await import("node-datachannel")).default;
     ndc.preload();
-    registerCleanup(ndc);
   } catch (e) {
     throw new TetherError("engine-unavailable", "node-datachannel failed to load", { cause: e });
   }
   return (config) => new LibdatachannelPeer(ndc, config);
-}
-
-let cleanupRegistered = false;
-
-/**
- * libdatachannel's threads call back into the isolate that loaded it; if that isolate goes away
- * first (a Deno test file ending, a worker exiting) Deno aborts. Releasing every peer connection
- * and joining the threads on unload prevents it.
- */
-function registerCleanup(ndc: Ndc): void {
-  if (cleanupRegistered) return;
-  cleanupRegistered = true;
-  globalThis.addEventListener("unload", () => ndc.cleanup());
 }
 
 let peerCounter = 0;
@@ -132,7 +122,8 @@ class LibdatachannelPeer implements RawPeer {
   }
 
   onDown(cb: (why: string) => void): void {
-    this.#downCbs.push(cb);
+    if (this.#down) queueMicrotask(() => cb("closed"));
+    else this.#downCbs.push(cb);
   }
 
   remoteMaxMessageSize(): number {

@@ -120,7 +120,8 @@ class WeriftPeer implements RawPeer {
   }
 
   onDown(cb: (why: string) => void): void {
-    this.#downCbs.push(cb);
+    if (this.#down) queueMicrotask(() => cb("closed"));
+    else this.#downCbs.push(cb);
   }
 
   remoteMaxMessageSize(): number {

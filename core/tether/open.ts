@@ -101,7 +101,7 @@ export async function openTether(options: OpenTetherOptions): Promise<Tether> {
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   try {
     await Promise.race([
-      negotiate(peer, options, policy),
+      negotiate(peer, options, { ...policy, stop: ac.signal }),
       new Promise<never>((_, reject) => {
         const fail = () =>
           reject(
@@ -142,7 +142,7 @@ export async function openTether(options: OpenTetherOptions): Promise<Tether> {
 async function negotiate(
   peer: RawPeer,
   options: OpenTetherOptions,
-  policy: { hostAddresses?: readonly string[]; allowSrflx: boolean },
+  policy: { hostAddresses?: readonly string[]; allowSrflx: boolean; stop: AbortSignal },
 ): Promise<void> {
   const { signaler, log } = options;
   let session = options.session ?? crypto.randomUUID();
@@ -214,22 +214,30 @@ async function negotiate(
     }
   };
 
+  const safeHandle = async (signal: Signal): Promise<void> => {
+    try {
+      await handle(signal);
+    } catch (e) {
+      if (e instanceof TetherError) throw e;
+      throw new TetherError("negotiation", `bad remote ${signal.kind}: ${String(e)}`, { cause: e });
+    }
+  };
   if (pendingOffer) {
-    await handle(pendingOffer);
+    await safeHandle(pendingOffer);
     pendingOffer = undefined;
   }
   let opened = false;
   allOpen.then(() => opened = true, () => {});
   // Read signals until all channels are open; late candidates after that are not needed.
   const reader = (async () => {
-    while (!opened) {
-      const next = await Promise.race([iterator.next(), allOpen.then(() => null)]);
+    const stopped = new Promise<null>((resolve) => {
+      if (policy.stop.aborted) resolve(null);
+      policy.stop.addEventListener("abort", () => resolve(null));
+    });
+    while (!opened && !policy.stop.aborted) {
+      const next = await Promise.race([iterator.next(), allOpen.then(() => null), stopped]);
       if (next === null || next.done) break;
-      try {
-        await handle(next.value);
-      } catch (e) {
-        throw new TetherError("negotiation", `bad remote description: ${String(e)}`, { cause: e });
-      }
+      await safeHandle(next.value);
     }
   })();
   try {

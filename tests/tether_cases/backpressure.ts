@@ -40,9 +40,13 @@ for (const engine of ["libdatachannel", "werift"] as RtcEngineName[]) {
       while (next < 100_000 && a.send(message())) next++;
       assert.ok(next > 0 && next < 100_000, `accepted ${next} before refusing`);
       const total = next + 400;
-      assert.ok(a.bufferedAmount >= 2 * 16 * 1024, "both channels at high water");
       assert.equal(a.stats().backpressured, 1);
-      assert.equal(a.send(message()), false, "still refused while full");
+      if (engine === "werift") {
+        // werift is single-threaded here, so the state is stable until we yield; libdatachannel
+        // drains on its own thread meanwhile, so these would race.
+        assert.ok(a.bufferedAmount >= 2 * 16 * 1024, "both channels at high water");
+        assert.equal(a.send(message()), false, "still refused while full");
+      }
 
       // Retry after each drain until the bounded burst is out.
       while (next < total) {

@@ -55,7 +55,9 @@ for (const [ea, eb] of [["werift", "libdatachannel"], ["libdatachannel", "werift
       // Still works afterwards, both ways.
       const back: Uint8Array[] = [];
       a.onMessage((m) => back.push(m));
-      assert.equal(b.send(new Uint8Array([1, 2, 3])), true);
+      // A view into a larger buffer sends exactly its own bytes.
+      const big = new Uint8Array(64).map((_, i) => i);
+      assert.equal(b.send(big.subarray(1, 4)), true);
       await waitFor(() => back.length === 1, "reply after garbage");
       assert.deepEqual([...back[0]], [1, 2, 3]);
     } finally {
@@ -91,3 +93,48 @@ Deno.test({
     await closePair(a, b);
   }
 });
+
+for (const engine of ["libdatachannel", "werift"] as const) {
+  Deno.test({
+    name: `tether: ${engine} rejects a garbage offer or answer with a typed error`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+  }, async () => {
+    const { openTether, SignalQueue } = await import("../../core/tether/mod.ts");
+    const common = { hostAddresses: ["127.0.0.1"], probeIntervalMs: 0, engine, timeoutMs: 5000 };
+    const garbage = ["v=0", "not an sdp at all", "v=0\r\nm=application 9 UDP/DTLS/SCTP\r\n"];
+    for (const sdp of garbage) {
+      // Answerer fed a garbage offer.
+      const toAnswerer = new SignalQueue();
+      toAnswerer.push({ kind: "offer", session: "s", sdp });
+      await assert.rejects(
+        () =>
+          openTether({
+            ...common,
+            peerId: "x",
+            role: "answerer",
+            signaler: { send: () => {}, incoming: toAnswerer },
+          }),
+        (e) => e instanceof TetherError && e.code === "negotiation",
+      );
+      // Offerer fed a garbage answer for its own session.
+      const toOfferer = new SignalQueue();
+      await assert.rejects(
+        () =>
+          openTether({
+            ...common,
+            peerId: "y",
+            role: "offerer",
+            session: "s2",
+            signaler: {
+              send: (s) => {
+                if (s.kind === "offer") toOfferer.push({ kind: "answer", session: "s2", sdp });
+              },
+              incoming: toOfferer,
+            },
+          }),
+        (e) => e instanceof TetherError && e.code === "negotiation",
+      );
+    }
+  });
+}

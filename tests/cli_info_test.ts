@@ -1,0 +1,84 @@
+/**
+ * `info` reads the node's local API (the node's own status server on `<configDir>/conflux.sock`)
+ * and prints it as a table or JSON; without a running node it exits 3 with a hint.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { memoryLogger } from "../core/log/logger.ts";
+import { type NodeInfo, serveStatus } from "../core/node/status_server.ts";
+import { main } from "../cli/mod.ts";
+
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
+
+const sample: NodeInfo = {
+  conflux_id: "c0123456789abcdef",
+  realm_id: "r0123456789abcdef",
+  overlay_ip: "100.64.0.7",
+  tag: "web-1",
+  portal: true,
+  teams: ["dev", "ops"],
+  tethers: [{
+    peer: "c_peer",
+    engine: "libdatachannel",
+    channels: 4,
+    rtt_ms: 0.4,
+    bytes_sent: 1200,
+    bytes_received: 3400,
+    idle_ms: 10,
+  }],
+  routes: [{ destination: "100.64.0.9", conflux_id: "c_peer", next_hop: "c_peer", state: "up" }],
+  streams: [],
+};
+
+Deno.test("info: table and --json from the node's status socket, in-process and as a program", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "veilnet-cli-info-" });
+  const server = serveStatus(join(dir, "conflux.sock"), () => sample, { log: memoryLogger() });
+  try {
+    const out: string[] = [];
+    const deps = { env: {}, stdout: (t: string) => out.push(t), stderr: () => {} };
+    assert.equal(await main(["info", "--config-dir", dir], deps), 0);
+    const text = out.join("\n");
+    assert.match(text, /conflux:\s+c0123456789abcdef/);
+    assert.match(text, /overlay ip:\s+100\.64\.0\.7/);
+    assert.match(text, /realm:\s+r0123456789abcdef/);
+    assert.match(text, /teams:\s+dev, ops/);
+    assert.match(text, /tethers \(1\)\nPEER\s+ENGINE\s+CHANNELS/);
+    assert.match(text, /c_peer\s+libdatachannel\s+4\s+0\.4/);
+    assert.match(text, /routes \(1\)\nDESTINATION\s+CONFLUX_ID\s+NEXT_HOP\s+STATE\n100\.64\.0\.9/);
+    assert.match(text, /streams \(0\)/);
+
+    // The real program, reading the directory from VEILNET_CONFIG_DIR.
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--config", CONFIG, MAIN, "info", "--json"],
+      env: { VEILNET_CONFIG_DIR: dir },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(r.stdout)), sample);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("info: no node running exits 3 and says how to start it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "veilnet-cli-info-" });
+  try {
+    const err: string[] = [];
+    const deps = { env: {}, stdout: () => {}, stderr: (t: string) => err.push(t) };
+    assert.equal(await main(["info", "--config-dir", dir], deps), 3);
+    assert.match(err.join("\n"), /node is not running .*conflux\.sock.*veilnet-conflux start/);
+    // A stale socket file with nobody listening behind it.
+    const listener = Deno.listen({ transport: "unix", path: join(dir, "conflux.sock") });
+    listener.close();
+    err.length = 0;
+    const code = await main(["info", "--config-dir", dir], deps);
+    assert.equal(code, 3);
+    assert.match(err.join("\n"), /not running/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
