@@ -220,7 +220,7 @@ export class Lab {
   }
 
   /** Starts the hub services: nats-server, Guardian, forwarder; creates user and realm. */
-  async startServices(): Promise<void> {
+  async startServices(options: { sessionTtlSec?: number } = {}): Promise<void> {
     const gdir = join(this.dir, "guardian");
     await Deno.mkdir(gdir, { recursive: true });
     const deno = Deno.execPath();
@@ -253,6 +253,8 @@ export class Lab {
       `${HUB_IP}:8080`,
       "--log-level",
       "info",
+      "--session-ttl",
+      String(options.sessionTtlSec ?? 600),
     ]);
     await guardian.waitFor(/listening on/, 30_000);
     const sock = join(this.dir, "guardian.sock");

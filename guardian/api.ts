@@ -678,6 +678,27 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
       },
     },
     {
+      method: "GET",
+      path: "/org/team/invite/list",
+      run: (request) => {
+        const u = requireUser(request);
+        const list = store.pendingInvitations(u.email).flatMap((inv) => {
+          const team = store.teamById(inv.teamId);
+          const from = store.userById(inv.invitedBy);
+          return team
+            ? [{
+              invitation_id: inv.id,
+              team_id: team.id,
+              team_name: team.name,
+              invited_by: from?.email ?? null,
+              created_at: inv.createdAt,
+            }]
+            : [];
+        });
+        return Promise.resolve(json(200, list));
+      },
+    },
+    {
       method: "POST",
       path: "/org/team/invite/accept",
       run: async (request) => {

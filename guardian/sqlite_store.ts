@@ -516,6 +516,14 @@ export class SqliteStore implements GuardianStore {
     return r ? invitation(r) : null;
   }
 
+  pendingInvitations(email: string): InvitationRecord[] {
+    return this.#all(
+      "SELECT * FROM team_invitations WHERE email = ? COLLATE NOCASE AND accepted_at IS NULL " +
+        "ORDER BY created_at, id",
+      email,
+    ).map(invitation);
+  }
+
   acceptInvitation(id: string, now: number): void {
     this.#run("UPDATE team_invitations SET accepted_at = ? WHERE id = ?", now, id);
   }

@@ -10,58 +10,95 @@
 
 /** A user account. */
 export interface UserRecord {
+  /** Identifier. */
   id: string;
+  /** Email address (unique, compared case-insensitively). */
   email: string;
+  /** scrypt hash (`scrypt$N$r$p$salt$hash`). */
   passwordHash: string;
+  /** Whether the user administers the Guardian. */
   isAdmin: boolean;
+  /** Creation time, ms since the epoch. */
   createdAt: number;
 }
 
 /** A realm (plane): one overlay network with its own subnet. */
 export interface RealmRecord {
+  /** Identifier. */
   id: string;
+  /** Display name. */
   name: string;
+  /** IPv4 CIDR of the realm. */
   subnet: string;
+  /** Owning user. */
   ownerId: string;
+  /** Creation time, ms since the epoch. */
   createdAt: number;
+  /** Deletion time (ms), or null while live. */
   deletedAt: number | null;
 }
 
 /** A registration token (only its hash is kept). */
 export interface RegistrationTokenRecord {
+  /** Identifier. */
   id: string;
+  /** SHA-256 (hex) of the token; the token itself is never stored. */
   tokenHash: string;
+  /** Realm it belongs to. */
   realmId: string;
+  /** Owning user. */
   ownerId: string;
+  /** Tag given at creation. */
   tag: string | null;
+  /** Creation time, ms since the epoch. */
   createdAt: number;
+  /** Expiry, ms since the epoch. */
   expiresAt: number;
+  /** When it was redeemed (ms), or null. */
   usedAt: number | null;
+  /** Revocation time (ms), or null. */
   revokedAt: number | null;
+  /** Conflux registered with it, or null. */
   confluxId: string | null;
 }
 
 /** A registered conflux (only the hash of its token is kept). */
 export interface ConfluxRecord {
+  /** Identifier. */
   id: string;
+  /** Realm it belongs to. */
   realmId: string;
+  /** Owning user. */
   ownerId: string;
+  /** Tag given at creation. */
   tag: string;
+  /** SHA-256 (hex) of the token; the token itself is never stored. */
   tokenHash: string;
+  /** Leased overlay IPv4 address, dotted quad. */
   overlayIp: string;
+  /** Portal mode at the last session login. */
   portal: boolean;
+  /** Creation time, ms since the epoch. */
   createdAt: number;
+  /** Revocation time (ms), or null. */
   revokedAt: number | null;
+  /** Last session login (ms), or null. */
   lastLoginAt: number | null;
 }
 
 /** A team with its current key. */
 export interface TeamRecord {
+  /** Identifier. */
   id: string;
+  /** Display name. */
   name: string;
+  /** Owning user. */
   ownerId: string;
+  /** Current 32-byte team key. */
   key: Uint8Array;
+  /** Key version; increases at every rotation. */
   version: number;
+  /** Creation time, ms since the epoch. */
   createdAt: number;
 }
 
@@ -70,11 +107,17 @@ export type TeamRole = "owner" | "member";
 
 /** An invitation of an email address into a team. */
 export interface InvitationRecord {
+  /** Identifier. */
   id: string;
+  /** Team. */
   teamId: string;
+  /** Email address (unique, compared case-insensitively). */
   email: string;
+  /** Inviting user. */
   invitedBy: string;
+  /** Creation time, ms since the epoch. */
   createdAt: number;
+  /** Acceptance time (ms), or null. */
   acceptedAt: number | null;
 }
 
@@ -158,6 +201,8 @@ export interface GuardianStore {
   insertInvitation(invitation: InvitationRecord): void;
   /** The invitation with `id`, or null. */
   invitationById(id: string): InvitationRecord | null;
+  /** Pending (not yet accepted) invitations addressed to `email`. */
+  pendingInvitations(email: string): InvitationRecord[];
   /** Marks an invitation accepted. */
   acceptInvitation(id: string, now: number): void;
 

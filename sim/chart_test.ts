@@ -6,7 +6,7 @@ Deno.test("chart draws both panels with one point per network size", () => {
     { nodes: 1000, meanStretch: 1.3, p99Stretch: 4, controlPerNodePerSec: 9 },
     { nodes: 100, meanStretch: 1.1, p99Stretch: 2, controlPerNodePerSec: 5 },
   ]);
-  assert.ok(svg.startsWith("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
   assert.ok(svg.trimEnd().endsWith("</svg>"));
   assert.equal(svg.match(/<polyline /g)?.length, 3, "mean, p99, control");
   assert.equal(svg.match(/<circle /g)?.length, 6);

@@ -17,7 +17,10 @@ Deno.test("dijkstra matches Floyd-Warshall on random graphs, with failed links",
       adjacency[l.a].push(i);
       adjacency[l.b].push(i);
     });
-    const fw = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => i === j ? 0 : Infinity));
+    const fw = Array.from(
+      { length: n },
+      (_, i) => Array.from({ length: n }, (_, j) => i === j ? 0 : Infinity),
+    );
     for (const l of links) {
       fw[l.a][l.b] = Math.min(fw[l.a][l.b], l.w);
       fw[l.b][l.a] = Math.min(fw[l.b][l.a], l.w);

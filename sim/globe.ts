@@ -127,7 +127,11 @@ export interface TopologyOptions {
  * Links each node to its `nearest` closest nodes and to `long` random nodes, then joins any
  * disconnected parts so that the graph is connected. Deterministic for a given `random`.
  */
-export function buildTopology(places: Place[], random: Random, options: TopologyOptions = {}): Topology {
+export function buildTopology(
+  places: Place[],
+  random: Random,
+  options: TopologyOptions = {},
+): Topology {
   const n = places.length;
   const k = Math.min(n - 1, options.nearest ?? 4);
   const long = options.long ?? 1;

@@ -367,7 +367,7 @@ export function runSimulation(options: SimOptions): SimResult {
     const load = new Int32Array(n);
     const paths = flows.map((f) => greedyPath(f.src, f.dst));
     for (const p of paths) {
-      if (p) for (let i = 1; i < p.length - 1; i++) load[p[i]]++;
+      if (p) { for (let i = 1; i < p.length - 1; i++) load[p[i]]++; }
     }
     victim = load.indexOf(Math.max(...load));
     flows.forEach((f, fi) => {

@@ -19,6 +19,7 @@ const sample: NodeInfo = {
   tag: "web-1",
   portal: true,
   teams: ["dev", "ops"],
+  stats: { frames_in: 5, frames_dropped: 1, packets_in: 4, packets_out: 6, control_dropped: 0 },
   tethers: [{
     peer: "c_peer",
     engine: "libdatachannel",
@@ -44,6 +45,7 @@ Deno.test("info: table and --json from the node's status socket, in-process and 
     assert.match(text, /overlay ip:\s+100\.64\.0\.7/);
     assert.match(text, /realm:\s+r0123456789abcdef/);
     assert.match(text, /teams:\s+dev, ops/);
+    assert.match(text, /stats:\s+frames_in=5 frames_dropped=1 packets_in=4 packets_out=6/);
     assert.match(text, /tethers \(1\)\nPEER\s+ENGINE\s+CHANNELS/);
     assert.match(text, /c_peer\s+libdatachannel\s+4\s+0\.4/);
     assert.match(text, /routes \(1\)\nDESTINATION\s+CONFLUX_ID\s+NEXT_HOP\s+STATE\n100\.64\.0\.9/);

@@ -83,6 +83,13 @@ test("register from environment variables only", async (g, h, realm) => {
   const saved = await readJson(join(h.configDir, "conflux.json"));
   assert.equal(saved.tag, "from-env");
   assert.equal(saved.portal, true);
+  // Registering again replaces the saved registration and says which conflux it replaced.
+  const again = { ...env, VEILNET_REGISTRATION_TOKEN: await registrationToken(g, realm) };
+  assert.equal(await h.run(["register"], again), 0, h.err.join("\n"));
+  assert.match(
+    h.err.join("\n"),
+    new RegExp(`replaced the registration of conflux ${saved.conflux_id}`),
+  );
 });
 
 test("register: a refused token changes nothing", async (g, h) => {

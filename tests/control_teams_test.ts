@@ -62,7 +62,10 @@ Deno.test("teams: keys in sessions, pushed on add, rotated and pushed on removal
       teamId: dev,
       email: member.email,
     });
+    const pending = await g.client.listInvitations(member.accessToken);
+    assert.deepEqual(pending, [{ invitationId: inv, teamId: dev, teamName: "dev" }]);
     await g.client.acceptInvitation(member.accessToken, inv);
+    assert.deepEqual(await g.client.listInvitations(member.accessToken), []);
     const regB = await registerConflux(g, member, { teams: ["dev"] });
 
     const connect = async (token: string) => {

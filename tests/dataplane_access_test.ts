@@ -1,7 +1,7 @@
 /**
  * Team affinity, live: a node without a shared team gets no reply and the target logs only a
  * debug line; adding the team through the Guardian API makes ping work without restart;
- * removing it stops it again.
+ * removing it stops it again. Sessions are 8 s long, so renewals happen throughout.
  */
 import assert from "node:assert/strict";
 import { createLab, labAvailable } from "../demo/lab.ts";
@@ -14,7 +14,8 @@ Deno.test({
   fn: async () => {
     const lab = await createLab({ nodes: 2, echo: Deno.env.get("LAB_ECHO") === "1" });
     try {
-      await lab.startServices();
+      // Short sessions: certificates and NATS credentials renew several times during the test.
+      await lab.startServices({ sessionTtlSec: 8 });
       await lab.createTeam("dev");
       const a = await lab.register("a", ["dev"]);
       const b = await lab.register("b", []);

@@ -316,6 +316,7 @@ Deno.test({
       const node = JSON.parse(info!.stdout);
       assert.equal(node.conflux_id, conf.conflux_id);
       assert.match(node.overlay_ip, /^100\.64\.7\.\d+$/);
+      assert.match(await journal(), /Started veilnet\.service/); // `journalctl -u veilnet`
       const active = await inside(["systemctl", "is-active", "veilnet"]);
       assert.equal(active.stdout.trim(), "active", await journal());
       const status = await cli(["status"]);

@@ -32,6 +32,13 @@ const { values } = parseArgs({
 });
 
 const encoder = new TextEncoder();
+/** Up to 20 message numbers below the highest seen that never arrived. */
+function missing(): number[] {
+  const out: number[] = [];
+  const max = Math.max(-1, ...seen);
+  for (let i = 0; i <= max && out.length < 20; i++) if (!seen.has(i)) out.push(i);
+  return out;
+}
 /** Process CPU time (user + system) in ms. */
 function cpuMs(): number {
   const u = process.cpuUsage();
@@ -76,6 +83,7 @@ let bytes = 0;
           received,
           bytes,
           cpuMs: cpuMs(),
+          missing: missing(),
           tether: hooks.stats?.(),
         });
       } else if (msg.cmd === "close") hooks.close?.();
@@ -101,9 +109,14 @@ const tether = await openTether({
 hooks.close = () => tether.close();
 hooks.stats = () => tether.stats();
 const echo = values.mode === "echo";
+// Numbers (first 4 bytes) of the first messages seen, to tell which ones went missing.
+const seen = new Set<number>();
 tether.onMessage((m) => {
   received++;
   bytes += m.byteLength;
+  if (seen.size < 100_000 && m.byteLength >= 4) {
+    seen.add(new DataView(m.buffer, m.byteOffset, 4).getUint32(0));
+  }
   if (echo) tether.send(m);
 });
 tether.onClose((reason) => {

@@ -9,6 +9,13 @@ import { boolFlag } from "../flags.ts";
 import { fetchNodeInfo, type NodeInfo } from "../local_api.ts";
 import { renderPairs, renderTable } from "../table.ts";
 
+/** The data-path counters as one `stats:` line, when the node reports them. */
+function statsLine(stats: unknown): Array<[string, string]> {
+  if (typeof stats !== "object" || stats === null || Array.isArray(stats)) return [];
+  const parts = Object.entries(stats).map(([k, v]) => `${k}=${v}`);
+  return parts.length > 0 ? [["stats", parts.join(" ")]] : [];
+}
+
 /** Renders `/info` as the text `info` prints. */
 export function renderInfo(info: NodeInfo): string {
   const out = [
@@ -19,6 +26,7 @@ export function renderInfo(info: NodeInfo): string {
       ["tag", info.tag],
       ["portal", info.portal ? "yes" : "no"],
       ["teams", info.teams.length > 0 ? info.teams.join(", ") : "-"],
+      ...statsLine(info.stats),
     ]),
   ];
   for (

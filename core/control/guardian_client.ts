@@ -313,6 +313,20 @@ export class GuardianClient {
     return r.invitation_id;
   }
 
+  /** `GET /org/team/invite/list`: pending invitations addressed to the caller. */
+  async listInvitations(
+    accessToken: string,
+  ): Promise<Array<{ invitationId: string; teamId: string; teamName: string }>> {
+    const r = await this.call("GET", "/org/team/invite/list", { bearer: accessToken }) as Array<
+      { invitation_id: string; team_id: string; team_name: string }
+    >;
+    return r.map((i) => ({
+      invitationId: i.invitation_id,
+      teamId: i.team_id,
+      teamName: i.team_name,
+    }));
+  }
+
   /** `POST /org/team/invite/accept`. */
   async acceptInvitation(accessToken: string, invitationId: string): Promise<void> {
     await this.call("POST", "/org/team/invite/accept", {

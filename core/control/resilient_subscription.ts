@@ -93,6 +93,7 @@ export class ResilientSubscription implements AsyncIterable<Msg> {
     this.end();
   }
 
+  /** Yields messages in arrival order until the subscription ends. */
   async *[Symbol.asyncIterator](): AsyncIterator<Msg> {
     try {
       for (;;) {

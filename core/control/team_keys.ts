@@ -41,9 +41,13 @@ export interface TeamKeysUpdate {
 
 /** JSON shape of one team in the Guardian API and in pushed updates. */
 export interface TeamKeyJson {
+  /** Team id. */
   team_id: string;
+  /** Team name. */
   name: string;
+  /** Key version. */
   version: number;
+  /** Base64 of the 32-byte key. */
   key: string;
 }
 

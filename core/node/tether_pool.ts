@@ -103,13 +103,20 @@ export class TetherPool {
   }
 
   /** Resolves with an open tether to `peerId`, offering one if none is open or being opened. */
-  ensure(peerId: string): Promise<Tether> {
-    const link = this.#links.get(peerId);
-    if (link) {
-      if (link.tether?.open) return Promise.resolve(link.tether);
-      if (!link.tether) return link.opening;
+  async ensure(peerId: string): Promise<Tether> {
+    // An attempt may be replaced by the peer's own offer (glare) or a newer one: follow it.
+    for (let round = 0; round < 4; round++) {
+      let link = this.#links.get(peerId);
+      if (link?.tether?.open) return link.tether;
+      if (!link || link.tether) link = this.#start(peerId, "offerer", crypto.randomUUID());
+      try {
+        return await link.opening;
+      } catch (e) {
+        const current = this.#links.get(peerId);
+        if (this.#closed || !current || current === link) throw e;
+      }
     }
-    return this.#start(peerId, "offerer", crypto.randomUUID()).opening;
+    throw new Error(`tether to ${peerId} kept being replaced`);
   }
 
   /** Feeds a verified signal from `peerId`. */

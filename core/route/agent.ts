@@ -74,7 +74,7 @@ export interface RouteAgentOptions {
   queryFanout?: number[];
   /**
    * Hops of the query a node that has a route sends, once per `askIntervalMs`, through one
-   * tether peer that is not yet a candidate, to find better routes (default 2).
+   * tether peer that is not yet a candidate, to find better routes (default 3).
    */
   askTtl?: number;
   /** Time between two such queries for one destination (default 15 s). */
@@ -177,6 +177,8 @@ interface Destination {
   lastActive: number;
   discovery: Discovery | null;
   retryAfter: number;
+  /** Last poll at which a finite route existed (relays repair only routes they had). */
+  routedAt: number;
   /** When the origin may next ask one more neighbour for this destination. */
   nextAskAt: number;
   /** Neighbours asked so far in the current round of asking. */
@@ -276,7 +278,7 @@ export class RouteAgent {
     this.#askInterval = positive(options.askIntervalMs, 15_000, "askIntervalMs");
     this.#askTtl = Math.min(
       this.#queryTtl,
-      Math.max(1, Math.floor(positive(options.askTtl, 2, "askTtl"))),
+      Math.max(1, Math.floor(positive(options.askTtl, 3, "askTtl"))),
     );
     this.#maxCandidates = Math.max(1, Math.floor(positive(options.maxCandidates, 8, "max")));
     this.#idle = positive(options.idleDestinationMs, 120_000, "idleDestinationMs");
@@ -525,6 +527,7 @@ export class RouteAgent {
         lastActive: now,
         discovery: null,
         retryAfter: -Infinity,
+        routedAt: -Infinity,
         nextAskAt: -Infinity,
         asked: new Set(),
       };
@@ -654,9 +657,8 @@ export class RouteAgent {
   #onReport(from: string, report: RouteReport, now: number): void {
     for (const e of report.estimates) {
       if (e.destination === this.self) continue;
-      const d = this.#dests.get(e.destination) ?? (Number.isFinite(e.estimateMs)
-        ? this.#dest(e.destination, now)
-        : undefined);
+      const d = this.#dests.get(e.destination) ??
+        (Number.isFinite(e.estimateMs) ? this.#dest(e.destination, now) : undefined);
       if (!d) continue;
       d.lastActive = now;
       const c = d.candidates.get(from);
@@ -853,10 +855,13 @@ export class RouteAgent {
 
   #pollDiscovery(name: string, d: Destination, now: number): void {
     const hasRoute = Number.isFinite(this.#bestOf(name, d, undefined).estimateMs);
+    if (hasRoute) d.routedAt = now;
     if (d.discovery === null) {
       const inUse = now - d.lastWanted < this.#subTtl;
-      // Self-healing: a destination in use that lost its last route is looked for again.
-      if (!hasRoute && inUse) this.#startDiscovery(name, d, now);
+      // Self-healing: a destination in use that lost its last route is looked for again, by
+      // its sources and also by relays that carry it (repair next to the break is faster).
+      const repair = d.subscribers.size > 0 && now - d.routedAt < this.#subTtl;
+      if (!hasRoute && (inUse || repair)) this.#startDiscovery(name, d, now);
       else if (hasRoute && (inUse || d.subscribers.size > 0) && now >= d.nextAskAt) {
         this.#askOneNeighbour(name, d, now);
       }

@@ -245,7 +245,11 @@ Deno.test("failure of the used next hop moves traffic at once and tells upstream
 Deno.test("a relay never sends a frame back where it came from", () => {
   const agent = new RouteAgent({ self: "R", random: mulberry32(1) });
   agent.linkMeasured("P", 0, { rttMs: 2 });
-  agent.receive("P", { kind: "report", estimates: [{ destination: "D", estimateMs: 5, hops: 1 }] }, 0);
+  agent.receive(
+    "P",
+    { kind: "report", estimates: [{ destination: "D", estimateMs: 5, hops: 1 }] },
+    0,
+  );
   assert.equal(agent.choose("D", 1).kind, "next-hop");
   assert.equal(agent.choose("D", 1, { exclude: "P", discover: false }).kind, "no-route");
 });
@@ -260,7 +264,9 @@ Deno.test("reports go only to neighbours that use us, with poisoned reverse", ()
   assert.deepEqual(out.map((o) => o.to), ["P"]);
   const m = out[0].message;
   assert.equal(m.kind, "report");
-  if (m.kind === "report") assert.deepEqual(m.estimates, [{ destination: "D", estimateMs: 10, hops: 1 }]);
+  if (m.kind === "report") {
+    assert.deepEqual(m.estimates, [{ destination: "D", estimateMs: 10, hops: 1 }]);
+  }
   assert.ok(
     !agent.poll(2).some((o) => o.message.kind === "report"),
     "unchanged estimates are not repeated",
@@ -268,7 +274,11 @@ Deno.test("reports go only to neighbours that use us, with poisoned reverse", ()
   // Q offers a better route; P, who uses us, hears the improvement. Q itself must not be told
   // a route that goes back through Q.
   agent.noteUpstream("Q", "D", 300);
-  agent.receive("Q", { kind: "report", estimates: [{ destination: "D", estimateMs: 1, hops: 1 }] }, 300);
+  agent.receive(
+    "Q",
+    { kind: "report", estimates: [{ destination: "D", estimateMs: 1, hops: 1 }] },
+    300,
+  );
   const next = agent.poll(600);
   const toP = next.find((o) => o.to === "P")?.message;
   const toQ = next.find((o) => o.to === "Q")?.message;
@@ -280,9 +290,17 @@ Deno.test("reports go only to neighbours that use us, with poisoned reverse", ()
 Deno.test("routes longer than the hop limit count as no route", () => {
   const agent = new RouteAgent({ self: "S", random: mulberry32(1), hopLimit: 4 });
   agent.linkMeasured("P", 0, { rttMs: 2 });
-  agent.receive("P", { kind: "report", estimates: [{ destination: "D", estimateMs: 5, hops: 4 }] }, 0);
+  agent.receive(
+    "P",
+    { kind: "report", estimates: [{ destination: "D", estimateMs: 5, hops: 4 }] },
+    0,
+  );
   assert.equal(agent.best("D"), null);
-  agent.receive("P", { kind: "report", estimates: [{ destination: "D", estimateMs: 5, hops: 3 }] }, 1);
+  agent.receive(
+    "P",
+    { kind: "report", estimates: [{ destination: "D", estimateMs: 5, hops: 3 }] },
+    1,
+  );
   assert.equal(agent.best("D")?.hops, 4);
 });
 
@@ -306,7 +324,11 @@ Deno.test("discovery finds a multi-hop route; nodes with nothing useful stay sil
 
 Deno.test("messages from non-neighbours and for ourselves are ignored", () => {
   const agent = new RouteAgent({ self: "S", random: mulberry32(1) });
-  agent.receive("X", { kind: "report", estimates: [{ destination: "D", estimateMs: 1, hops: 1 }] }, 0);
+  agent.receive(
+    "X",
+    { kind: "report", estimates: [{ destination: "D", estimateMs: 1, hops: 1 }] },
+    0,
+  );
   assert.equal(agent.best("D"), null);
   assert.deepEqual(agent.choose("S", 0), { kind: "local" });
 });

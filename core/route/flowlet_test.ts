@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FlowletTable, flowHash } from "./flowlet.ts";
+import { flowHash, FlowletTable } from "./flowlet.ts";
 import type { FlowletPaths } from "./flowlet.ts";
 
 /** Two paths with settable delays; `choose` returns the preferred one. */
@@ -76,7 +76,10 @@ Deno.test("flowlet table is bounded and sweeps idle flows", () => {
 Deno.test("flowHash is stable and spreads similar keys", () => {
   const a = flowHash(new Uint8Array([100, 64, 0, 1, 100, 64, 0, 2, 6, 0x1f, 0x90, 0xc3, 0x50]));
   const b = flowHash(new Uint8Array([100, 64, 0, 1, 100, 64, 0, 2, 6, 0x1f, 0x90, 0xc3, 0x51]));
-  assert.equal(a, flowHash(new Uint8Array([100, 64, 0, 1, 100, 64, 0, 2, 6, 0x1f, 0x90, 0xc3, 0x50])));
+  assert.equal(
+    a,
+    flowHash(new Uint8Array([100, 64, 0, 1, 100, 64, 0, 2, 6, 0x1f, 0x90, 0xc3, 0x50])),
+  );
   assert.notEqual(a, b);
   assert.ok(Number.isInteger(a) && a >= 0 && a < 2 ** 32);
 });

@@ -140,5 +140,5 @@ export function parseRouteMessage(value: unknown): RouteMessage {
     });
     return { kind: "report", estimates };
   }
-  return fail("kind must be \"query\" or \"report\"");
+  return fail('kind must be "query" or "report"');
 }

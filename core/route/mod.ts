@@ -6,6 +6,7 @@
  */
 
 export * from "./agent.ts";
+export * from "./codec.ts";
 export * from "./errors.ts";
 export * from "./flowlet.ts";
 export * from "./messages.ts";

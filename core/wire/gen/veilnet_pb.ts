@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file veilnet.proto.
  */
 export const file_veilnet: GenFile = /*@__PURE__*/
-  fileDesc("Cg12ZWlsbmV0LnByb3RvEgp2ZWlsbmV0LnYxIrsBCgtDZXJ0aWZpY2F0ZRISCgpjb25mbHV4X2lkGAEgASgJEhAKCHJlYWxtX2lkGAIgASgJEhIKCm92ZXJsYXlfaXAYAyABKAkSGAoQbWxkc2FfcHVibGljX2tleRgEIAEoDBIRCglpc3N1ZWRfYXQYBSABKAMSEgoKZXhwaXJlc19hdBgGIAEoAxILCgN0YWcYByABKAkSDgoGcG9ydGFsGAggASgIEhQKDHJlYWxtX3N1Ym5ldBgJIAEoCSI7ChFTaWduZWRDZXJ0aWZpY2F0ZRITCgtjZXJ0aWZpY2F0ZRgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwixgEKCEVudmVsb3BlEg8KB3ZlcnNpb24YASABKA0SJQoEdHlwZRgCIAEoDjIXLnZlaWxuZXQudjEuTWVzc2FnZVR5cGUSGgoSc2VuZGVyX2NlcnRpZmljYXRlGAMgASgMEh8KF3NlbmRlcl9jZXJ0aWZpY2F0ZV9oYXNoGAQgASgMEhUKDWFmZmluaXR5X3RhZ3MYBSADKAwSEQoJdGltZXN0YW1wGAYgASgDEg0KBW5vbmNlGAcgASgMEgwKBGJvZHkYCCABKAwiNQoOU2lnbmVkRW52ZWxvcGUSEAoIZW52ZWxvcGUYASABKAwSEQoJc2lnbmF0dXJlGAIgASgMIlQKDVN0cmVhbVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoDBIUCgxyZXNwb25kZXJfaWQYAiABKAkSGQoRZW5jYXBzdWxhdGlvbl9rZXkYAyABKAwiTAoOU3RyZWFtUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoDBITCgtjaXBoZXJfdGV4dBgCIAEoDBIRCglzdHJlYW1faWQYAyABKA0iMAoLU3RyZWFtQ2xvc2USEQoJc3RyZWFtX2lkGAEgASgNEg4KBnJlYXNvbhgCIAEoCSIeCghEaXNjb3ZlchISCgpvdmVybGF5X2lwGAEgASgJIjcKDURpc2NvdmVyUmVwbHkSEgoKb3ZlcmxheV9pcBgBIAEoCRISCgpjb25mbHV4X2lkGAIgASgJIsYBCgZTaWduYWwSEQoJdGV0aGVyX2lkGAEgASgJEiUKBGtpbmQYAiABKA4yFy52ZWlsbmV0LnYxLlNpZ25hbC5LaW5kEg8KB3BheWxvYWQYAyABKAkSDgoGZW5naW5lGAQgASgJImEKBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEg4KCktJTkRfT0ZGRVIQARIPCgtLSU5EX0FOU1dFUhACEhIKDktJTkRfQ0FORElEQVRFEAMSDgoKS0lORF9DTE9TRRAEKp4CCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIfChtNRVNTQUdFX1RZUEVfU1RSRUFNX1JFUVVFU1QQARIgChxNRVNTQUdFX1RZUEVfU1RSRUFNX1JFU1BPTlNFEAISGQoVTUVTU0FHRV9UWVBFX0RJU0NPVkVSEAMSHwobTUVTU0FHRV9UWVBFX0RJU0NPVkVSX1JFUExZEAQSFwoTTUVTU0FHRV9UWVBFX1NJR05BTBAFEhwKGE1FU1NBR0VfVFlQRV9ST1VURV9RVUVSWRAGEhwKGE1FU1NBR0VfVFlQRV9ST1VURV9SRVBMWRAHEh0KGU1FU1NBR0VfVFlQRV9TVFJFQU1fQ0xPU0UQCGIGcHJvdG8z");
+  fileDesc("Cg12ZWlsbmV0LnByb3RvEgp2ZWlsbmV0LnYxIrsBCgtDZXJ0aWZpY2F0ZRISCgpjb25mbHV4X2lkGAEgASgJEhAKCHJlYWxtX2lkGAIgASgJEhIKCm92ZXJsYXlfaXAYAyABKAkSGAoQbWxkc2FfcHVibGljX2tleRgEIAEoDBIRCglpc3N1ZWRfYXQYBSABKAMSEgoKZXhwaXJlc19hdBgGIAEoAxILCgN0YWcYByABKAkSDgoGcG9ydGFsGAggASgIEhQKDHJlYWxtX3N1Ym5ldBgJIAEoCSI7ChFTaWduZWRDZXJ0aWZpY2F0ZRITCgtjZXJ0aWZpY2F0ZRgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwixgEKCEVudmVsb3BlEg8KB3ZlcnNpb24YASABKA0SJQoEdHlwZRgCIAEoDjIXLnZlaWxuZXQudjEuTWVzc2FnZVR5cGUSGgoSc2VuZGVyX2NlcnRpZmljYXRlGAMgASgMEh8KF3NlbmRlcl9jZXJ0aWZpY2F0ZV9oYXNoGAQgASgMEhUKDWFmZmluaXR5X3RhZ3MYBSADKAwSEQoJdGltZXN0YW1wGAYgASgDEg0KBW5vbmNlGAcgASgMEgwKBGJvZHkYCCABKAwiNQoOU2lnbmVkRW52ZWxvcGUSEAoIZW52ZWxvcGUYASABKAwSEQoJc2lnbmF0dXJlGAIgASgMIlQKDVN0cmVhbVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoDBIUCgxyZXNwb25kZXJfaWQYAiABKAkSGQoRZW5jYXBzdWxhdGlvbl9rZXkYAyABKAwiTAoOU3RyZWFtUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoDBITCgtjaXBoZXJfdGV4dBgCIAEoDBIRCglzdHJlYW1faWQYAyABKA0iMAoLU3RyZWFtQ2xvc2USEQoJc3RyZWFtX2lkGAEgASgNEg4KBnJlYXNvbhgCIAEoCSIeCghEaXNjb3ZlchISCgpvdmVybGF5X2lwGAEgASgJIjcKDURpc2NvdmVyUmVwbHkSEgoKb3ZlcmxheV9pcBgBIAEoCRISCgpjb25mbHV4X2lkGAIgASgJIsYBCgZTaWduYWwSEQoJdGV0aGVyX2lkGAEgASgJEiUKBGtpbmQYAiABKA4yFy52ZWlsbmV0LnYxLlNpZ25hbC5LaW5kEg8KB3BheWxvYWQYAyABKAkSDgoGZW5naW5lGAQgASgJImEKBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEg4KCktJTkRfT0ZGRVIQARIPCgtLSU5EX0FOU1dFUhACEhIKDktJTkRfQ0FORElEQVRFEAMSDgoKS0lORF9DTE9TRRAEIoEBCgpSb3V0ZVF1ZXJ5EhAKCHF1ZXJ5X2lkGAEgASgNEg4KBm9yaWdpbhgCIAEoCRITCgtkZXN0aW5hdGlvbhgDIAEoCRILCgN0dGwYBCABKA0SDAoEcGF0aBgFIAMoCRISCgpjbG9zZXN0X21zGAYgASgBEg0KBXN0YWxsGAcgASgNIkcKDVJvdXRlRXN0aW1hdGUSEwoLZGVzdGluYXRpb24YASABKAkSEwoLZXN0aW1hdGVfbXMYAiABKAESDAoEaG9wcxgDIAEoDSI7CgtSb3V0ZVJlcG9ydBIsCgllc3RpbWF0ZXMYASADKAsyGS52ZWlsbmV0LnYxLlJvdXRlRXN0aW1hdGUqngIKC01lc3NhZ2VUeXBlEhwKGE1FU1NBR0VfVFlQRV9VTlNQRUNJRklFRBAAEh8KG01FU1NBR0VfVFlQRV9TVFJFQU1fUkVRVUVTVBABEiAKHE1FU1NBR0VfVFlQRV9TVFJFQU1fUkVTUE9OU0UQAhIZChVNRVNTQUdFX1RZUEVfRElTQ09WRVIQAxIfChtNRVNTQUdFX1RZUEVfRElTQ09WRVJfUkVQTFkQBBIXChNNRVNTQUdFX1RZUEVfU0lHTkFMEAUSHAoYTUVTU0FHRV9UWVBFX1JPVVRFX1FVRVJZEAYSHAoYTUVTU0FHRV9UWVBFX1JPVVRFX1JFUExZEAcSHQoZTUVTU0FHRV9UWVBFX1NUUkVBTV9DTE9TRRAIYgZwcm90bzM");
 
 /**
  * Identity of one conflux for one Guardian session, signed by the Guardian's
@@ -417,6 +417,122 @@ export enum Signal_Kind {
  */
 export const Signal_KindSchema: GenEnum<Signal_Kind> = /*@__PURE__*/
   enumDesc(file_veilnet, 9, 0);
+
+/**
+ * Body of MESSAGE_TYPE_ROUTE_QUERY, sent to one tether peer: "who can reach
+ * `destination`, at what estimate?" Forwarded hop by hop towards the
+ * destination; the first node with a finite estimate answers with a
+ * RouteReport to the peer it got the query from (see PROTOCOL.md, Routing).
+ *
+ * @generated from message veilnet.v1.RouteQuery
+ */
+export type RouteQuery = Message<"veilnet.v1.RouteQuery"> & {
+  /**
+   * Chosen by the origin; (origin, query_id) identifies one query branch.
+   *
+   * @generated from field: uint32 query_id = 1;
+   */
+  queryId: number;
+
+  /**
+   * @generated from field: string origin = 2;
+   */
+  origin: string;
+
+  /**
+   * @generated from field: string destination = 3;
+   */
+  destination: string;
+
+  /**
+   * Hops the query may still travel.
+   *
+   * @generated from field: uint32 ttl = 4;
+   */
+  ttl: number;
+
+  /**
+   * Conflux ids visited so far, origin first.
+   *
+   * @generated from field: repeated string path = 5;
+   */
+  path: string[];
+
+  /**
+   * Lowest prior delay (ms) to the destination seen on the way; +Inf if none.
+   *
+   * @generated from field: double closest_ms = 6;
+   */
+  closestMs: number;
+
+  /**
+   * Hops since the query last got closer by that prior.
+   *
+   * @generated from field: uint32 stall = 7;
+   */
+  stall: number;
+};
+
+/**
+ * Describes the message veilnet.v1.RouteQuery.
+ * Use `create(RouteQuerySchema)` to create a new message.
+ */
+export const RouteQuerySchema: GenMessage<RouteQuery> = /*@__PURE__*/
+  messageDesc(file_veilnet, 10);
+
+/**
+ * One destination's delivery-time estimate from the reporting conflux.
+ *
+ * @generated from message veilnet.v1.RouteEstimate
+ */
+export type RouteEstimate = Message<"veilnet.v1.RouteEstimate"> & {
+  /**
+   * @generated from field: string destination = 1;
+   */
+  destination: string;
+
+  /**
+   * Milliseconds from the reporter to the destination; +Inf = no route via
+   * the reporter (failure, or the reporter routes through the receiver).
+   *
+   * @generated from field: double estimate_ms = 2;
+   */
+  estimateMs: number;
+
+  /**
+   * Hops on the reporter's best route.
+   *
+   * @generated from field: uint32 hops = 3;
+   */
+  hops: number;
+};
+
+/**
+ * Describes the message veilnet.v1.RouteEstimate.
+ * Use `create(RouteEstimateSchema)` to create a new message.
+ */
+export const RouteEstimateSchema: GenMessage<RouteEstimate> = /*@__PURE__*/
+  messageDesc(file_veilnet, 11);
+
+/**
+ * Body of MESSAGE_TYPE_ROUTE_REPLY: estimates a conflux reports to peers that
+ * route through it or asked it (Q-routing feedback), several per message.
+ *
+ * @generated from message veilnet.v1.RouteReport
+ */
+export type RouteReport = Message<"veilnet.v1.RouteReport"> & {
+  /**
+   * @generated from field: repeated veilnet.v1.RouteEstimate estimates = 1;
+   */
+  estimates: RouteEstimate[];
+};
+
+/**
+ * Describes the message veilnet.v1.RouteReport.
+ * Use `create(RouteReportSchema)` to create a new message.
+ */
+export const RouteReportSchema: GenMessage<RouteReport> = /*@__PURE__*/
+  messageDesc(file_veilnet, 12);
 
 /**
  * What kind of body an Envelope carries.
