@@ -39,6 +39,8 @@ export class Egresser {
   state: EgresserState = "idle";
   /** Destination conflux, once discovered and verified. */
   peer?: PeerRef;
+  /** Relay the frames go through when no direct tether reaches the peer. */
+  nextHop?: string;
   /** The stream's sending half, once established. */
   sender?: StreamSender;
   /** Packets waiting for the stream or tether (copies). */
@@ -75,6 +77,7 @@ export class Egresser {
     this.failures++;
     this.state = "backoff";
     this.sender = undefined;
+    this.nextHop = undefined;
     this.queue.length = 0;
     const delay = Math.min(
       EGRESS_BACKOFF_MIN_MS * 2 ** (this.failures - 1),
@@ -87,5 +90,6 @@ export class Egresser {
   reset(): void {
     this.state = "idle";
     this.sender = undefined;
+    this.nextHop = undefined;
   }
 }

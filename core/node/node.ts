@@ -41,12 +41,15 @@ import {
   DiscoverReplySchema,
   DiscoverSchema,
   MessageType,
+  NeighboursReplySchema,
+  NeighboursRequestSchema,
   Signal_Kind,
   SignalSchema,
   StreamCloseSchema,
 } from "../wire/gen/veilnet_pb.ts";
 import type { OpenedEnvelope } from "../wire/envelope.ts";
 import { PacketBatch } from "../../ffi/packet_batch.ts";
+import { RelayLimiter } from "../route/relay_limiter.ts";
 import type { Tun } from "../../ffi/tun.ts";
 import { Egresser, type PeerRef } from "./egresser.ts";
 import { Messenger } from "./messenger.ts";
@@ -68,6 +71,12 @@ import { TetherPool } from "./tether_pool.ts";
 export const HANDSHAKE_TIMEOUT_MS = 3000;
 /** How long discovery waits for the owner of an address. */
 export const DISCOVER_TIMEOUT_MS = 1500;
+/** How long a direct tether may take before the egresser looks for a relay. */
+export const DIRECT_TETHER_TIMEOUT_MS = 6000;
+/** Frames per second one source may relay through this node (and its burst). */
+export const RELAY_RATE_PER_SECOND = 50_000;
+/** Most neighbours listed in a NEIGHBOURS_REPLY. */
+export const MAX_NEIGHBOURS = 32;
 /** Most ingress streams one peer may hold at this node (older ones are dropped). */
 export const MAX_INGRESS_STREAMS_PER_PEER = 4;
 
@@ -136,6 +145,13 @@ export class Node {
   #writeBatch = new PacketBatch({ capacity: 256, slotSize: 2048 });
   #aad = new Uint8Array(FRAME_HEADER_LENGTH);
   #closeSentAt = new Map<string, number>();
+  /** Overlay address of every conflux we heard from (verified), both ways; relays use it. */
+  #peerIps = new Map<string, number>();
+  #ipPeers = new Map<number, string>();
+  #relayLimiter = new RelayLimiter({
+    ratePerSecond: RELAY_RATE_PER_SECOND,
+    burst: RELAY_RATE_PER_SECOND / 10,
+  });
   #stopped = false;
   #sweepTimer?: ReturnType<typeof setInterval>;
   #loops: Promise<void>[] = [];
@@ -143,6 +159,7 @@ export class Node {
   readonly counters = {
     framesIn: 0,
     framesDropped: 0,
+    framesRelayed: 0,
     packetsIn: 0,
     packetsOut: 0,
     controlDropped: 0,
@@ -174,6 +191,7 @@ export class Node {
       sendSignal: (peer, signal) => this.#sendSignal(peer, signal),
       onMessage: (peer, message) => this.#onTetherMessage(peer, message),
       onClose: (peer) => this.#onTetherClose(peer),
+      timeoutMs: DIRECT_TETHER_TIMEOUT_MS,
       log: options.log,
     });
   }
@@ -265,6 +283,7 @@ export class Node {
       stats: {
         frames_in: this.counters.framesIn,
         frames_dropped: this.counters.framesDropped,
+        frames_relayed: this.counters.framesRelayed,
         packets_in: this.counters.packetsIn,
         packets_out: this.counters.packetsOut,
         control_dropped: this.counters.controlDropped,
@@ -284,7 +303,7 @@ export class Node {
       routes: [...this.#egress.values()].map((e) => ({
         destination: formatIpv4(e.ip),
         conflux_id: e.peer?.id ?? "",
-        next_hop: e.peer && this.#pool.tether(e.peer.id) ? e.peer.id : "",
+        next_hop: e.peer && this.#pool.tether(e.nextHop ?? e.peer.id) ? e.nextHop ?? e.peer.id : "",
         state: e.state,
       })),
       streams: [
@@ -360,7 +379,8 @@ export class Node {
 
   #sendData(e: Egresser, packet: Uint8Array, now: number): boolean {
     const peer = e.peer!;
-    if (!this.#pool.tether(peer.id)) return false;
+    const hop = e.nextHop ?? peer.id;
+    if (!this.#pool.tether(hop)) return false;
     const sender = e.sender!;
     const counter = sender.next(now);
     const frame = new Uint8Array(FRAME_HEADER_LENGTH + packet.length + 16);
@@ -375,7 +395,7 @@ export class Node {
     const aad = frameAad(frame, this.#aad);
     sender.sealInto(counter, aad, packet, { out: frame, offset: FRAME_HEADER_LENGTH });
     this.counters.packetsOut++;
-    if (!this.#pool.send(peer.id, frame)) e.dropped++;
+    if (!this.#pool.send(hop, frame)) e.dropped++;
     return true;
   }
 
@@ -393,7 +413,7 @@ export class Node {
   #retether(e: Egresser): void {
     if (e.state !== "ready" || !e.peer || e.retethering) return;
     e.retethering = true;
-    this.#pool.ensure(e.peer.id).then(
+    this.#pool.ensure(e.nextHop ?? e.peer.id).then(
       () => this.#flush(e),
       (err) => {
         this.#log.debug("tether failed", { peer: e.peer?.id, error: String(err) });
@@ -408,13 +428,15 @@ export class Node {
     try {
       const peer = await this.#discover(e.ip, ipText);
       if (this.#egress.get(e.ip) !== e || this.#stopped) return;
-      const [sender] = await Promise.all([
+      const [sender, hop] = await Promise.all([
         this.#handshake(peer, ipText),
-        this.#pool.ensure(peer.id),
+        this.#path(peer),
       ]);
       if (this.#egress.get(e.ip) !== e || this.#stopped) return;
       e.peer = peer;
       e.sender = sender;
+      e.nextHop = hop === peer.id ? undefined : hop;
+      if (e.nextHop) this.#log.info("relaying via", { dst: ipText, relay: hop });
       e.state = "ready";
       e.failures = 0;
       this.#log.debug("stream up", { peer: peer.id, dst: ipText, stream: sender.streamId });
@@ -450,8 +472,51 @@ export class Node {
       throw new Error("discover reply without team affinity");
     }
     const peer = peerOf(opened, ip);
+    this.#learnPeer(opened);
     this.#discovered.set(ip, { peer, at: Date.now() });
     return peer;
+  }
+
+  /** A direct tether to `peer`, or else one to a relay that holds a tether to it. */
+  async #path(peer: PeerRef): Promise<string> {
+    try {
+      await this.#pool.ensure(peer.id);
+      return peer.id;
+    } catch (direct) {
+      if (this.#stopped) throw direct;
+      this.#log.debug("no direct tether; looking for a relay", {
+        peer: peer.id,
+        error: String(direct),
+      });
+    }
+    const request = this.#messenger.seal(
+      MessageType.NEIGHBOURS_REQUEST,
+      toBinary(
+        NeighboursRequestSchema,
+        create(NeighboursRequestSchema, { destinationId: peer.id }),
+      ),
+      Date.now(),
+    );
+    const reply = this.#messenger.open(
+      await this.#o.control.request(this.#subjects.control(peer.id), request, HANDSHAKE_TIMEOUT_MS),
+      Date.now(),
+    );
+    if (reply.type !== MessageType.NEIGHBOURS_REPLY || reply.sender.confluxId !== peer.id) {
+      throw new Error("unexpected neighbours reply");
+    }
+    const ids = fromBinary(NeighboursReplySchema, reply.body).confluxIds
+      .filter((id) => id !== this.id && id !== peer.id).slice(0, 8);
+    // Relays we already hold a tether to first.
+    ids.sort((x, y) => Number(!!this.#pool.tether(y)) - Number(!!this.#pool.tether(x)));
+    for (const id of ids) {
+      try {
+        await this.#pool.ensure(id);
+        return id;
+      } catch (e) {
+        this.#log.debug("relay candidate unreachable", { relay: id, error: String(e) });
+      }
+    }
+    throw new Error("neither a direct tether nor a relay reaches the destination");
   }
 
   async #handshake(peer: PeerRef, ipText: string): Promise<StreamSender> {
@@ -503,9 +568,12 @@ export class Node {
         this.counters.framesDropped++;
         continue;
       }
-      if (frame.type !== FrameType.Data || frame.destination !== this.#ownIp) {
-        // Relaying and probes at this layer are not handled yet (routing work).
+      if (frame.type !== FrameType.Data) {
         this.counters.framesDropped++;
+        continue;
+      }
+      if (frame.destination !== this.#ownIp) {
+        this.#relay(peerId, bytes, frame.destination, frame.hopLimit, now);
         continue;
       }
       const ing = this.#ingress.get(frame.streamId);
@@ -528,6 +596,26 @@ export class Node {
       batch.push(plain);
     }
     this.#writeTun(batch);
+  }
+
+  /**
+   * Forwards a frame for another conflux: only when relaying is on, the hop limit allows, the
+   * destination is a tether peer other than the one the frame came from, and the source is
+   * within its rate. The relay never holds the stream's keys: it moves ciphertext.
+   */
+  #relay(from: string, bytes: Uint8Array, destination: number, hopLimit: number, now: number) {
+    const next = this.#ipPeers.get(destination);
+    if (
+      !this.#o.relay || hopLimit <= 1 || !next || next === from || !this.#pool.tether(next) ||
+      !this.#relayLimiter.allow(from, now)
+    ) {
+      this.counters.framesDropped++;
+      return;
+    }
+    const copy = bytes.slice();
+    copy[1] = hopLimit - 1;
+    if (this.#pool.send(next, copy)) this.counters.framesRelayed++;
+    else this.counters.framesDropped++;
   }
 
   #writeTun(batch: PacketBatch): void {
@@ -598,9 +686,28 @@ export class Node {
     );
   }
 
+  #learnPeer(opened: OpenedEnvelope): void {
+    const ip = parseIpv4(opened.sender.overlayIp);
+    if (ip < 0) return;
+    const id = opened.sender.confluxId;
+    const old = this.#peerIps.get(id);
+    if (old !== undefined && old !== ip) this.#ipPeers.delete(old);
+    this.#peerIps.set(id, ip);
+    this.#ipPeers.set(ip, id);
+    // Bounded by the realm size in practice; cap it anyway.
+    if (this.#peerIps.size > 65_536) {
+      const first = this.#peerIps.keys().next().value!;
+      this.#ipPeers.delete(this.#peerIps.get(first)!);
+      this.#peerIps.delete(first);
+    }
+  }
+
   #onControl(m: ControlMessage): void {
     const opened = this.#messenger.open(m.data, Date.now());
+    this.#learnPeer(opened);
     switch (opened.type) {
+      case MessageType.NEIGHBOURS_REQUEST:
+        return this.#onNeighbours(opened, m.reply);
       case MessageType.STREAM_REQUEST:
         return this.#onStreamRequest(opened, m.reply);
       case MessageType.STREAM_CLOSE:
@@ -641,6 +748,29 @@ export class Node {
     });
     this.#o.control.publish(reply, this.#messenger.seal(MessageType.STREAM_RESPONSE, body, now));
     this.#log.debug("ingress stream up", { peer: from.confluxId, stream: streamId });
+  }
+
+  #onNeighbours(opened: OpenedEnvelope, reply: string | undefined): void {
+    if (!reply) return;
+    const from = opened.sender;
+    if (!this.#messenger.affine(from.mldsaPublicKey, opened.affinityTags)) {
+      this.#log.debug("neighbours request without team affinity dropped", {
+        from: from.confluxId,
+      });
+      return;
+    }
+    const query = fromBinary(NeighboursRequestSchema, opened.body);
+    if (query.destinationId !== this.id) return;
+    const ids = this.#pool.tethers().map((t) => t.peerId)
+      .filter((id) => id !== from.confluxId).slice(0, MAX_NEIGHBOURS);
+    const body = toBinary(
+      NeighboursReplySchema,
+      create(NeighboursReplySchema, { confluxIds: ids }),
+    );
+    this.#o.control.publish(
+      reply,
+      this.#messenger.seal(MessageType.NEIGHBOURS_REPLY, body, Date.now()),
+    );
   }
 
   #onStreamClose(opened: OpenedEnvelope): void {
@@ -715,7 +845,10 @@ export class Node {
       if (now - last >= idle && e.state !== "connecting") {
         this.#egress.delete(ip);
         this.#log.debug("egress stream dissolved (idle)", { dst: formatIpv4(ip) });
-      } else if (e.peer) used.add(e.peer.id);
+      } else if (e.peer) {
+        used.add(e.peer.id);
+        if (e.nextHop) used.add(e.nextHop);
+      }
     }
     for (const [id, ing] of this.#ingress) {
       if (now - ing.receiver.lastUsedAt >= idle) {

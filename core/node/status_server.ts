@@ -31,6 +31,8 @@ export interface NodeStats {
   frames_in: number;
   /** Frames refused (malformed, unknown stream, failed authentication, replay, spoofed source). */
   frames_dropped: number;
+  /** Frames forwarded for other confluxes (relaying). */
+  frames_relayed?: number;
   /** Packets written to the TUN. */
   packets_in: number;
   /** Packets sealed and sent. */
