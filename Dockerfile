@@ -9,10 +9,10 @@
 FROM node:22-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
   && rm -rf /var/lib/apt/lists/*
-# The Deno toolchain comes from npm (package.json pins it); kept apart from the sources so that
-# Deno does not treat package.json's devDependencies as the program's dependencies.
+# The Deno toolchain comes from npm (toolchain/package.json pins it); kept apart from the sources so that
+# Deno does not treat them as the program's dependencies.
 WORKDIR /toolchain
-COPY package.json package-lock.json ./
+COPY toolchain/package.json toolchain/package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 WORKDIR /opt/veilnet-conflux
 COPY deno.json deno.lock main.ts ./

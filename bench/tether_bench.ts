@@ -102,8 +102,6 @@ async function throughput(
 async function latency(engine: RtcEngineName) {
   const echo = spawnPeer({ role: "answerer", engine, host: "127.0.0.1", mode: "echo", mtu });
   try {
-    const setups: number[] = [];
-    const t0 = performance.now();
     const tether = await openTether({
       peerId: "echo",
       role: "offerer",
@@ -113,7 +111,6 @@ async function latency(engine: RtcEngineName) {
       probeIntervalMs: 0,
       mtu,
     });
-    setups.push(performance.now() - t0);
     await echo.next("open");
     let wake: (() => void) | undefined;
     tether.onMessage(() => wake?.());
@@ -137,7 +134,6 @@ async function latency(engine: RtcEngineName) {
       rttP50Ms: round(rtts[Math.floor(rtts.length * 0.5)], 3),
       rttP99Ms: round(rtts[Math.floor(rtts.length * 0.99)], 3),
       pingsLost: lost,
-      setupMs: round(setups[0], 1),
     };
   } finally {
     await echo.stop();

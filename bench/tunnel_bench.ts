@@ -2,15 +2,18 @@
  * Tunnel benchmark (root): two conflux nodes in network namespaces (real nats-server, Guardian,
  * TUNs), per tether engine: iperf3 TCP with 1 and 4 streams, ping RTT p50/p99, and cold start
  * (first ping of a new destination → its reply, which includes discovery, the stream handshake
- * and the tether setup). Then wireguard-go between the same namespaces in the same run, and the
- * ratios. Prints one JSON document on stdout; progress on stderr.
+ * and the tether setup); a relayed row (h1 → h3 through h2, with no underlay path between h1 and
+ * h3; its cold start includes the failed direct attempt). Then wireguard-go between the same
+ * namespaces in the same run, and the ratios. Prints one JSON document on stdout; progress on
+ * stderr.
  *
  *   deno run -A bench/tunnel_bench.ts [--seconds 5] [--engines libdatachannel,werift] [--no-wg]
+ *     [--no-relay] [--profile DIR]
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { createLab, type Lab, run } from "../demo/lab.ts";
+import { createLab, type Lab, type LabConflux, run } from "../demo/lab.ts";
 
 const { values } = parseArgs({
   args: Deno.args.filter((a) => a !== "tunnel"),
@@ -19,6 +22,8 @@ const { values } = parseArgs({
     engines: { type: "string", default: "libdatachannel,werift" },
     pings: { type: "string", default: "200" },
     "no-wg": { type: "boolean", default: false },
+    "no-relay": { type: "boolean", default: false },
+    profile: { type: "string" },
     echo: { type: "boolean", default: false },
   },
 });
@@ -48,8 +53,9 @@ async function iperf(
   lab: Lab,
   ip: string,
   streams: number,
+  serverNode: number,
 ): Promise<[number | null, number | null]> {
-  const server = lab.spawn(`iperf3-s-${streams}`, lab.namespaces[1], [
+  const server = lab.spawn(`iperf3-s-${streams}`, lab.namespaces[serverNode], [
     "iperf3",
     "-s",
     "-1",
@@ -98,10 +104,15 @@ async function pingStats(
   };
 }
 
-async function measure(lab: Lab, ip: string, coldStartMs: number | null): Promise<Figures> {
+async function measure(
+  lab: Lab,
+  ip: string,
+  coldStartMs: number | null,
+  serverNode = 1,
+): Promise<Figures> {
   const ping = await pingStats(lab, ip);
-  const [one, retransmits] = await iperf(lab, ip, 1);
-  const [four] = await iperf(lab, ip, 4);
+  const [one, retransmits] = await iperf(lab, ip, 1, serverNode);
+  const [four] = await iperf(lab, ip, 4, serverNode);
   return {
     tcp_1_stream_mbps: one,
     tcp_4_streams_mbps: four,
@@ -115,9 +126,14 @@ async function conflux(lab: Lab, engine: string, index: number): Promise<Figures
   await lab.createTeam(`bench-${engine}`);
   const a = await lab.register(`bench-a-${engine}`, [`bench-${engine}`]);
   const b = await lab.register(`bench-b-${engine}`, [`bench-${engine}`]);
+  // --profile DIR: V8 CPU profiles of both nodes (demo/run_node.ts VEILNET_CPU_PROFILE).
+  const env = (i: number) =>
+    values.profile
+      ? { VEILNET_CPU_PROFILE: `${values.profile}/node${i}-${engine}.cpuprofile` }
+      : undefined;
   await Promise.all([
-    lab.startNode(0, a, { rtc: engine, tun: `vnb${index}` }),
-    lab.startNode(1, b, { rtc: engine, tun: `vnb${index}` }),
+    lab.startNode(0, a, { rtc: engine, tun: `vnb${index}`, env: env(0) }),
+    lab.startNode(1, b, { rtc: engine, tun: `vnb${index}`, env: env(1) }),
   ]);
   try {
     // Cold start: the first packet waits for discovery, handshake and tether.
@@ -129,6 +145,30 @@ async function conflux(lab: Lab, engine: string, index: number): Promise<Figures
     return figures;
   } finally {
     await Promise.all([lab.stopNode(0), lab.stopNode(1)]);
+  }
+}
+
+/** h1 → h3 through h2: namespaces 0 and 2 have no underlay path to each other. */
+async function relayed(lab: Lab, engine: string): Promise<Figures> {
+  await lab.createTeam("bench-relay");
+  const h: LabConflux[] = [];
+  for (const name of ["h1", "h2", "h3"]) h.push(await lab.register(name, ["bench-relay"]));
+  await Promise.all(h.map((c, i) => lab.startNode(i, c, { rtc: engine, tun: "vnbr" })));
+  try {
+    // h2 holds tethers to both ends; then h1's first packet finds h3 via h2.
+    await lab.reachable(1, h[2].overlayIp);
+    await lab.reachable(1, h[0].overlayIp);
+    const started = Date.now();
+    const ok = await lab.reachable(0, h[2].overlayIp, 45_000);
+    const cold = ok ? Date.now() - started : null;
+    const info = await lab.info(0);
+    const route = info.routes.find((r) => r.destination === h[2].overlayIp);
+    progress(`relayed: next hop ${route?.next_hop} (h2 = ${h[1].confluxId})`);
+    const figures = await measure(lab, h[2].overlayIp, cold, 2);
+    progress(`relayed (${engine}): ${JSON.stringify(figures)}`);
+    return figures;
+  } finally {
+    await Promise.all([0, 1, 2].map((i) => lab.stopNode(i)));
   }
 }
 
@@ -195,7 +235,10 @@ if (import.meta.main) {
     console.error("tunnel bench needs root (network namespaces, TUN)");
     Deno.exit(1);
   }
-  const lab = await createLab({ nodes: 2, echo: values.echo, prefix: "vnbench" });
+  const lab = await createLab({ nodes: 3, echo: values.echo, prefix: "vnbench" });
+  // Namespaces 0 and 2 cannot reach each other: the relayed row goes 0 → 1 → 2.
+  await lab.exec(lab.namespaces[0], ["ip", "route", "add", "prohibit", `${lab.underlay(2)}/32`]);
+  await lab.exec(lab.namespaces[2], ["ip", "route", "add", "prohibit", `${lab.underlay(0)}/32`]);
   const out: Record<string, unknown> = {
     bench: "tunnel",
     seconds,
@@ -213,6 +256,13 @@ if (import.meta.main) {
       }
     }
     out.conflux = engines;
+    if (!values["no-relay"]) {
+      try {
+        out.conflux_relayed = await relayed(lab, "libdatachannel");
+      } catch (e) {
+        progress(`relayed failed: ${e instanceof Error ? e.message : e}`);
+      }
+    }
     if (!values["no-wg"]) {
       const wg = await wireguard(lab);
       out["wireguard-go"] = wg;
@@ -222,6 +272,14 @@ if (import.meta.main) {
           tcp_1_stream: ratio(f.tcp_1_stream_mbps, wg.tcp_1_stream_mbps),
           tcp_4_streams: ratio(f.tcp_4_streams_mbps, wg.tcp_4_streams_mbps),
           ping_p50: ratio(f.ping_p50_ms, wg.ping_p50_ms),
+        };
+      }
+      const r = out.conflux_relayed as Figures | undefined;
+      if (r) {
+        ratios.relayed = {
+          tcp_1_stream: ratio(r.tcp_1_stream_mbps, wg.tcp_1_stream_mbps),
+          tcp_4_streams: ratio(r.tcp_4_streams_mbps, wg.tcp_4_streams_mbps),
+          ping_p50: ratio(r.ping_p50_ms, wg.ping_p50_ms),
         };
       }
       out.ratio_to_wireguard_go = ratios;

@@ -11,6 +11,8 @@ export interface ChartPoint {
   meanStretch: number;
   p99Stretch: number;
   controlPerNodePerSec: number;
+  /** Control messages per node per second per route the node carries. */
+  controlPerRoutePerSec: number;
 }
 
 function esc(s: string): string {
@@ -99,9 +101,14 @@ export function renderChart(points: ChartPoint[]): string {
   ], 1);
   const right = panel(400, "Control messages / node / s", ns, [
     {
-      label: "route messages",
+      label: "per node",
       color: "#2ca02c",
       values: sorted.map((p) => p.controlPerNodePerSec),
+    },
+    {
+      label: "per node per carried route",
+      color: "#9467bd",
+      values: sorted.map((p) => p.controlPerRoutePerSec),
     },
   ], 0);
   return [

@@ -97,6 +97,7 @@ async function main(): Promise<number> {
       flowsPerNode: cli.flowsPerNode,
       packetIntervalMs: cli.interval,
       heuristic: cli.heuristic,
+      progress: (ms) => console.error(`sim: N=${nodes} at ${ms / 1000} s of 55 s simulated`),
     });
     results.push(r);
     console.error(`sim: N=${nodes} done in ${(r.wallMs / 1000).toFixed(1)} s`);
@@ -110,6 +111,7 @@ async function main(): Promise<number> {
       meanStretch: r.stretch.mean,
       p99Stretch: r.stretch.p99,
       controlPerNodePerSec: r.control.steadyPerNodePerSec,
+      controlPerRoutePerSec: r.control.steadyPerCarriedRoutePerSec,
     })));
     // Write to a temporary name and rename, so a crash never leaves a half-written file.
     for (const [name, body] of [["sim.json", json + "\n"], ["sim.svg", svg]]) {

@@ -57,6 +57,8 @@ export interface SimOptions {
   /** Nearest-neighbour links per node (default 4) and random long links per node (default 1). */
   nearest?: number;
   long?: number;
+  /** Called every 5 simulated seconds with the virtual time in ms (for progress output). */
+  progress?: (simMs: number) => void;
 }
 
 /** Summary statistics of a set of stretch samples. */
@@ -92,6 +94,12 @@ export interface ControlStats {
   infiniteEstimates: number;
   /** Liveness probes are data-plane messages on the tethers, counted apart (4/s per tether). */
   probesPerNodePerSec: number;
+  /**
+   * Steady route messages per node per second divided by the routes a node carries: the load
+   * per route, which is what stays flat as the realm grows (routes per node grow with path
+   * length).
+   */
+  steadyPerCarriedRoutePerSec: number;
 }
 
 /** What one run measured. */
@@ -357,7 +365,14 @@ export function runSimulation(options: SimOptions): SimResult {
     };
   };
 
-  events.runUntil(EVENT_AT - 1);
+  const runTo = (until: number) => {
+    for (let t = Math.ceil((events.now + 1) / 5_000) * 5_000; t < until; t += 5_000) {
+      events.runUntil(t);
+      options.progress?.(t);
+    }
+    events.runUntil(until);
+  };
+  runTo(EVENT_AT - 1);
   const before = stretch();
 
   let recovery: RecoveryStats | null = null;
@@ -400,7 +415,7 @@ export function runSimulation(options: SimOptions): SimResult {
       });
     }
   }
-  events.runUntil(END);
+  runTo(END);
   const atEnd = stretch();
 
   if (victim >= 0) {
@@ -452,6 +467,9 @@ export function runSimulation(options: SimOptions): SimResult {
       estimates: control.estimates,
       infiniteEstimates: control.infinite,
       probesPerNodePerSec: round((4 * degreeSum) / n, 1),
+      steadyPerCarriedRoutePerSec: round(
+        control.steady / n / ((EVENT_AT - WARMUP_END) / 1000) / Math.max(1, carried / n),
+      ),
     },
     delivery: {
       steady: round(packets.steadyOk / Math.max(1, packets.steadySent), 4),

@@ -117,8 +117,13 @@ tether.onMessage((m) => {
   if (seen.size < 100_000 && m.byteLength >= 4) {
     seen.add(new DataView(m.buffer, m.byteOffset, 4).getUint32(0));
   }
-  if (echo) tether.send(m);
+  if (!echo) return;
+  // Echoes respect back-pressure: wait in a bounded queue rather than being dropped.
+  if (echoQueue.length > 0 || !tether.send(m)) {
+    if (echoQueue.length < 100_000) echoQueue.push(m);
+  }
 });
+const echoQueue: Uint8Array[] = [];
 tether.onClose((reason) => {
   emit({ event: "closed", reason });
   setTimeout(() => Deno.exit(0), 50);
@@ -126,6 +131,9 @@ tether.onClose((reason) => {
 const drained = () => new Promise<void>((resolve) => drainWaiters.push(resolve));
 const drainWaiters: (() => void)[] = [];
 tether.onDrain(() => {
+  let sent = 0;
+  while (sent < echoQueue.length && tether.send(echoQueue[sent])) sent++;
+  echoQueue.splice(0, sent);
   for (const w of drainWaiters.splice(0)) w();
 });
 // Moderate rate: 10 messages per millisecond tick at most, each numbered in its first 4 bytes.

@@ -75,8 +75,16 @@ export const DISCOVER_TIMEOUT_MS = 1500;
 export const DIRECT_TETHER_TIMEOUT_MS = 6000;
 /** Frames per second one source may relay through this node (and its burst). */
 export const RELAY_RATE_PER_SECOND = 50_000;
+/**
+ * Signed control messages this node verifies per second (ML-DSA-65 verification costs
+ * milliseconds); beyond it messages are dropped unread, so a flood from one realm member costs
+ * bounded CPU.
+ */
+export const CONTROL_VERIFY_RATE = 400;
 /** Most neighbours listed in a NEIGHBOURS_REPLY. */
 export const MAX_NEIGHBOURS = 32;
+/** Most destinations with an egresser at once (a scan of the realm cannot grow it further). */
+export const MAX_EGRESSERS = 4096;
 /** Most ingress streams one peer may hold at this node (older ones are dropped). */
 export const MAX_INGRESS_STREAMS_PER_PEER = 4;
 
@@ -137,6 +145,7 @@ export class Node {
   #ownIp: number;
   #ownIpText: string;
   #realm: Ipv4Cidr;
+  #realmBroadcast: number;
   #teams: SessionTeam[];
   #egress = new Map<number, Egresser>();
   #ingress = new Map<number, Ingresser>();
@@ -148,6 +157,10 @@ export class Node {
   /** Overlay address of every conflux we heard from (verified), both ways; relays use it. */
   #peerIps = new Map<string, number>();
   #ipPeers = new Map<number, string>();
+  #verifyLimiter = new RelayLimiter({
+    ratePerSecond: CONTROL_VERIFY_RATE,
+    burst: CONTROL_VERIFY_RATE / 2,
+  });
   #relayLimiter = new RelayLimiter({
     ratePerSecond: RELAY_RATE_PER_SECOND,
     burst: RELAY_RATE_PER_SECOND / 10,
@@ -183,6 +196,9 @@ export class Node {
     const realm = parseCidr(s.certificate.realmSubnet);
     if (this.#ownIp < 0 || !realm) throw new Error("certificate carries no valid overlay address");
     this.#realm = realm;
+    this.#realmBroadcast =
+      (realm.network | (realm.prefix === 32 ? 0 : (0xffff_ffff >>> realm.prefix))) >>>
+      0;
     this.#pool = new TetherPool({
       ownId: s.certificate.confluxId,
       engine: options.engine,
@@ -355,6 +371,9 @@ export class Node {
     if (dst < 0 || dst === this.#ownIp || !cidrContains(this.#realm, dst)) return;
     let e = this.#egress.get(dst);
     if (!e) {
+      // Network and broadcast addresses of the realm belong to nobody.
+      if (dst === this.#realm.network || dst === this.#realmBroadcast) return;
+      if (this.#egress.size >= MAX_EGRESSERS) return;
       e = new Egresser(dst, now);
       this.#egress.set(dst, e);
     }
@@ -443,6 +462,12 @@ export class Node {
       this.#flush(e);
     } catch (err) {
       this.#discovered.delete(e.ip);
+      // Forget a possibly stale address → conflux mapping: the next attempt discovers afresh.
+      const stale = this.#ipPeers.get(e.ip);
+      if (stale !== undefined) {
+        this.#ipPeers.delete(e.ip);
+        this.#peerIps.delete(stale);
+      }
       if (this.#egress.get(e.ip) !== e) return;
       this.#log.debug("no path to destination", { dst: ipText, error: String(err) });
       e.fail(Date.now());
@@ -452,6 +477,18 @@ export class Node {
   async #discover(ip: number, ipText: string): Promise<PeerRef> {
     const cached = this.#discovered.get(ip);
     if (cached && Date.now() - cached.at < this.#o.idleTimeoutMs) return cached.peer;
+    // A conflux that already sent us a verified message (e.g. it opened a stream to us) need not
+    // be discovered: its certificate named the address. The handshake checks affinity anyway.
+    const known = this.#ipPeers.get(ip);
+    if (known !== undefined) {
+      return {
+        id: known,
+        ip,
+        publicKey: new Uint8Array(0),
+        tags: [],
+        certificateHash: new Uint8Array(0),
+      };
+    }
     const body = toBinary(DiscoverSchema, create(DiscoverSchema, { overlayIp: ipText }));
     const request = this.#messenger.seal(MessageType.DISCOVER, body, Date.now());
     const reply = await this.#o.control.request(
@@ -671,6 +708,10 @@ export class Node {
       return;
     }
     if (query.overlayIp !== this.#ownIpText) return;
+    if (!this.#verifyLimiter.allow("control", Date.now())) {
+      this.counters.controlDropped++;
+      return;
+    }
     const opened = this.#messenger.open(m.data, Date.now());
     if (!this.#messenger.affine(opened.sender.mldsaPublicKey, opened.affinityTags)) {
       this.#log.debug("discover without team affinity dropped", { from: opened.sender.confluxId });
@@ -703,6 +744,10 @@ export class Node {
   }
 
   #onControl(m: ControlMessage): void {
+    if (!this.#verifyLimiter.allow("control", Date.now())) {
+      this.counters.controlDropped++;
+      return;
+    }
     const opened = this.#messenger.open(m.data, Date.now());
     this.#learnPeer(opened);
     switch (opened.type) {

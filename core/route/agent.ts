@@ -177,6 +177,14 @@ interface Destination {
   lastActive: number;
   discovery: Discovery | null;
   retryAfter: number;
+  /**
+   * Feasible distance: our own best estimate when we last had a route. Only neighbours that
+   * report less than this (strictly closer to the destination than we were) are used, which
+   * keeps routes loop-free (the feasibility condition of Babel/EIGRP, without sequence numbers).
+   */
+  fd: number;
+  /** When we found ourselves with only infeasible candidates (NaN = not stuck). */
+  stuckSince: number;
   /** Last poll at which a finite route existed (relays repair only routes they had). */
   routedAt: number;
   /** When the origin may next ask one more neighbour for this destination. */
@@ -191,6 +199,8 @@ const MIN_DELIVERY_PROBABILITY = 0.1;
 const ESCAPE_AFTER = 3;
 /** Refreshes and expiries are checked this often; events are handled at every poll. */
 const SWEEP_INTERVAL_MS = 1_000;
+/** How long a node with only infeasible candidates waits before resetting its distance. */
+const HOLD_DOWN_MS = 1_000;
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   const v = value ?? fallback;
@@ -527,6 +537,8 @@ export class RouteAgent {
         lastActive: now,
         discovery: null,
         retryAfter: -Infinity,
+        fd: Infinity,
+        stuckSince: NaN,
         routedAt: -Infinity,
         nextAskAt: -Infinity,
         asked: new Set(),
@@ -557,6 +569,7 @@ export class RouteAgent {
     if (neighbour === name) return { nextHop: neighbour, estimateMs: cost, hops: 1 };
     const c = d?.candidates.get(neighbour);
     if (!c || !Number.isFinite(c.remainingMs) || c.hops + 1 > this.#hopLimit) return NONE;
+    if (c.remainingMs >= d!.fd) return NONE; // not closer than we were: could loop back to us
     return { nextHop: neighbour, estimateMs: cost + c.remainingMs, hops: c.hops + 1 };
   }
 
@@ -625,7 +638,9 @@ export class RouteAgent {
     const v = this.#bestOf(name, d, to);
     const finiteNow = Number.isFinite(v.estimateMs);
     const finiteBefore = Number.isFinite(sub.sentMs);
-    let send = false;
+    // A neighbour that just started routing through us hears our value even if it is "no
+    // route": otherwise it would keep a stale finite estimate for us forever.
+    let send = sub.sentAt === -Infinity;
     if (finiteNow !== finiteBefore) send = true;
     else if (finiteNow) {
       const moved = Math.abs(v.estimateMs - sub.sentMs) > Math.max(1, this.#change * sub.sentMs) ||
@@ -672,7 +687,9 @@ export class RouteAgent {
         continue;
       }
       if (c) {
-        c.remainingMs = Number.isFinite(c.remainingMs)
+        // Improvements are smoothed; bad news is taken at once, so that a route that broke
+        // (or loops and counts up) is abandoned quickly.
+        c.remainingMs = Number.isFinite(c.remainingMs) && e.estimateMs < c.remainingMs
           ? c.remainingMs + this.#eta * (e.estimateMs - c.remainingMs)
           : e.estimateMs;
         c.hops = e.hops;
@@ -711,8 +728,10 @@ export class RouteAgent {
     this.#seenQueries.set(key, now + this.#queryTimeout * 4);
     const d = this.#dest(q.destination, now);
     // The asker hears from us when we know (now or once the forwarded query is answered).
-    this.#subscribe(d, from, now + this.#queryTimeout * 3);
+    const fresh = this.#subscribe(d, from, now + this.#queryTimeout * 3);
     const sub = d.subscribers.get(from)!;
+    // An asker has nothing stale to correct: it hears from us only once we know something.
+    if (fresh) sub.sentAt = now;
     if (q.destination === this.self) {
       sub.sentMs = 0;
       sub.sentAt = now;
@@ -853,9 +872,31 @@ export class RouteAgent {
     this.#stats.queriesSent++;
   }
 
+  #hasFiniteCandidate(d: Destination): boolean {
+    for (const [y, c] of d.candidates) {
+      if (Number.isFinite(c.remainingMs) && Number.isFinite(this.#cost(y))) return true;
+    }
+    return false;
+  }
+
   #pollDiscovery(name: string, d: Destination, now: number): void {
-    const hasRoute = Number.isFinite(this.#bestOf(name, d, undefined).estimateMs);
-    if (hasRoute) d.routedAt = now;
+    const best = this.#bestOf(name, d, undefined);
+    const hasRoute = Number.isFinite(best.estimateMs);
+    if (hasRoute) {
+      d.fd = best.estimateMs;
+      d.routedAt = now;
+      d.stuckSince = NaN;
+    } else if (Number.isFinite(d.fd) && this.#hasFiniteCandidate(d)) {
+      // Only infeasible candidates are left. Subscribers have been told "no route"; once that
+      // has had time to spread, forget the old distance and take the best candidate again.
+      if (Number.isNaN(d.stuckSince)) d.stuckSince = now;
+      if (now - d.stuckSince >= HOLD_DOWN_MS) {
+        d.fd = Infinity;
+        d.stuckSince = NaN;
+        d.version++;
+      }
+      this.#dirty.add(name);
+    }
     if (d.discovery === null) {
       const inUse = now - d.lastWanted < this.#subTtl;
       // Self-healing: a destination in use that lost its last route is looked for again, by

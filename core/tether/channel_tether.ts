@@ -22,6 +22,8 @@ import type { RtcEngineName, Tether, TetherStats } from "./tether.ts";
 /** Settings of a ChannelTether. */
 export interface ChannelTetherOptions {
   peerId: string;
+  /** How many of the peer's data channels to use (both ends agreed on it); default all. */
+  channels?: number;
   highWater: number;
   lowWater: number;
   maxMessageSize: number;
@@ -70,8 +72,8 @@ export class ChannelTether implements Tether {
     this.peerId = options.peerId;
     this.engine = peer.engine;
     this.#peer = peer;
-    this.#channels = peer.channels;
-    this.channelCount = peer.channels.length;
+    this.#channels = peer.channels.slice(0, options.channels ?? peer.channels.length);
+    this.channelCount = this.#channels.length;
     this.maxMessageSize = Math.min(options.maxMessageSize, peer.remoteMaxMessageSize());
     this.#high = options.highWater;
     this.#now = options.now ?? (() => performance.timeOrigin + performance.now());

@@ -47,8 +47,11 @@ export interface RawPeer {
   readonly engine: RtcEngineName;
   /** Creates the channels and the offer, sets it locally, returns its SDP. */
   createOffer(): Promise<string>;
-  /** Applies a remote offer, creates the channels and the answer, returns the answer's SDP. */
-  acceptOffer(sdp: string): Promise<string>;
+  /**
+   * Applies a remote offer, creates `channels` data channels (fewer than configured when the
+   * offerer has fewer) and the answer, returns the answer's SDP.
+   */
+  acceptOffer(sdp: string, channels: number): Promise<string>;
   /** Applies the remote answer. */
   acceptAnswer(sdp: string): Promise<void>;
   /** Adds a remote candidate (`candidate:…`). */
@@ -57,6 +60,8 @@ export interface RawPeer {
   onCandidate(cb: (candidate: string, mid: string) => void): void;
   /** Fires once when the connection fails or closes. */
   onDown(cb: (why: string) => void): void;
+  /** Fires (at least once) when ICE has a working candidate pair. */
+  onIceConnected(cb: () => void): void;
   /** The control channel (probes), available after createOffer/acceptOffer. */
   readonly control: RawChannel;
   /** The data channels, available after createOffer/acceptOffer. */

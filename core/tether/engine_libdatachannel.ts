@@ -74,7 +74,7 @@ class LibdatachannelPeer implements RawPeer {
     return this.#channels;
   }
 
-  #createChannels(): void {
+  #createChannels(count: number): void {
     const make = (label: string, id: number) =>
       wrap(
         this.#pc.createDataChannel(label, {
@@ -85,7 +85,7 @@ class LibdatachannelPeer implements RawPeer {
         }),
       );
     this.#control = make("ctl", CONTROL_CHANNEL_ID);
-    for (let i = 1; i <= this.#config.channels; i++) this.#channels.push(make(`d${i}`, i));
+    for (let i = 1; i <= count; i++) this.#channels.push(make(`d${i}`, i));
   }
 
   #localDescription(type?: "offer" | "answer"): Promise<string> {
@@ -95,13 +95,13 @@ class LibdatachannelPeer implements RawPeer {
   }
 
   createOffer(): Promise<string> {
-    this.#createChannels();
+    this.#createChannels(this.#config.channels);
     return this.#localDescription("offer");
   }
 
-  acceptOffer(sdp: string): Promise<string> {
+  acceptOffer(sdp: string, channels: number): Promise<string> {
     this.#remoteMax = sdpMaxMessageSize(sdp, 65536);
-    this.#createChannels();
+    this.#createChannels(Math.min(channels, this.#config.channels));
     this.#pc.setRemoteDescription(sdp, "offer");
     return this.#localDescription("answer");
   }
@@ -119,6 +119,12 @@ class LibdatachannelPeer implements RawPeer {
 
   onCandidate(cb: (candidate: string, mid: string) => void): void {
     this.#pc.onLocalCandidate(cb);
+  }
+
+  onIceConnected(cb: () => void): void {
+    this.#pc.onIceStateChange((state) => {
+      if (state === "connected" || state === "completed") cb();
+    });
   }
 
   onDown(cb: (why: string) => void): void {

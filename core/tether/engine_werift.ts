@@ -1,7 +1,8 @@
 /**
- * The werift engine (pure TypeScript WebRTC). Never uses werift's default public STUN server:
- * iceServers is always passed explicitly. SCTP MTU raised so a 1,200–1,400-byte message is one
- * DATA chunk.
+ * The werift engine (pure TypeScript WebRTC). Never uses werift's default public STUN server
+ * (see disablePublicStunDefault). SCTP MTU raised so a 1,200–1,400-byte message is one DATA
+ * chunk. Note: werift 0.25.2 treats `maxRetransmits: 0` as unset when deciding to abandon a chunk
+ * (`!!chunk.maxRetransmits`), so its own sends are in effect retransmitted until acknowledged.
  *
  * @module
  */
@@ -26,7 +27,39 @@ export async function loadWerift(): Promise<RawPeerFactory> {
   } catch (e) {
     throw new TetherError("engine-unavailable", "werift failed to load", { cause: e });
   }
+  disablePublicStunDefault(werift);
   return (config) => new WeriftPeer(werift, config);
+}
+
+interface IceConnectionInternals {
+  options: { stunServer?: unknown };
+  stunServer?: unknown;
+  applyStunTurnServersFromOptions(): void;
+}
+
+/**
+ * werift 0.25.2's ICE Connection falls back to stun.l.google.com:19302 whenever no STUN server is
+ * configured, even with `iceServers: []` (seen as DNS lookups for it). A tether must never contact
+ * a public server, so without a configured STUN server the fallback is removed.
+ */
+function disablePublicStunDefault(werift: Werift): void {
+  const connection = (werift as unknown as { Connection?: { prototype: IceConnectionInternals } })
+    .Connection;
+  const proto = connection?.prototype;
+  if (!proto || typeof proto.applyStunTurnServersFromOptions !== "function") {
+    throw new TetherError(
+      "engine-unavailable",
+      "werift: cannot disable its public STUN default (unknown werift version)",
+    );
+  }
+  const patched = proto as IceConnectionInternals & { veilnetPatched?: boolean };
+  if (patched.veilnetPatched) return;
+  const original = proto.applyStunTurnServersFromOptions;
+  proto.applyStunTurnServersFromOptions = function (this: IceConnectionInternals) {
+    original.call(this);
+    if (!this.options.stunServer) this.stunServer = undefined;
+  };
+  patched.veilnetPatched = true;
 }
 
 class WeriftPeer implements RawPeer {
@@ -74,7 +107,7 @@ class WeriftPeer implements RawPeer {
     return this.#channels;
   }
 
-  #createChannels(): void {
+  #createChannels(count: number): void {
     const make = (label: string, id: number) =>
       wrap(
         this.#pc.createDataChannel(label, {
@@ -85,20 +118,20 @@ class WeriftPeer implements RawPeer {
         }),
       );
     this.#control = make("ctl", CONTROL_CHANNEL_ID);
-    for (let i = 1; i <= this.#config.channels; i++) this.#channels.push(make(`d${i}`, i));
+    for (let i = 1; i <= count; i++) this.#channels.push(make(`d${i}`, i));
   }
 
   async createOffer(): Promise<string> {
-    this.#createChannels();
+    this.#createChannels(this.#config.channels);
     const offer = await this.#pc.createOffer();
     await this.#pc.setLocalDescription(offer);
     return this.#pc.localDescription?.sdp ?? offer.sdp;
   }
 
-  async acceptOffer(sdp: string): Promise<string> {
+  async acceptOffer(sdp: string, channels: number): Promise<string> {
     this.#remoteMax = sdpMaxMessageSize(sdp, 65536);
     await this.#pc.setRemoteDescription({ type: "offer", sdp });
-    this.#createChannels();
+    this.#createChannels(Math.min(channels, this.#config.channels));
     const answer = await this.#pc.createAnswer();
     await this.#pc.setLocalDescription(answer);
     return this.#pc.localDescription?.sdp ?? answer.sdp;
@@ -116,6 +149,12 @@ class WeriftPeer implements RawPeer {
   onCandidate(cb: (candidate: string, mid: string) => void): void {
     this.#pc.onIceCandidate.subscribe((c) => {
       if (c?.candidate) cb(c.candidate, c.sdpMid ?? "0");
+    });
+  }
+
+  onIceConnected(cb: () => void): void {
+    this.#pc.iceConnectionStateChange.subscribe((state) => {
+      if (state === "connected" || state === "completed") cb();
     });
   }
 

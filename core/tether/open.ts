@@ -39,7 +39,7 @@ export interface OpenTetherOptions {
   signaler: Signaler;
   /** Engine to use; default "auto". */
   engine?: RtcEngineChoice;
-  /** Number of data channels; default 4. */
+  /** Number of data channels; default 2. The smaller of both ends' counts is used. */
   channels?: number;
   /** STUN servers ("stun:host:port") from the session; default none (host candidates only). */
   iceServers?: readonly string[];
@@ -99,8 +99,9 @@ export async function openTether(options: OpenTetherOptions): Promise<Tether> {
   const onAbort = () => ac.abort();
   options.signal?.addEventListener("abort", onAbort);
   const timer = setTimeout(() => ac.abort(), timeoutMs);
+  let agreed = channels;
   try {
-    await Promise.race([
+    agreed = await Promise.race([
       negotiate(peer, options, { ...policy, stop: ac.signal }),
       new Promise<never>((_, reject) => {
         const fail = () =>
@@ -129,6 +130,7 @@ export async function openTether(options: OpenTetherOptions): Promise<Tether> {
   log?.debug("tether open", { peer: options.peerId, engine: engine.name, setupMs });
   return new ChannelTether(peer, {
     peerId: options.peerId,
+    channels: agreed,
     highWater: options.highWater ?? DEFAULT_HIGH_WATER,
     lowWater: options.lowWater ?? DEFAULT_LOW_WATER,
     maxMessageSize,
@@ -143,14 +145,22 @@ async function negotiate(
   peer: RawPeer,
   options: OpenTetherOptions,
   policy: { hostAddresses?: readonly string[]; allowSrflx: boolean; stop: AbortSignal },
-): Promise<void> {
+): Promise<number> {
   const { signaler, log } = options;
+  // Data channels both ends use; settled by the offer/answer exchange.
+  let agreed = options.channels ?? DEFAULT_CHANNELS;
   let session = options.session ?? crypto.randomUUID();
   const offerer = options.role === "offerer";
   // The offerer withholds its candidates until the answer is applied (see module doc).
   let holdLocal = offerer;
   const candidateDelayMs = options.candidateDelayMs ?? 150;
   let releaseTimer: ReturnType<typeof setTimeout> | undefined;
+  // Once ICE works the answerer needs our candidates no more (they serve NAT traversal only).
+  let iceConnected = false;
+  peer.onIceConnected(() => {
+    iceConnected = true;
+    clearTimeout(releaseTimer);
+  });
   const heldLocal: { candidate: string; mid: string }[] = [];
   let remoteReady = false;
   const heldRemote: { candidate: string; mid: string }[] = [];
@@ -178,7 +188,7 @@ async function negotiate(
   if (offerer) {
     const sdp = stripCandidates(await peer.createOffer());
     markCreated();
-    await send(signaler, { kind: "offer", session, sdp }, log);
+    await send(signaler, { kind: "offer", session, sdp, channels: peer.channels.length }, log);
   }
 
   const iterator = signaler.incoming[Symbol.asyncIterator]();
@@ -186,10 +196,12 @@ async function negotiate(
     if (signal.kind === "offer") {
       if (offerer || remoteReady) return;
       session = signal.session;
-      const answer = stripCandidates(await peer.acceptOffer(signal.sdp));
+      const wanted = Math.min(options.channels ?? DEFAULT_CHANNELS, signal.channels ?? Infinity);
+      const answer = stripCandidates(await peer.acceptOffer(signal.sdp, wanted));
+      agreed = peer.channels.length;
       markCreated();
       remoteReady = true;
-      await send(signaler, { kind: "answer", session, sdp: answer }, log);
+      await send(signaler, { kind: "answer", session, sdp: answer, channels: agreed }, log);
       for (const c of heldRemote.splice(0)) await addRemote(c.candidate, c.mid);
       return;
     }
@@ -197,15 +209,15 @@ async function negotiate(
     if (signal.kind === "answer") {
       if (!offerer || remoteReady) return;
       await peer.acceptAnswer(signal.sdp);
+      agreed = Math.min(peer.channels.length, signal.channels ?? peer.channels.length);
       remoteReady = true;
       // Only now may the answerer learn our candidates, and later still (see module doc).
       const release = () => {
         holdLocal = false;
         for (const c of heldLocal.splice(0)) sendCandidate(c.candidate, c.mid);
       };
-      if (candidateDelayMs > 0) {
-        releaseTimer = setTimeout(release, candidateDelayMs);
-      } else release();
+      if (candidateDelayMs <= 0) release();
+      else if (!iceConnected) releaseTimer = setTimeout(release, candidateDelayMs);
       for (const c of heldRemote.splice(0)) await addRemote(c.candidate, c.mid);
     } else if (remoteReady) {
       await addRemote(signal.candidate, signal.mid);
@@ -245,6 +257,7 @@ async function negotiate(
   } finally {
     clearTimeout(releaseTimer);
   }
+  return agreed;
 }
 
 function waitOpen(peer: RawPeer): Promise<void> {

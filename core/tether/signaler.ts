@@ -8,17 +8,21 @@
 
 import { TetherError } from "./errors.ts";
 
-/** An SDP offer that starts negotiation attempt `session`. */
+/** An SDP offer that starts negotiation attempt `session`, with the offerer's channel count. */
 export interface OfferSignal {
   kind: "offer";
   session: string;
   sdp: string;
+  /** Data channels the offerer created (1..64); the tether uses the smaller of both counts. */
+  channels?: number;
 }
-/** The SDP answer for attempt `session`. */
+/** The SDP answer for attempt `session`, with the channel count both ends use. */
 export interface AnswerSignal {
   kind: "answer";
   session: string;
   sdp: string;
+  /** Data channels in use: min(offered, answerer's own). */
+  channels?: number;
 }
 /** One trickled ICE candidate (`candidate:…` attribute value) for attempt `session`. */
 export interface CandidateSignal {
@@ -51,8 +55,23 @@ export function parseSignal(value: unknown): Signal {
   const session = str(v.session, "session", 128);
   switch (v.kind) {
     case "offer":
-    case "answer":
-      return { kind: v.kind, session, sdp: str(v.sdp, "sdp", MAX_SDP) };
+    case "answer": {
+      const out: OfferSignal | AnswerSignal = {
+        kind: v.kind,
+        session,
+        sdp: str(v.sdp, "sdp", MAX_SDP),
+      };
+      if (v.channels !== undefined) {
+        if (
+          typeof v.channels !== "number" || !Number.isInteger(v.channels) || v.channels < 1 ||
+          v.channels > 64
+        ) {
+          throw bad("field channels must be an integer 1..64");
+        }
+        out.channels = v.channels;
+      }
+      return out;
+    }
     case "candidate":
       return {
         kind: "candidate",

@@ -24,6 +24,22 @@ Deno.test("signal: encode/decode round trip keeps only known fields", () => {
   });
 });
 
+Deno.test("signal: the optional channel count is checked", () => {
+  assert.equal(parseSignal({ kind: "offer", session: "s", sdp: "v=0", channels: 4 }).kind, "offer");
+  assert.deepEqual(parseSignal({ kind: "answer", session: "s", sdp: "v=0", channels: 2 }), {
+    kind: "answer",
+    session: "s",
+    sdp: "v=0",
+    channels: 2,
+  });
+  for (const channels of [0, 65, 1.5, "4", null]) {
+    assert.throws(
+      () => parseSignal({ kind: "offer", session: "s", sdp: "v=0", channels }),
+      TetherError,
+    );
+  }
+});
+
 Deno.test("signal: garbage gets a typed error", () => {
   const bad: unknown[] = [
     null,

@@ -78,3 +78,54 @@ Deno.test({
     await closePair(a, b);
   }
 });
+
+Deno.test("tether: werift never falls back to a public STUN server", async () => {
+  const { loadWerift } = await import("../../core/tether/engine_werift.ts");
+  await loadWerift();
+  const werift = await import("werift");
+  type Conn = { stunServer?: unknown; close(): Promise<void> };
+  const ConnectionClass = (werift as unknown as {
+    Connection: new (controlling: boolean, options: Record<string, unknown>) => Conn;
+  }).Connection;
+  const none = new ConnectionClass(true, {});
+  assert.equal(none.stunServer, undefined, "no STUN server unless configured");
+  const configured = new ConnectionClass(true, { stunServer: ["198.18.0.9", 3478] });
+  assert.deepEqual(configured.stunServer, ["198.18.0.9", 3478]);
+});
+
+Deno.test({
+  name: "tether: ends configured with different channel counts use the smaller count",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const { memorySignalerPair, openTether } = await import("../../core/tether/mod.ts");
+  for (const [ca, cb] of [[4, 2], [1, 3]]) {
+    const pair = memorySignalerPair();
+    const common = { hostAddresses: ["127.0.0.1"], probeIntervalMs: 0 };
+    const [a, b] = await Promise.all([
+      openTether({ ...common, peerId: "b", role: "offerer", signaler: pair[0], channels: ca }),
+      openTether({
+        ...common,
+        peerId: "a",
+        role: "answerer",
+        signaler: pair[1],
+        channels: cb,
+        engine: "werift",
+      }),
+    ]);
+    try {
+      const n = Math.min(ca, cb);
+      assert.equal(a.channelCount, n);
+      assert.equal(b.channelCount, n);
+      const gotA: Uint8Array[] = [];
+      const gotB: Uint8Array[] = [];
+      a.onMessage((m) => gotA.push(m));
+      b.onMessage((m) => gotB.push(m));
+      await Promise.all([sendNumbered(a, 40, 500), sendNumbered(b, 40, 500)]);
+      await waitFor(() => gotA.length === 40 && gotB.length === 40, "messages on every channel");
+    } finally {
+      pair.close();
+      await closePair(a, b);
+    }
+  }
+});
