@@ -1,6 +1,6 @@
 /**
- * Finds, builds and loads the C TUN shim. This is the only place in the project that calls
- * `Deno.dlopen`.
+ * Finds, builds and loads the C TUN shim and the other C libraries of ffi/. This is the only
+ * place in the project that calls `Deno.dlopen`.
  *
  * Lookup order (first hit wins):
  * 1. an explicit path: the `library` option or env `VEILNET_TUN_LIBRARY`;
@@ -14,6 +14,10 @@
  *
  * The cache folder is `$VEILNET_CACHE_DIR`, else `$XDG_CACHE_HOME/veilnet-conflux`, else
  * `~/.cache/veilnet-conflux` (`%LOCALAPPDATA%\veilnet-conflux` on Windows).
+ *
+ * The same lookup serves every C library of ffi/ ({@link NativeLibrarySpec}: name, sources,
+ * flags, env variable, error type): {@link locateLibrary}, {@link compileLibrary} and
+ * {@link openLibrary} are the generic forms; the `*Shim` functions are the TUN shim's.
  *
  * @module
  */
@@ -104,12 +108,53 @@ export function compileFlags(os: ShimOs): string[] {
 
 /** Name under which build.ts stores (and `deno compile --include` embeds) a prebuilt shim. */
 export function prebuiltName(os: ShimOs, arch: string): string {
-  return `libtun-${os}-${arch}.${libraryExtension(os)}`;
+  return libraryPrebuiltName(TUN_LIBRARY, os, arch);
 }
 
 /** URL of the prebuilt shim for this platform inside the project tree / compiled binary. */
-export function prebuiltUrl(os: ShimOs = currentOs(), arch: string = Deno.build.arch): URL {
-  return new URL(`../dist/shim/${prebuiltName(os, arch)}`, import.meta.url);
+export function prebuiltUrl(
+  os: ShimOs = currentOs(),
+  arch: string = Deno.build.arch,
+  spec: NativeLibrarySpec = TUN_LIBRARY,
+): URL {
+  return new URL(`../dist/shim/${libraryPrebuiltName(spec, os, arch)}`, import.meta.url);
+}
+
+/** A C library of ffi/ that is found, built into the cache and loaded like the TUN shim. */
+export interface NativeLibrarySpec {
+  /** File stem: the library is `lib<name>.<ext>` (e.g. "tun" → libtun.so). */
+  name: string;
+  /** What to call it in messages, e.g. "TUN shim". */
+  title: string;
+  /** Environment variable holding an explicit library path. */
+  envVar: string;
+  /** Files relative to ffi/ that make up the library (all hashed; the `.c` ones compiled). */
+  sources(os: ShimOs): string[];
+  /** Compiler and linker flags (`-l…` are placed after the sources); part of the hash. */
+  flags(os: ShimOs): string[];
+  /** Extra text mixed into the source hash, e.g. the ABI version. */
+  hashPrefix: string;
+  /** What to install to build it, for the "no C compiler" message. */
+  buildHint: string;
+  /** Makes the error thrown when the library cannot be found, built or loaded. */
+  error(message: string): Error;
+}
+
+/** The TUN shim as a {@link NativeLibrarySpec}. */
+export const TUN_LIBRARY: NativeLibrarySpec = {
+  name: "tun",
+  title: "TUN shim",
+  envVar: "VEILNET_TUN_LIBRARY",
+  sources: shimSources,
+  flags: compileFlags,
+  hashPrefix: `abi=${SHIM_ABI}`,
+  buildHint: "Debian: apt-get install gcc libc6-dev",
+  error: (message) => new TunError("shim", message),
+};
+
+/** Name under which build.ts stores (and `deno compile --include` embeds) a prebuilt library. */
+export function libraryPrebuiltName(spec: NativeLibrarySpec, os: ShimOs, arch: string): string {
+  return `lib${spec.name}-${os}-${arch}.${libraryExtension(os)}`;
 }
 
 /** The cache folder (not created). */
@@ -148,10 +193,18 @@ async function sha256Hex(parts: Uint8Array[]): Promise<string> {
 }
 
 /** Hash (16 hex digits) of the shim sources and flags for `os`; null if the sources are absent. */
-export async function shimSourceHash(os: ShimOs = currentOs()): Promise<string | null> {
+export function shimSourceHash(os: ShimOs = currentOs()): Promise<string | null> {
+  return librarySourceHash(TUN_LIBRARY, os);
+}
+
+/** Hash (16 hex digits) of a library's sources and flags for `os`; null if a source is absent. */
+export async function librarySourceHash(
+  spec: NativeLibrarySpec,
+  os: ShimOs = currentOs(),
+): Promise<string | null> {
   const enc = new TextEncoder();
-  const parts: Uint8Array[] = [enc.encode(`abi=${SHIM_ABI};flags=${compileFlags(os).join(" ")};`)];
-  for (const file of shimSources(os)) {
+  const parts: Uint8Array[] = [enc.encode(`${spec.hashPrefix};flags=${spec.flags(os).join(" ")};`)];
+  for (const file of spec.sources(os)) {
     try {
       parts.push(enc.encode(`${file}\n`), await Deno.readFile(new URL(file, import.meta.url)));
     } catch {
@@ -190,38 +243,53 @@ async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
  * Compiles the shim for `os` with `cc` (default `$CC` or `cc`; for Windows pass a MinGW
  * compiler; `ccArgs` go first, e.g. `-arch arm64`) to `output`. Throws TunError `shim` with the compiler's message on failure.
  */
-export async function compileShim(
+export function compileShim(
   os: ShimOs,
   output: string,
   options: { cc?: string; ccArgs?: string[] } = {},
 ): Promise<void> {
+  return compileLibrary(TUN_LIBRARY, output, { ...options, os });
+}
+
+/**
+ * Compiles `spec` for `options.os` (default this OS) with `cc` (default `$CC` or `cc`;
+ * `ccArgs` go first) to `output`, atomically. Throws `spec.error(…)` with the compiler's
+ * message on failure.
+ */
+export async function compileLibrary(
+  spec: NativeLibrarySpec,
+  output: string,
+  options: { os?: ShimOs; cc?: string; ccArgs?: string[] } = {},
+): Promise<void> {
+  const os = options.os ?? currentOs();
   const cc = options.cc ?? envVar("CC") ?? "cc";
-  const source = new URL(`tun_${os}.c`, import.meta.url);
-  if (source.protocol !== "file:") {
-    throw new TunError("shim", `cannot compile the shim from ${source.href}`);
-  }
+  const sources = spec.sources(os).filter((f) => f.endsWith(".c")).map((f) =>
+    new URL(f, import.meta.url)
+  );
+  const remote = sources.find((u) => u.protocol !== "file:");
+  if (remote) throw spec.error(`cannot compile the ${spec.title} from ${remote.href}`);
   const tmp = `${output}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  const flags = compileFlags(os);
-  // Libraries must follow the source file for the MinGW linker.
+  const flags = spec.flags(os);
+  // Libraries must follow the source files for the MinGW and GNU linkers.
   const libs = flags.filter((f) => f.startsWith("-l"));
   const args = [
     ...(options.ccArgs ?? []),
     ...flags.filter((f) => !f.startsWith("-l")),
     "-o",
     tmp,
-    source.pathname,
+    ...sources.map((u) => u.pathname),
     ...libs,
   ];
   let result: Deno.CommandOutput;
   try {
     result = await new Deno.Command(cc, { args, stdout: "piped", stderr: "piped" }).output();
   } catch (e) {
-    throw new TunError("shim", `C compiler ${cc} not runnable: ${(e as Error).message}`);
+    throw spec.error(`C compiler ${cc} not runnable: ${(e as Error).message}`);
   }
   if (!result.success) {
     await Deno.remove(tmp).catch(() => {});
     const msg = new TextDecoder().decode(result.stderr).trim().split("\n").slice(0, 20).join("\n");
-    throw new TunError("shim", `compiling the TUN shim with ${cc} failed:\n${msg}`);
+    throw spec.error(`compiling the ${spec.title} with ${cc} failed:\n${msg}`);
   }
   await Deno.rename(tmp, output);
 }
@@ -238,21 +306,30 @@ async function compilerAvailable(): Promise<boolean> {
 }
 
 /** Finds (or builds) the shim for this process; see the module comment for the order. */
-export async function locateShim(options: LocateOptions = {}): Promise<ShimLocation> {
+export function locateShim(options: LocateOptions = {}): Promise<ShimLocation> {
+  return locateLibrary(TUN_LIBRARY, options);
+}
+
+/** Finds (or builds) `spec` for this process, in the order of the module comment. */
+export async function locateLibrary(
+  spec: NativeLibrarySpec,
+  options: LocateOptions = {},
+): Promise<ShimLocation> {
   const os = currentOs();
   const ext = libraryExtension(os);
-  const explicit = options.library ?? envVar("VEILNET_TUN_LIBRARY");
+  const file = `lib${spec.name}`;
+  const explicit = options.library ?? envVar(spec.envVar);
   if (explicit) {
     if (!await exists(explicit)) {
-      throw new TunError("shim", `TUN shim ${explicit} does not exist`);
+      throw spec.error(`${spec.title} ${explicit} does not exist`);
     }
     return { path: explicit, origin: "explicit" };
   }
-  const beside = `${dirname(Deno.execPath())}${sep()}libtun.${ext}`;
+  const beside = `${dirname(Deno.execPath())}${sep()}${file}.${ext}`;
   if (await exists(beside)) return { path: beside, origin: "beside-executable" };
 
   const cache = options.cacheDir ?? cacheDir();
-  const embedded = prebuiltUrl(os);
+  const embedded = prebuiltUrl(os, Deno.build.arch, spec);
   let embeddedBytes: Uint8Array | null = null;
   // Only a `deno compile` binary uses the embedded copy; from source, the cache and a fresh
   // build keep the library in step with the C files.
@@ -264,7 +341,7 @@ export async function locateShim(options: LocateOptions = {}): Promise<ShimLocat
     }
   }
   if (embeddedBytes) {
-    const path = `${cache}${sep()}libtun-bin-${await sha256Hex([embeddedBytes])}.${ext}`;
+    const path = `${cache}${sep()}${file}-bin-${await sha256Hex([embeddedBytes])}.${ext}`;
     if (!await exists(path)) {
       await Deno.mkdir(cache, { recursive: true, mode: 0o700 });
       await writeAtomic(path, embeddedBytes);
@@ -272,25 +349,37 @@ export async function locateShim(options: LocateOptions = {}): Promise<ShimLocat
     return { path, origin: "embedded" };
   }
 
-  const hash = await shimSourceHash(os);
+  const hash = await librarySourceHash(spec, os);
   if (hash === null) {
-    throw new TunError(
-      "shim",
-      `no TUN shim: put libtun.${ext} next to the executable or set VEILNET_TUN_LIBRARY`,
+    throw spec.error(
+      `no ${spec.title}: put ${file}.${ext} next to the executable or set ${spec.envVar}`,
     );
   }
-  const cached = `${cache}${sep()}libtun-${hash}.${ext}`;
+  const cached = `${cache}${sep()}${file}-${hash}.${ext}`;
   if (await exists(cached)) return { path: cached, origin: "cache" };
   if (options.build === false || os === "windows" || !await compilerAvailable()) {
-    throw new TunError(
-      "shim",
-      `no TUN shim at ${cached} and no C compiler to build it: install cc ` +
-        `(Debian: apt-get install gcc libc6-dev), run "deno task build", or set VEILNET_TUN_LIBRARY`,
+    throw spec.error(
+      `no ${spec.title} at ${cached} and no C compiler to build it: install cc ` +
+        `(${spec.buildHint}), run "deno task build", or set ${spec.envVar}`,
     );
   }
   await Deno.mkdir(cache, { recursive: true, mode: 0o700 });
-  await compileShim(os, cached);
+  // Built next to its final name and renamed, so concurrent processes never load half a file.
+  await compileLibrary(spec, cached, { os });
   return { path: cached, origin: "built" };
+}
+
+/** `Deno.dlopen` of `path` with `symbols`; a failure becomes `spec.error(…)`. */
+export function openLibrary<S extends Deno.ForeignLibraryInterface>(
+  spec: NativeLibrarySpec,
+  path: string,
+  symbols: S,
+): Deno.DynamicLibrary<S> {
+  try {
+    return Deno.dlopen(path, symbols);
+  } catch (e) {
+    throw spec.error(`cannot load ${path}: ${(e as Error).message}`);
+  }
 }
 
 interface Loaded {
@@ -313,12 +402,7 @@ export async function acquireShim(
   if (!loaded) {
     loading ??= (async () => {
       const location = await locateShim(options);
-      let lib: Deno.DynamicLibrary<typeof SHIM_SYMBOLS>;
-      try {
-        lib = Deno.dlopen(location.path, SHIM_SYMBOLS);
-      } catch (e) {
-        throw new TunError("shim", `cannot load ${location.path}: ${(e as Error).message}`);
-      }
+      const lib = openLibrary(TUN_LIBRARY, location.path, SHIM_SYMBOLS);
       const abi = lib.symbols.vn_tun_abi_version();
       if (abi !== SHIM_ABI) {
         lib.close();

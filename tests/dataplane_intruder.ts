@@ -193,7 +193,10 @@ for (const g of garbage) {
 }
 
 // --- 4. one valid packet, then replays of the same frame ---
-const packet = udpPacket(parseIpv4(s.overlayIp), dst, 40000, 9, new TextEncoder().encode("hi"));
+// The sealed payload is a 10-byte virtio_net_hdr (zeros: a plain packet) and the IP packet.
+const udp = udpPacket(parseIpv4(s.overlayIp), dst, 40000, 9, new TextEncoder().encode("hi"));
+const packet = new Uint8Array(10 + udp.length);
+packet.set(udp, 10);
 const counter = sender.next(Date.now());
 const valid = new Uint8Array(FRAME_HEADER_LENGTH + packet.length + 16);
 writeFrameHeader({

@@ -109,6 +109,7 @@ const tether = await openTether({
 hooks.close = () => tether.close();
 hooks.stats = () => tether.stats();
 const echo = values.mode === "echo";
+const echoQueue: Uint8Array[] = [];
 // Numbers (first 4 bytes) of the first messages seen, to tell which ones went missing.
 const seen = new Set<number>();
 tether.onMessage((m) => {
@@ -123,7 +124,6 @@ tether.onMessage((m) => {
     if (echoQueue.length < 100_000) echoQueue.push(m);
   }
 });
-const echoQueue: Uint8Array[] = [];
 tether.onClose((reason) => {
   emit({ event: "closed", reason });
   setTimeout(() => Deno.exit(0), 50);

@@ -19,7 +19,7 @@ import { generateSigningKeyPair } from "../crypto/mldsa.ts";
 import { verifyCertificate } from "../wire/certificate.ts";
 import { Tun } from "../../ffi/tun.ts";
 import { selectEngine } from "../tether/select.ts";
-import { Node, type NodeSession } from "./node.ts";
+import { MAX_INNER, Node, type NodeSession } from "./node.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_TUN_NAME, type NodeOptions } from "./options.ts";
 import { parseCidr } from "./packet.ts";
 import { serveStatus, STATUS_SOCKET_NAME } from "./status_server.ts";
@@ -62,8 +62,15 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
       teams: session.teams.map((t) => t.name),
     });
 
-    const tun = await Tun.open({ name: options.tunName ?? DEFAULT_TUN_NAME, mtu: TUN_MTU });
+    // Offloads (TSO/USO super-packets through the TUN) unless VEILNET_TUN_OFFLOAD=0.
+    const offload = Deno.build.os === "linux" && Deno.env.get("VEILNET_TUN_OFFLOAD") !== "0";
+    const tun = await Tun.open({
+      name: options.tunName ?? DEFAULT_TUN_NAME,
+      mtu: TUN_MTU,
+      offload,
+    });
     cleanup.push(() => tun.close());
+    if (tun.vnetHeader) await limitGsoSize(tun.name, MAX_INNER - 100);
     await tun.setAddress(`${cert.overlayIp}/${realm.prefix}`);
     await tun.setUp(true);
     log.info("TUN up", { name: tun.name, address: `${cert.overlayIp}/${realm.prefix}` });
@@ -177,4 +184,20 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * Asks the kernel for super-packets that fit one frame (`ip link set … gso_max_size`); larger
+ * ones still work (segmented before sealing), only slower. Best effort: older kernels refuse.
+ */
+async function limitGsoSize(name: string, bytes: number): Promise<void> {
+  try {
+    await new Deno.Command("ip", {
+      args: ["link", "set", "dev", name, "gso_max_size", String(bytes)],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  } catch {
+    // no ip binary: keep the default
+  }
 }

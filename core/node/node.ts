@@ -34,6 +34,7 @@ import {
   FRAME_HEADER_LENGTH,
   frameAad,
   FrameType,
+  MAX_FRAME_BYTES,
   splitMessage,
   writeFrameHeader,
 } from "../wire/frame.ts";
@@ -48,7 +49,17 @@ import {
   StreamCloseSchema,
 } from "../wire/gen/veilnet_pb.ts";
 import type { OpenedEnvelope } from "../wire/envelope.ts";
-import { PacketBatch } from "../../ffi/packet_batch.ts";
+import { OFFLOAD_SLOT_SIZE, PacketBatch } from "../../ffi/packet_batch.ts";
+import { segmentGso } from "../../ffi/segment.ts";
+import {
+  decodeVirtioNetHeader,
+  emptyHeader,
+  GsoType,
+  VIRTIO_NET_HDR_F_DATA_VALID,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_LEN,
+  type VirtioNetHeader,
+} from "../../ffi/virtio_net_hdr.ts";
 import { RelayLimiter } from "../route/relay_limiter.ts";
 import type { Tun } from "../../ffi/tun.ts";
 import { Egresser, type PeerRef } from "./egresser.ts";
@@ -83,6 +94,14 @@ export const RELAY_RATE_PER_SECOND = 50_000;
 export const CONTROL_VERIFY_RATE = 400;
 /** Most neighbours listed in a NEIGHBOURS_REPLY. */
 export const MAX_NEIGHBOURS = 32;
+/**
+ * Every sealed payload is `virtio_net_hdr (10 bytes) ‖ IP packet`: the header is all zeros for a
+ * plain packet and describes a TSO/USO super-packet (up to 64 KB) when the TUN runs with
+ * offloads, so one frame, one AEAD operation and one TUN write carry up to 45 segments.
+ */
+export const INNER_HEADER_LENGTH = VIRTIO_NET_HDR_LEN;
+/** Largest inner payload (virtio header + packet) that fits one frame. */
+export const MAX_INNER = MAX_FRAME_BYTES - FRAME_HEADER_LENGTH - 16;
 /** Most destinations with an egresser at once (a scan of the realm cannot grow it further). */
 export const MAX_EGRESSERS = 4096;
 /** Most ingress streams one peer may hold at this node (older ones are dropped). */
@@ -151,9 +170,14 @@ export class Node {
   #ingress = new Map<number, Ingresser>();
   #discovered = new Map<number, { peer: PeerRef; at: number }>();
   #pool: TetherPool;
-  #writeBatch = new PacketBatch({ capacity: 256, slotSize: 2048 });
+  #writeBatch: PacketBatch;
+  #inner = new Uint8Array(MAX_INNER);
+  #segments = new PacketBatch({ capacity: 64, slotSize: 2048 });
+  #header: VirtioNetHeader = emptyHeader();
   #aad = new Uint8Array(FRAME_HEADER_LENGTH);
   #closeSentAt = new Map<string, number>();
+  /** When a direct tether to a peer last failed: for a minute, go straight to relays. */
+  #directFailedAt = new Map<string, number>();
   /** Overlay address of every conflux we heard from (verified), both ways; relays use it. */
   #peerIps = new Map<string, number>();
   #ipPeers = new Map<number, string>();
@@ -196,6 +220,9 @@ export class Node {
     const realm = parseCidr(s.certificate.realmSubnet);
     if (this.#ownIp < 0 || !realm) throw new Error("certificate carries no valid overlay address");
     this.#realm = realm;
+    this.#writeBatch = options.tun.vnetHeader
+      ? new PacketBatch({ capacity: 64, slotSize: OFFLOAD_SLOT_SIZE })
+      : new PacketBatch({ capacity: 256, slotSize: 2048 });
     this.#realmBroadcast =
       (realm.network | (realm.prefix === 32 ? 0 : (0xffff_ffff >>> realm.prefix))) >>>
       0;
@@ -362,12 +389,45 @@ export class Node {
       }
       if (n === 0) continue;
       const now = Date.now();
-      for (let i = 0; i < n; i++) this.#egressPacket(batch.packet(i), now);
+      const inner = this.#inner;
+      const vnet = tun.vnetHeader;
+      for (let i = 0; i < n; i++) {
+        const packet = batch.packet(i);
+        if (INNER_HEADER_LENGTH + packet.length > MAX_INNER) {
+          this.#egressSegmented(packet, batch.header(i, this.#header), now);
+          continue;
+        }
+        if (vnet) {
+          const at = i * INNER_HEADER_LENGTH;
+          inner.set(batch.headers.subarray(at, at + INNER_HEADER_LENGTH), 0);
+        } else inner.fill(0, 0, INNER_HEADER_LENGTH);
+        inner.set(packet, INNER_HEADER_LENGTH);
+        this.#egressPacket(inner.subarray(0, INNER_HEADER_LENGTH + packet.length), now);
+      }
     }
   }
 
-  #egressPacket(packet: Uint8Array, now: number): void {
-    const dst = ipv4Destination(packet);
+  /** A super-packet too large for one frame: segmented here, sent as plain packets. */
+  #egressSegmented(packet: Uint8Array, header: VirtioNetHeader, now: number): void {
+    const seg = this.#segments;
+    seg.clear();
+    try {
+      segmentGso(packet, header, seg);
+    } catch {
+      return;
+    }
+    const inner = this.#inner;
+    for (let j = 0; j < seg.count; j++) {
+      const p = seg.packet(j);
+      inner.fill(0, 0, INNER_HEADER_LENGTH);
+      inner.set(p, INNER_HEADER_LENGTH);
+      this.#egressPacket(inner.subarray(0, INNER_HEADER_LENGTH + p.length), now);
+    }
+  }
+
+  /** `inner` is virtio header ‖ packet, in a scratch buffer (copied if it must wait). */
+  #egressPacket(inner: Uint8Array, now: number): void {
+    const dst = ipv4Destination(inner.subarray(INNER_HEADER_LENGTH));
     if (dst < 0 || dst === this.#ownIp || !cidrContains(this.#realm, dst)) return;
     let e = this.#egress.get(dst);
     if (!e) {
@@ -379,9 +439,9 @@ export class Node {
     }
     e.lastPacketAt = now;
     if (e.state === "ready" && e.sender && e.peer) {
-      if (this.#sendData(e, packet, now)) return;
+      if (this.#sendData(e, inner, now)) return;
       // No open tether: hold the packet and bring one up.
-      e.hold(packet);
+      e.hold(inner);
       this.#retether(e);
       return;
     }
@@ -392,7 +452,7 @@ export class Node {
       }
       e.state = "idle";
     }
-    e.hold(packet);
+    e.hold(inner);
     if (e.state === "idle") this.#connect(e);
   }
 
@@ -516,15 +576,20 @@ export class Node {
 
   /** A direct tether to `peer`, or else one to a relay that holds a tether to it. */
   async #path(peer: PeerRef): Promise<string> {
-    try {
-      await this.#pool.ensure(peer.id);
-      return peer.id;
-    } catch (direct) {
-      if (this.#stopped) throw direct;
-      this.#log.debug("no direct tether; looking for a relay", {
-        peer: peer.id,
-        error: String(direct),
-      });
+    const failedAt = this.#directFailedAt.get(peer.id);
+    if (this.#pool.tether(peer.id) || failedAt === undefined || Date.now() - failedAt > 60_000) {
+      try {
+        await this.#pool.ensure(peer.id);
+        this.#directFailedAt.delete(peer.id);
+        return peer.id;
+      } catch (direct) {
+        if (this.#stopped) throw direct;
+        this.#directFailedAt.set(peer.id, Date.now());
+        this.#log.debug("no direct tether; looking for a relay", {
+          peer: peer.id,
+          error: String(direct),
+        });
+      }
     }
     const request = this.#messenger.seal(
       MessageType.NEIGHBOURS_REQUEST,
@@ -625,12 +690,7 @@ export class Node {
         frame.payload,
         now,
       );
-      if (!plain || ipv4Source(plain) !== ing.peer.ip || plain.length > batch.slotSize) {
-        this.counters.framesDropped++;
-        continue;
-      }
-      if (batch.count === batch.capacity) this.#writeTun(batch);
-      batch.push(plain);
+      if (!plain || !this.#deliver(plain, ing.peer.ip, batch)) this.counters.framesDropped++;
     }
     this.#writeTun(batch);
   }
@@ -655,6 +715,34 @@ export class Node {
     else this.counters.framesDropped++;
   }
 
+  /**
+   * Queues the packet of an opened payload for the TUN: checks the virtio header and the source
+   * address; a super-packet goes to the kernel whole when our TUN takes offloads, else it is
+   * segmented here. False when refused.
+   */
+  #deliver(plain: Uint8Array, peerIp: number, batch: PacketBatch): boolean {
+    if (plain.length < INNER_HEADER_LENGTH + 20) return false;
+    const packet = plain.subarray(INNER_HEADER_LENGTH);
+    if (ipv4Source(packet) !== peerIp) return false;
+    const h = decodeVirtioNetHeader(plain, 0, this.#header);
+    const gso = h.gsoType & ~GsoType.ECN;
+    const plainPacket = gso === GsoType.NONE && (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) === 0;
+    if (!plainPacket && !validOffload(h, packet.length)) return false;
+    if (plainPacket || this.#o.tun.vnetHeader) {
+      if (packet.length > batch.slotSize) return false;
+      if (batch.count === batch.capacity) this.#writeTun(batch);
+      batch.push(packet, plainPacket ? undefined : h);
+      return true;
+    }
+    if (batch.capacity - batch.count < 64) this.#writeTun(batch);
+    try {
+      segmentGso(packet, h, batch);
+    } catch {
+      return false;
+    }
+    return true;
+  }
+
   #writeTun(batch: PacketBatch): void {
     if (batch.count === 0) return;
     try {
@@ -674,6 +762,11 @@ export class Node {
 
   #onTetherClose(peerId: string): void {
     this.#closeSentAt.delete(peerId);
+    // Streams that went over this tether find a path again with their next packet instead of
+    // waiting for the dead tether's replacement to time out.
+    for (const e of this.#egress.values()) {
+      if (e.state === "ready" && e.peer && (e.nextHop ?? e.peer.id) === peerId) e.reset();
+    }
   }
 
   // ---- control ----
@@ -909,7 +1002,27 @@ export class Node {
       }
     }
     for (const [ip, d] of this.#discovered) if (now - d.at >= idle) this.#discovered.delete(ip);
+    for (const [id, at] of this.#directFailedAt) {
+      if (now - at > 60_000) this.#directFailedAt.delete(id);
+    }
   }
+}
+
+/** What a peer may ask our kernel to do with a packet: TCP/UDP segmentation, checksums. */
+function validOffload(h: VirtioNetHeader, length: number): boolean {
+  const gso = h.gsoType & ~GsoType.ECN;
+  if (
+    gso !== GsoType.NONE && gso !== GsoType.TCPV4 && gso !== GsoType.TCPV6 &&
+    gso !== GsoType.UDP_L4
+  ) return false;
+  if ((h.flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) !== 0) return false;
+  if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM && h.csumStart + h.csumOffset + 2 > length) {
+    return false;
+  }
+  if (gso !== GsoType.NONE && (h.gsoSize === 0 || h.hdrLen > length || h.gsoSize > 65535)) {
+    return false;
+  }
+  return true;
 }
 
 function peerOf(opened: OpenedEnvelope, ip: number): PeerRef {

@@ -174,7 +174,6 @@ export class TetherPool {
       offer,
       engine: opts.engine,
       channels: opts.channels ?? 1,
-      ...waterMarks(opts.engine),
       iceServers: opts.iceServers,
       hostAddresses: opts.hostAddresses,
       timeoutMs: opts.timeoutMs ?? 10_000,
@@ -215,12 +214,4 @@ export class TetherPool {
     link.signals.close();
     link.tether?.close(reason);
   }
-}
-
-/** Send-buffer water marks per engine (experiment: VEILNET_HIGH_WATER overrides). */
-function waterMarks(engine: RtcEngineChoice): { highWater?: number; lowWater?: number } {
-  const env = Number(Deno.env.get("VEILNET_HIGH_WATER") ?? "");
-  if (env > 0) return { highWater: env, lowWater: Math.floor(env / 4) };
-  void engine;
-  return {};
 }

@@ -177,14 +177,6 @@ interface Destination {
   lastActive: number;
   discovery: Discovery | null;
   retryAfter: number;
-  /**
-   * Feasible distance: our own best estimate when we last had a route. Only neighbours that
-   * report less than this (strictly closer to the destination than we were) are used, which
-   * keeps routes loop-free (the feasibility condition of Babel/EIGRP, without sequence numbers).
-   */
-  fd: number;
-  /** When we found ourselves with only infeasible candidates (NaN = not stuck). */
-  stuckSince: number;
   /** Last poll at which a finite route existed (relays repair only routes they had). */
   routedAt: number;
   /** When the origin may next ask one more neighbour for this destination. */
@@ -199,8 +191,6 @@ const MIN_DELIVERY_PROBABILITY = 0.1;
 const ESCAPE_AFTER = 3;
 /** Refreshes and expiries are checked this often; events are handled at every poll. */
 const SWEEP_INTERVAL_MS = 1_000;
-/** How long a node with only infeasible candidates waits before resetting its distance. */
-const HOLD_DOWN_MS = 1_000;
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   const v = value ?? fallback;
@@ -537,8 +527,6 @@ export class RouteAgent {
         lastActive: now,
         discovery: null,
         retryAfter: -Infinity,
-        fd: Infinity,
-        stuckSince: NaN,
         routedAt: -Infinity,
         nextAskAt: -Infinity,
         asked: new Set(),
@@ -569,7 +557,6 @@ export class RouteAgent {
     if (neighbour === name) return { nextHop: neighbour, estimateMs: cost, hops: 1 };
     const c = d?.candidates.get(neighbour);
     if (!c || !Number.isFinite(c.remainingMs) || c.hops + 1 > this.#hopLimit) return NONE;
-    if (c.remainingMs >= d!.fd) return NONE; // not closer than we were: could loop back to us
     return { nextHop: neighbour, estimateMs: cost + c.remainingMs, hops: c.hops + 1 };
   }
 
@@ -872,31 +859,9 @@ export class RouteAgent {
     this.#stats.queriesSent++;
   }
 
-  #hasFiniteCandidate(d: Destination): boolean {
-    for (const [y, c] of d.candidates) {
-      if (Number.isFinite(c.remainingMs) && Number.isFinite(this.#cost(y))) return true;
-    }
-    return false;
-  }
-
   #pollDiscovery(name: string, d: Destination, now: number): void {
-    const best = this.#bestOf(name, d, undefined);
-    const hasRoute = Number.isFinite(best.estimateMs);
-    if (hasRoute) {
-      d.fd = best.estimateMs;
-      d.routedAt = now;
-      d.stuckSince = NaN;
-    } else if (Number.isFinite(d.fd) && this.#hasFiniteCandidate(d)) {
-      // Only infeasible candidates are left. Subscribers have been told "no route"; once that
-      // has had time to spread, forget the old distance and take the best candidate again.
-      if (Number.isNaN(d.stuckSince)) d.stuckSince = now;
-      if (now - d.stuckSince >= HOLD_DOWN_MS) {
-        d.fd = Infinity;
-        d.stuckSince = NaN;
-        d.version++;
-      }
-      this.#dirty.add(name);
-    }
+    const hasRoute = Number.isFinite(this.#bestOf(name, d, undefined).estimateMs);
+    if (hasRoute) d.routedAt = now;
     if (d.discovery === null) {
       const inUse = now - d.lastWanted < this.#subTtl;
       // Self-healing: a destination in use that lost its last route is looked for again, by
