@@ -1,17 +1,21 @@
 /**
- * Release build: compiles the C TUN shim for each target and runs `deno compile` to produce
+ * Release build: compiles the C TUN shim (and, where libcrypto headers exist, the OpenSSL AES-GCM
+ * library ffi/aesgcm.c) for each target and runs `deno compile` to produce
  * self-contained `veilnet-conflux` (and, when guardian/main.ts exists, `veilnet-guardian`)
  * executables in dist/.
  *
  *   deno run -A build.ts                      # every target whose C compiler is installed
  *   deno run -A build.ts --target x86_64-unknown-linux-gnu
- *   deno run -A build.ts --shim-only          # only dist/shim/libtun-<os>-<arch>.<ext>
+ *   deno run -A build.ts --shim-only          # only dist/shim/lib{tun,aesgcm}-<os>-<arch>.<ext>
  *
  * Per target:
  * 1. the shim (ffi/tun_<os>.c) is compiled to dist/shim/libtun-<os>-<arch>.<ext> with that
  *    target's compiler (Linux: cc or <arch>-linux-gnu-gcc; Windows: x86_64-w64-mingw32-gcc
  *    from Debian mingw-w64; macOS: cc -arch … on a Mac, or osxcross o64-clang/oa64-clang);
- *    a target without its compiler is skipped with a message;
+ *    a target without its compiler is skipped with a message; ffi/aesgcm.c is compiled the
+ *    same way to dist/shim/libaesgcm-<os>-<arch>.<ext> (Linux/macOS; needs that target's
+ *    OpenSSL headers, Debian libssl-dev) and embedded too; without it the program falls back
+ *    to node:crypto at run time, so a failed AES-GCM build only warns;
  * 2. `deno compile -A --target <t> --include dist/shim/<lib> --output dist/<name>-<t> main.ts`.
  *    At run time ffi/shim.ts finds the embedded library at the same relative path, copies it
  *    to the cache folder (keyed by its hash) and dlopens that copy: dlopen needs a real file.
@@ -25,7 +29,14 @@
  */
 
 import { parseArgs } from "node:util";
-import { compileShim, prebuiltName, type ShimOs } from "./ffi/shim.ts";
+import {
+  compileLibrary,
+  compileShim,
+  libraryPrebuiltName,
+  prebuiltName,
+  type ShimOs,
+} from "./ffi/shim.ts";
+import { AESGCM_LIBRARY } from "./ffi/aesgcm.ts";
 
 /** One release target. */
 interface Target {
@@ -119,6 +130,30 @@ async function buildShim(t: Target): Promise<string | null> {
   return null;
 }
 
+/**
+ * Compiles ffi/aesgcm.c for `t` into dist/shim; returns its path, or null (with a warning) when
+ * there is no compiler or the build fails (e.g. no OpenSSL headers for that target).
+ */
+async function buildAesGcm(t: Target): Promise<string | null> {
+  if (t.os === "windows") return null;
+  for (const [cc, ...ccArgs] of t.compilers) {
+    if (!await found(cc)) continue;
+    await Deno.mkdir("dist/shim", { recursive: true });
+    const out = `dist/shim/${libraryPrebuiltName(AESGCM_LIBRARY, t.os, t.arch)}`;
+    try {
+      await compileLibrary(AESGCM_LIBRARY, out, { os: t.os, cc, ccArgs });
+    } catch (e) {
+      console.warn(
+        `aesgcm ${t.triple}: skipped (node:crypto at run time): ${(e as Error).message}`,
+      );
+      return null;
+    }
+    console.log(`aesgcm ${t.triple}: ${out} (${[cc, ...ccArgs].join(" ")})`);
+    return out;
+  }
+  return null;
+}
+
 /** Runs `deno compile` for one program and target, embedding `includes`. */
 async function denoCompile(
   t: Target,
@@ -169,13 +204,15 @@ if (import.meta.main) {
   let failed = 0;
   for (const t of targets) {
     const shim = await buildShim(t);
+    const aesgcm = shim ? await buildAesGcm(t) : null;
     if (values["shim-only"]) continue;
     if (!shim) {
       failed++;
       continue;
     }
     for (const p of programs) {
-      if (!await denoCompile(t, p, p.tun ? [shim] : [])) failed++;
+      const includes = p.tun ? [shim, ...(aesgcm ? [aesgcm] : [])] : [];
+      if (!await denoCompile(t, p, includes)) failed++;
     }
     const wintun = `ffi/vendor/wintun/${t.arch === "x86_64" ? "amd64" : "arm64"}/wintun.dll`;
     if (t.os === "windows") {

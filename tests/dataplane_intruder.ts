@@ -183,7 +183,7 @@ const garbage: Uint8Array[] = [
   rnd(19),
   rnd(1500),
   encodeBatch([rnd(40), rnd(60)]),
-  frame(secrets.streamId ^ 0x5a5a, 100), // unknown stream
+  frame((secrets.streamId ^ 0x5a5a) >>> 0, 100), // unknown stream
   frame(secrets.streamId, 100), // right stream, forged ciphertext
   encodeBatch([frame(secrets.streamId, 64), frame(1, 64), frame(secrets.streamId, 1400)]),
 ];

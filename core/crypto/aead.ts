@@ -238,6 +238,7 @@ export class PacketCipher {
       return null;
     }
   }
+
   /**
    * Like open, but writes the plaintext into `target.out` at `target.offset` (e.g. straight into
    * a TUN write slot) and returns its length; −1 if authentication fails, the input is malformed
@@ -278,8 +279,10 @@ export class PacketCipher {
    */
   sealBatch(first: bigint, batch: AeadBatch): void {
     checkBatch(batch, 0, TAG_LENGTH);
-    const last = first + BigInt(Math.max(batch.count - 1, 0));
-    if (typeof first !== "bigint" || first <= this.#lastSealed || last > MAX_COUNTER) {
+    if (
+      typeof first !== "bigint" || first <= this.#lastSealed ||
+      first + BigInt(Math.max(batch.count - 1, 0)) > MAX_COUNTER
+    ) {
       throw new CryptoError("range", "packet counter must increase and stay below 2^64");
     }
     if (batch.count === 0) return;
@@ -289,7 +292,7 @@ export class PacketCipher {
       8 * batch.count,
     );
     for (let i = 0; i < batch.count; i++) counters.setBigUint64(8 * i, first + BigInt(i));
-    this.#lastSealed = last;
+    this.#lastSealed = first + BigInt(batch.count - 1);
     if (this.#engine.sealBatch) {
       this.#engine.sealBatch(this.#salt, batch);
       return;

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { MAX_COUNTER, nodeAesGcm, PacketCipher, TAG_LENGTH } from "./aead.ts";
+import {
+  type AeadBatch,
+  type AesGcmEngineFactory,
+  defaultAesGcmEngine,
+  MAX_COUNTER,
+  nodeAesGcm,
+  PacketCipher,
+  setDefaultAesGcmEngine,
+  TAG_LENGTH,
+} from "./aead.ts";
 import { deriveStreamKeys } from "./kdf.ts";
 import { CryptoError } from "./errors.ts";
 
@@ -118,4 +127,64 @@ Deno.test("aead: a plugged-in engine gets the salt || counter nonce and the AAD"
   const sealed = cipher.seal(0x0102n, aad, packet);
   assert.deepEqual(seen, [{ nonce: bytesToHex(keys.salt) + "0000000000000102", aad: 20 }]);
   assert.deepEqual(PacketCipher.create(keys).open(0x0102n, aad, sealed), packet);
+});
+
+Deno.test("aead: setDefaultAesGcmEngine changes what create() uses, null restores node:crypto", () => {
+  let made = 0;
+  const counting: AesGcmEngineFactory = (key) => {
+    made++;
+    return nodeAesGcm(key);
+  };
+  const before = setDefaultAesGcmEngine(counting);
+  try {
+    assert.equal(before, nodeAesGcm);
+    assert.equal(defaultAesGcmEngine(), counting);
+    const sealed = PacketCipher.create(keys).seal(1n, aad, packet);
+    PacketCipher.create(keys, { engine: nodeAesGcm });
+    assert.equal(made, 1);
+    assert.deepEqual(
+      PacketCipher.create(keys, { engine: nodeAesGcm }).open(1n, aad, sealed),
+      packet,
+    );
+  } finally {
+    assert.equal(setDefaultAesGcmEngine(null), counting);
+  }
+  assert.equal(defaultAesGcmEngine(), nodeAesGcm);
+});
+
+Deno.test("aead: sealBatch/openBatch/openInto without engine support equal single calls", () => {
+  const stride = 20 + 300 + TAG_LENGTH;
+  const sizes = [0, 1, 100, 300];
+  const batch: AeadBatch = {
+    buffer: new Uint8Array(stride * sizes.length),
+    offsets: Int32Array.from(sizes, (_, i) => i * stride),
+    lengths: Int32Array.from(sizes),
+    aadLength: 20,
+    count: sizes.length,
+    counters: new Uint8Array(8 * sizes.length),
+  };
+  sizes.forEach((size, i) => {
+    batch.buffer.set(aad, i * stride);
+    batch.buffer.set(packet.subarray(0, size), i * stride + 20);
+  });
+  const sender = PacketCipher.create(keys);
+  sender.sealBatch(10n, batch);
+  assert.equal(sender.lastSealedCounter, 13n);
+  const single = PacketCipher.create(keys);
+  sizes.forEach((size, i) => {
+    const sealed = batch.buffer.subarray(i * stride + 20, i * stride + 20 + size + TAG_LENGTH);
+    assert.equal(batch.lengths[i], size + TAG_LENGTH);
+    assert.deepEqual(sealed, single.seal(10n + BigInt(i), aad, packet.subarray(0, size)));
+    const out = new Uint8Array(400);
+    assert.equal(single.openInto(10n + BigInt(i), aad, sealed, { out, offset: 50 }), size);
+    assert.deepEqual(out.subarray(50, 50 + size), packet.subarray(0, size));
+  });
+  batch.buffer[2 * stride + 20] ^= 1;
+  assert.equal(PacketCipher.create(keys).openBatch(batch), 3);
+  assert.deepEqual(Array.from(batch.lengths), [0, 1, -1, 300]);
+  assert.deepEqual(
+    batch.buffer.subarray(3 * stride + 20, 3 * stride + 320),
+    packet.subarray(0, 300),
+  );
+  assert.throws(() => sender.sealBatch(13n, batch), CryptoError);
 });
