@@ -9,8 +9,8 @@ import { join, win32 } from "node:path";
 export const REGISTER_FILE = "conflux.json";
 /** Name of the file written by `up`. */
 export const UP_FILE = "up.json";
-/** Name of the node's local API socket inside the config dir. */
-export const SOCKET_FILE = "conflux.sock";
+/** Name of the node's local API socket inside the config dir (the node defines it). */
+export { STATUS_SOCKET_NAME as SOCKET_FILE } from "../core/node/status_server.ts";
 
 /**
  * The default configuration directory:
