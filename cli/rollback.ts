@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { ServiceManager } from "../service/mod.ts";
+import { configPath, type Profile, restoreRawConfig } from "./config_store.ts";
 import type { CliDeps } from "./deps.ts";
 
 /** Records an undo action with a description for the warning if it fails itself. */
@@ -27,4 +29,31 @@ export async function runWithRollback(
     }
     throw err;
   }
+}
+
+/** What {@link clearForInstall} replaces: the running service and the profile's saved file. */
+export interface ReplacedState {
+  /** The service manager, or null in --debug (foreground) mode where no service is touched. */
+  manager: ServiceManager | null;
+  configDir: string;
+  profile: Profile;
+  /** The profile file's bytes before the command (null if there was none). */
+  previous: string | null;
+}
+
+/**
+ * Removes any existing service and records how to bring it and the previous config file back, so
+ * that register and up leave the machine as it was when a later step fails.
+ */
+export async function clearForInstall(undo: UndoRecorder, state: ReplacedState): Promise<void> {
+  const { manager, configDir, profile, previous } = state;
+  if (manager) {
+    const snapshot = await manager.snapshot();
+    undo(() => manager.restore(snapshot), "put the previous service back");
+    await manager.remove();
+  }
+  undo(
+    () => restoreRawConfig(configDir, { profile, raw: previous }),
+    `restore the previous ${configPath(configDir, profile)}`,
+  );
 }

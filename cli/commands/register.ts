@@ -6,14 +6,14 @@
  */
 import { describeService } from "../../service/mod.ts";
 import type { ServiceManager } from "../../service/mod.ts";
-import { configPath, readRawConfig, restoreRawConfig, saveConfig } from "../config_store.ts";
+import { configPath, readRawConfig, saveConfig } from "../config_store.ts";
 import type { CommandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { boolFlag, stringFlag } from "../flags.ts";
 import { runForeground } from "../foreground.ts";
 import { registerConflux, unregisterConflux } from "../guardian_api.ts";
 import { parseTeams, resolveEngineFlags, resolveGuardian, validateCidr } from "../settings.ts";
-import { runWithRollback } from "../rollback.ts";
+import { clearForInstall, runWithRollback } from "../rollback.ts";
 
 /** Runs `register`; resolves to the exit code. */
 export async function registerCommand(ctx: CommandContext): Promise<number> {
@@ -54,16 +54,12 @@ export async function registerCommand(ctx: CommandContext): Promise<number> {
     undo(async () => {
       await unregisterConflux(guardian, registered.token);
     }, "unregister the new conflux at the Guardian");
-    if (manager) {
-      const m = manager;
-      const snapshot = await m.snapshot();
-      undo(() => m.restore(snapshot), "put the previous service back");
-      await m.remove();
-    }
-    undo(
-      () => restoreRawConfig(configDir, { profile: "register", raw: previousConfig }),
-      "restore the previous conflux.json",
-    );
+    await clearForInstall(undo, {
+      manager,
+      configDir,
+      profile: "register",
+      previous: previousConfig,
+    });
     await saveConfig(configDir, {
       profile: "register",
       config: {

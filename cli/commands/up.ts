@@ -5,12 +5,12 @@
  * @module
  */
 import { describeService, type ServiceManager } from "../../service/mod.ts";
-import { configPath, readRawConfig, restoreRawConfig, saveConfig } from "../config_store.ts";
+import { configPath, readRawConfig, saveConfig } from "../config_store.ts";
 import type { CommandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { boolFlag, stringFlag } from "../flags.ts";
 import { runForeground } from "../foreground.ts";
-import { runWithRollback } from "../rollback.ts";
+import { clearForInstall, runWithRollback } from "../rollback.ts";
 import { resolveEngineFlags, resolveGuardian } from "../settings.ts";
 
 /** Runs `up`; resolves to the exit code. */
@@ -34,16 +34,7 @@ export async function upCommand(ctx: CommandContext): Promise<number> {
   }
   const previous = await readRawConfig(configDir, "up");
   await runWithRollback(deps, async (undo) => {
-    if (manager) {
-      const m = manager;
-      const snapshot = await m.snapshot();
-      undo(() => m.restore(snapshot), "put the previous service back");
-      await m.remove();
-    }
-    undo(
-      () => restoreRawConfig(configDir, { profile: "up", raw: previous }),
-      "restore the previous up.json",
-    );
+    await clearForInstall(undo, { manager, configDir, profile: "up", previous: previous });
     await saveConfig(configDir, {
       profile: "up",
       config: {
