@@ -101,7 +101,7 @@ Deno.test("validation: bad JSON, wrong types, oversized bodies, routing errors",
       expect(
         await send(g, "POST", "/realm", {
           bearer: realm.accessToken,
-          body: { name: "x", subnet: "10.0.0.0/8" },
+          body: { name: "x", subnet: "198.18.0.0/16" },
         }),
         400,
         "subnet: must lie inside 100.64.0.0/10",
