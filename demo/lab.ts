@@ -325,7 +325,14 @@ export class Lab {
   async startNode(
     i: number,
     conflux: LabConflux,
-    options: { rtc?: string; idleMs?: number; tun?: string; env?: Record<string, string> } = {},
+    options: {
+      rtc?: string;
+      idleMs?: number;
+      tun?: string;
+      env?: Record<string, string>;
+      /** Extra flags for demo/run_node.ts (e.g. "--tamper-relay", "--no-relay"). */
+      flags?: string[];
+    } = {},
   ): Promise<Proc> {
     await Deno.mkdir(this.configDir(i), { recursive: true });
     const args = [
@@ -344,6 +351,7 @@ export class Lab {
     ];
     if (options.idleMs) args.push("--idle-ms", String(options.idleMs));
     if (options.tun) args.push("--tun", options.tun);
+    args.push(...(options.flags ?? []));
     const p = this.spawn(`node${i}`, this.namespaces[i], args, options.env);
     this.#nodeProcs.set(i, p);
     await p.waitFor(/node running/, 40_000);

@@ -3,7 +3,8 @@
  * CLI's `run` calls), logging at debug level to stderr, until SIGTERM/SIGINT.
  *
  *   deno run -A demo/run_node.ts --guardian URL --token T --config-dir DIR
- *     [--rtc auto|werift|libdatachannel] [--idle-ms N] [--tun NAME]
+ *     [--rtc auto|werift|libdatachannel] [--idle-ms N] [--tun NAME] [--no-relay]
+ *     [--tamper-relay] [--delay-ms N]
  *
  * @module
  */
@@ -21,6 +22,10 @@ const { values } = parseArgs({
     "idle-ms": { type: "string" },
     tun: { type: "string", default: "veilnet0" },
     "no-relay": { type: "boolean", default: false },
+    // Tests only: flip a ciphertext bit of every frame this node relays (a hostile relay).
+    "tamper-relay": { type: "boolean", default: false },
+    // Tests only: delay every frame this node sends by N ms (netem is not in every kernel).
+    "delay-ms": { type: "string" },
   },
 });
 const rtc = values.rtc as "auto" | "werift" | "libdatachannel";
@@ -41,6 +46,8 @@ try {
     tunName: values.tun,
     idleTimeoutMs: values["idle-ms"] ? Number(values["idle-ms"]) : undefined,
     log: consoleLogger("debug"),
+    sendDelayMs: values["delay-ms"] ? Number(values["delay-ms"]) : undefined,
+    relayFault: values["tamper-relay"] ? (frame) => frame[frame.length - 1] ^= 0x01 : undefined,
   }, ac.signal);
   await stopProfile();
   Deno.exit(0);

@@ -96,6 +96,8 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
       engine: engine.name,
       idleTimeoutMs,
       relay: options.relay,
+      relayFault: options.relayFault,
+      sendDelayMs: options.sendDelayMs,
       hostAddresses: underlayAddresses(realm),
       log,
     });

@@ -31,6 +31,7 @@ import {
   decodeFrame,
   DEFAULT_HOP_LIMIT,
   FLAG_KEY_PHASE,
+  type Frame,
   FRAME_HEADER_LENGTH,
   frameAad,
   FrameType,
@@ -67,6 +68,7 @@ import { Messenger } from "./messenger.ts";
 import { peekEnvelope } from "./messenger.ts";
 import {
   cidrContains,
+  flowKey,
   formatIpv4,
   type Ipv4Cidr,
   ipv4Destination,
@@ -75,15 +77,25 @@ import {
   parseIpv4,
 } from "./packet.ts";
 import { type ControlMessage, type ControlPort, realmSubjects } from "./ports.ts";
-import type { NodeInfo } from "./status_server.ts";
+import type { NodeInfo, RouteInfo } from "./status_server.ts";
+import { DelayLine } from "./delay_line.ts";
+import { Router, ROUTER_TICK_MS } from "./router.ts";
 import { TetherPool } from "./tether_pool.ts";
 
 /** How long a stream handshake may take before the egresser backs off. */
 export const HANDSHAKE_TIMEOUT_MS = 3000;
 /** How long discovery waits for the owner of an address. */
 export const DISCOVER_TIMEOUT_MS = 1500;
-/** How long a direct tether may take before the egresser looks for a relay. */
+/** How long a direct tether may take before it counts as failed. */
 export const DIRECT_TETHER_TIMEOUT_MS = 6000;
+/**
+ * How long a new destination waits for its direct tether (or for a route through the tethers we
+ * hold) before relays are tethered too; the direct attempt goes on meanwhile and takes over the
+ * traffic if it succeeds later.
+ */
+export const RELAY_GRACE_MS = 1500;
+/** Relays tethered at once when the destination has no direct path (more give failover). */
+export const RELAY_FANOUT = 3;
 /** Frames per second one source may relay through this node (and its burst). */
 export const RELAY_RATE_PER_SECOND = 50_000;
 /**
@@ -148,6 +160,10 @@ export interface NodeRuntimeOptions {
   /** Local addresses for host candidates; undefined = all interfaces. */
   hostAddresses?: readonly string[];
   log: Logger;
+  /** Test fault injection on relayed frames (see NodeOptions.relayFault). */
+  relayFault?: (frame: Uint8Array) => void;
+  /** Test fault injection: delay on every frame sent (see NodeOptions.sendDelayMs). */
+  sendDelayMs?: number;
 }
 
 interface Ingresser {
@@ -170,6 +186,16 @@ export class Node {
   #ingress = new Map<number, Ingresser>();
   #discovered = new Map<number, { peer: PeerRef; at: number }>();
   #pool: TetherPool;
+  #router: Router;
+  /** Overlay address (dotted) of each tether peer, and back: routing names neighbours by it. */
+  #tetherIp = new Map<string, string>();
+  #ipTether = new Map<string, string>();
+  /** Last time a tether carried data frames (probes do not count: they keep idle tethers alive). */
+  #dataAt = new Map<string, number>();
+  #ipText = new Map<number, string>();
+  /** Every frame out goes through here: the pool, or a test's delay line in front of it. */
+  #send: (peerId: string, frame: Uint8Array) => boolean;
+  #delayLine?: DelayLine;
   #writeBatch: PacketBatch;
   #inner = new Uint8Array(MAX_INNER);
   #segments = new PacketBatch({ capacity: 64, slotSize: 2048 });
@@ -191,6 +217,7 @@ export class Node {
   });
   #stopped = false;
   #sweepTimer?: ReturnType<typeof setInterval>;
+  #routeTimer?: ReturnType<typeof setInterval>;
   #loops: Promise<void>[] = [];
   /** Counters for diagnostics and tests. */
   readonly counters = {
@@ -233,8 +260,25 @@ export class Node {
       hostAddresses: options.hostAddresses,
       sendSignal: (peer, signal) => this.#sendSignal(peer, signal),
       onMessage: (peer, message) => this.#onTetherMessage(peer, message),
+      onOpen: (peer) => this.#onTetherOpen(peer),
       onClose: (peer) => this.#onTetherClose(peer),
       timeoutMs: DIRECT_TETHER_TIMEOUT_MS,
+      log: options.log,
+    });
+    const toPool = (id: string, frame: Uint8Array) => this.#pool.send(id, frame);
+    if (options.sendDelayMs) {
+      const line = this.#delayLine = new DelayLine(options.sendDelayMs, toPool);
+      this.#send = (id, frame) => line.push(id, frame);
+    } else this.#send = toPool;
+    this.#router = new Router({
+      self: this.#ownIpText,
+      random: Math.random,
+      send: (ip, frame) => {
+        const id = this.#ipTether.get(ip);
+        return id !== undefined && this.#send(id, frame);
+      },
+      queueMs: (ip) => this.#queueMs(ip),
+      relay: options.relay,
       log: options.log,
     });
   }
@@ -256,6 +300,7 @@ export class Node {
     );
     const every = Math.max(100, Math.min(1000, Math.floor(this.#o.idleTimeoutMs / 4)));
     this.#sweepTimer = setInterval(() => this.#sweep(Date.now()), every);
+    this.#routeTimer = setInterval(() => this.#routeTick(Date.now()), ROUTER_TICK_MS);
   }
 
   /** Stops everything the node started; the caller closes TUN and control afterwards. */
@@ -263,6 +308,8 @@ export class Node {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#sweepTimer);
+    clearInterval(this.#routeTimer);
+    this.#delayLine?.close();
     this.#pool.closeAll();
     this.#egress.clear();
     this.#ingress.clear();
@@ -343,12 +390,7 @@ export class Node {
           idle_ms: s.lastActivityAt ? Math.round(now - s.lastActivityAt) : 0,
         };
       }),
-      routes: [...this.#egress.values()].map((e) => ({
-        destination: formatIpv4(e.ip),
-        conflux_id: e.peer?.id ?? "",
-        next_hop: e.peer && this.#pool.tether(e.nextHop ?? e.peer.id) ? e.nextHop ?? e.peer.id : "",
-        state: e.state,
-      })),
+      routes: [...this.#egress.values()].map((e) => this.#routeInfo(e)),
       streams: [
         ...[...this.#egress.values()].filter((e) => e.sender && e.peer).map((e) => ({
           direction: "egress" as const,
@@ -369,6 +411,28 @@ export class Node {
           idle_ms: now - ing.receiver.lastUsedAt,
         })),
       ],
+    };
+  }
+
+  #routeInfo(e: Egresser): RouteInfo {
+    const destination = formatIpv4(e.ip);
+    const ms = (v: number) => Math.round(v * 1000) / 1000;
+    const candidates = this.#router.agent.candidates(destination).map((c) => ({
+      next_hop: this.#ipTether.get(c.nextHop) ?? c.nextHop,
+      estimate_ms: ms(c.estimateMs),
+      hops: c.hops,
+    }));
+    const best = candidates.find((c) => this.#pool.tether(c.next_hop));
+    const fallback = e.peer && this.#pool.tether(e.nextHop ?? e.peer.id)
+      ? e.nextHop ?? e.peer.id
+      : "";
+    return {
+      destination,
+      conflux_id: e.peer?.id ?? "",
+      next_hop: e.peer && best ? best.next_hop : fallback,
+      state: e.state,
+      estimate_ms: best?.estimate_ms ?? null,
+      candidates,
     };
   }
 
@@ -458,8 +522,9 @@ export class Node {
 
   #sendData(e: Egresser, packet: Uint8Array, now: number): boolean {
     const peer = e.peer!;
-    const hop = e.nextHop ?? peer.id;
-    if (!this.#pool.tether(hop)) return false;
+    const hop = this.#hopFor(e, packet, now);
+    if (hop === undefined) return false;
+    this.#dataAt.set(hop, now);
     const sender = e.sender!;
     const counter = sender.next(now);
     const frame = new Uint8Array(FRAME_HEADER_LENGTH + packet.length + 16);
@@ -474,8 +539,35 @@ export class Node {
     const aad = frameAad(frame, this.#aad);
     sender.sealInto(counter, aad, packet, { out: frame, offset: FRAME_HEADER_LENGTH });
     this.counters.packetsOut++;
-    if (!this.#pool.send(hop, frame)) e.dropped++;
+    if (!this.#send(hop, frame)) e.dropped++;
     return true;
+  }
+
+  /**
+   * The tether peer a packet (virtio header ‖ IP packet) of `e` goes to: the routing agent's
+   * choice for its flow, else the path the egresser connected through (a direct tether or the
+   * relay found for it); undefined when neither is open.
+   */
+  #hopFor(e: Egresser, inner: Uint8Array, now: number): string | undefined {
+    const flow = flowKey(inner.subarray(INNER_HEADER_LENGTH));
+    const via = this.#router.nextHop(this.#text(e.ip), flow, now);
+    if (via !== null) {
+      const id = this.#ipTether.get(via);
+      if (id !== undefined && this.#pool.tether(id)) return id;
+    }
+    const fallback = e.nextHop ?? e.peer!.id;
+    return this.#pool.tether(fallback) ? fallback : undefined;
+  }
+
+  /** Dotted form of an overlay address, cached (the data path asks for it per frame). */
+  #text(ip: number): string {
+    let t = this.#ipText.get(ip);
+    if (t === undefined) {
+      if (this.#ipText.size >= 65_536) this.#ipText.clear();
+      t = formatIpv4(ip);
+      this.#ipText.set(ip, t);
+    }
+    return t;
   }
 
   #flush(e: Egresser): void {
@@ -492,8 +584,12 @@ export class Node {
   #retether(e: Egresser): void {
     if (e.state !== "ready" || !e.peer || e.retethering) return;
     e.retethering = true;
-    this.#pool.ensure(e.nextHop ?? e.peer.id).then(
-      () => this.#flush(e),
+    const peer = e.peer;
+    this.#path(peer).then(
+      (hop) => {
+        e.nextHop = hop === peer.id ? undefined : hop;
+        this.#flush(e);
+      },
       (err) => {
         this.#log.debug("tether failed", { peer: e.peer?.id, error: String(err) });
         e.fail(Date.now());
@@ -574,28 +670,76 @@ export class Node {
     return peer;
   }
 
-  /** A direct tether to `peer`, or else one to a relay that holds a tether to it. */
+  /**
+   * A tether that leads to `peer`: the direct one, or a neighbour through which the routing agent
+   * knows a route, or a relay among the peer's own tether peers. The direct attempt and the
+   * search for a route run side by side; relays are tethered only after {@link RELAY_GRACE_MS}
+   * (or at once when the direct attempt failed within the last minute).
+   */
   async #path(peer: PeerRef): Promise<string> {
+    if (this.#pool.tether(peer.id)) return peer.id;
     const failedAt = this.#directFailedAt.get(peer.id);
-    if (this.#pool.tether(peer.id) || failedAt === undefined || Date.now() - failedAt > 60_000) {
-      try {
-        await this.#pool.ensure(peer.id);
-        this.#directFailedAt.delete(peer.id);
-        return peer.id;
-      } catch (direct) {
-        if (this.#stopped) throw direct;
-        this.#directFailedAt.set(peer.id, Date.now());
-        this.#log.debug("no direct tether; looking for a relay", {
-          peer: peer.id,
-          error: String(direct),
-        });
-      }
+    const direct = failedAt === undefined || Date.now() - failedAt > 60_000;
+    const settled = { value: false };
+    const attempts = [this.#routed(peer, direct ? RELAY_GRACE_MS : 300, settled)];
+    if (direct) attempts.push(this.#direct(peer));
+    try {
+      return await Promise.any(attempts);
+    } catch {
+      throw new Error("neither a direct tether nor a relay reaches the destination");
+    } finally {
+      settled.value = true;
     }
+  }
+
+  async #direct(peer: PeerRef): Promise<string> {
+    try {
+      await this.#pool.ensure(peer.id);
+      this.#directFailedAt.delete(peer.id);
+      return peer.id;
+    } catch (e) {
+      if (!this.#stopped) this.#directFailedAt.set(peer.id, Date.now());
+      this.#log.debug("no direct tether", { peer: peer.id, error: String(e) });
+      throw e;
+    }
+  }
+
+  /**
+   * Waits up to `graceMs` for the agent to find a route through tethers we hold (asking for it
+   * starts its discovery), then tethers relays.
+   */
+  async #routed(peer: PeerRef, graceMs: number, settled: { value: boolean }): Promise<string> {
+    const dst = formatIpv4(peer.ip);
+    const deadline = Date.now() + graceMs;
+    for (;;) {
+      if (settled.value || this.#stopped) throw new Error("path settled");
+      const choice = this.#router.agent.choose(dst, Date.now());
+      if (choice.kind === "next-hop") {
+        const id = this.#ipTether.get(choice.nextHop);
+        if (id !== undefined && this.#pool.tether(id)) return id;
+      }
+      if (this.#pool.tether(peer.id)) return peer.id;
+      if (Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, ROUTER_TICK_MS));
+    }
+    return await this.#relays(peer);
+  }
+
+  /**
+   * Asks `peer` for its tether peers and tethers up to {@link RELAY_FANOUT} of them at once;
+   * resolves with the first that opens (the others open in the background and give the routing
+   * agent a second path for failover).
+   */
+  async #relays(peer: PeerRef): Promise<string> {
     const request = this.#messenger.seal(
       MessageType.NEIGHBOURS_REQUEST,
       toBinary(
         NeighboursRequestSchema,
-        create(NeighboursRequestSchema, { destinationId: peer.id }),
+        create(NeighboursRequestSchema, {
+          destinationId: peer.id,
+          candidateIds: this.#pool.tethers().map((t) => t.peerId)
+            .filter((id) => id !== peer.id).slice(0, 8),
+        }),
       ),
       Date.now(),
     );
@@ -607,18 +751,17 @@ export class Node {
       throw new Error("unexpected neighbours reply");
     }
     const ids = fromBinary(NeighboursReplySchema, reply.body).confluxIds
-      .filter((id) => id !== this.id && id !== peer.id).slice(0, 8);
+      .filter((id) => isConfluxId(id) && id !== this.id && id !== peer.id);
     // Relays we already hold a tether to first.
     ids.sort((x, y) => Number(!!this.#pool.tether(y)) - Number(!!this.#pool.tether(x)));
-    for (const id of ids) {
-      try {
-        await this.#pool.ensure(id);
-        return id;
-      } catch (e) {
+    const tries = ids.slice(0, RELAY_FANOUT).map((id) =>
+      this.#pool.ensure(id).then(() => id, (e) => {
         this.#log.debug("relay candidate unreachable", { relay: id, error: String(e) });
-      }
-    }
-    throw new Error("neither a direct tether nor a relay reaches the destination");
+        throw e;
+      })
+    );
+    if (tries.length === 0) throw new Error("the destination holds no tethers to relay through");
+    return await Promise.any(tries);
   }
 
   async #handshake(peer: PeerRef, ipText: string): Promise<StreamSender> {
@@ -660,6 +803,9 @@ export class Node {
     }
     const now = Date.now();
     const batch = this.#writeBatch;
+    const fromIp = this.#tetherIp.get(peerId);
+    if (fromIp !== undefined) this.#router.heard(fromIp, now);
+    let data = false;
     batch.clear();
     for (const bytes of frames) {
       this.counters.framesIn++;
@@ -671,11 +817,12 @@ export class Node {
         continue;
       }
       if (frame.type !== FrameType.Data) {
-        this.counters.framesDropped++;
+        this.#onLinkFrame(fromIp, frame, now);
         continue;
       }
+      data = true;
       if (frame.destination !== this.#ownIp) {
-        this.#relay(peerId, bytes, frame.destination, frame.hopLimit, now);
+        this.#relay(peerId, bytes, frame, now);
         continue;
       }
       const ing = this.#ingress.get(frame.streamId);
@@ -692,27 +839,62 @@ export class Node {
       );
       if (!plain || !this.#deliver(plain, ing.peer.ip, batch)) this.counters.framesDropped++;
     }
+    if (data) this.#dataAt.set(peerId, now);
     this.#writeTun(batch);
+  }
+
+  /** A probe, probe reply or route message from a tether neighbour. */
+  #onLinkFrame(fromIp: string | undefined, frame: Frame, now: number): void {
+    if (fromIp === undefined) {
+      this.counters.framesDropped++;
+      return;
+    }
+    try {
+      this.#router.onLinkFrame(fromIp, frame, now);
+    } catch (e) {
+      this.counters.framesDropped++;
+      this.#log.debug("routing frame dropped", { from: fromIp, error: String(e) });
+    }
   }
 
   /**
    * Forwards a frame for another conflux: only when relaying is on, the hop limit allows, the
-   * destination is a tether peer other than the one the frame came from, and the source is
-   * within its rate. The relay never holds the stream's keys: it moves ciphertext.
+   * source is within its rate, and a next hop other than the one the frame came from leads to
+   * the destination (the agent's choice for the stream's flowlet, else a direct tether). The
+   * relay never holds the stream's keys: it moves ciphertext.
    */
-  #relay(from: string, bytes: Uint8Array, destination: number, hopLimit: number, now: number) {
-    const next = this.#ipPeers.get(destination);
-    if (
-      !this.#o.relay || hopLimit <= 1 || !next || next === from || !this.#pool.tether(next) ||
-      !this.#relayLimiter.allow(from, now)
-    ) {
+  #relay(from: string, bytes: Uint8Array, frame: Frame, now: number): void {
+    const next = this.#o.relay && frame.hopLimit > 1 && this.#relayLimiter.allow(from, now)
+      ? this.#relayHop(from, frame, now)
+      : undefined;
+    if (next === undefined) {
       this.counters.framesDropped++;
       return;
     }
     const copy = bytes.slice();
-    copy[1] = hopLimit - 1;
-    if (this.#pool.send(next, copy)) this.counters.framesRelayed++;
-    else this.counters.framesDropped++;
+    copy[1] = frame.hopLimit - 1;
+    this.#o.relayFault?.(copy);
+    if (this.#send(next, copy)) {
+      this.counters.framesRelayed++;
+      this.#dataAt.set(next, now);
+    } else this.counters.framesDropped++;
+  }
+
+  #relayHop(from: string, frame: Frame, now: number): string | undefined {
+    const fromIp = this.#tetherIp.get(from);
+    if (fromIp !== undefined) {
+      const dst = this.#text(frame.destination);
+      this.#router.forwarded(fromIp, dst, now);
+      // A relay cannot read the flow's 5-tuple; the stream id stands for the flow.
+      const flow = Math.imul(frame.streamId ^ frame.destination, 0x9e3779b1) >>> 0;
+      const via = this.#router.nextHop(dst, flow, now, fromIp);
+      const id = via === null ? undefined : this.#ipTether.get(via);
+      if (id !== undefined && id !== from && this.#pool.tether(id)) return id;
+    }
+    const direct = this.#ipPeers.get(frame.destination);
+    return direct !== undefined && direct !== from && this.#pool.tether(direct)
+      ? direct
+      : undefined;
   }
 
   /**
@@ -760,13 +942,48 @@ export class Node {
     this.#sendClose(peerId, streamId, "unknown stream");
   }
 
+  #onTetherOpen(peerId: string): void {
+    const ip = this.#peerIps.get(peerId);
+    if (ip === undefined) {
+      // Signals are verified envelopes, so the peer's address is known by now; if it is not,
+      // the tether still carries direct traffic but takes no part in routing.
+      this.#log.debug("tether peer without a known address", { peer: peerId });
+      return;
+    }
+    const text = formatIpv4(ip);
+    const old = this.#ipTether.get(text);
+    if (old !== undefined && old !== peerId) this.#tetherIp.delete(old);
+    this.#tetherIp.set(peerId, text);
+    this.#ipTether.set(text, peerId);
+    this.#router.linkUp(text, Date.now());
+  }
+
   #onTetherClose(peerId: string): void {
     this.#closeSentAt.delete(peerId);
-    // Streams that went over this tether find a path again with their next packet instead of
-    // waiting for the dead tether's replacement to time out.
-    for (const e of this.#egress.values()) {
-      if (e.state === "ready" && e.peer && (e.nextHop ?? e.peer.id) === peerId) e.reset();
+    this.#dataAt.delete(peerId);
+    const ip = this.#tetherIp.get(peerId);
+    if (ip !== undefined) {
+      this.#tetherIp.delete(peerId);
+      if (this.#ipTether.get(ip) === peerId) this.#ipTether.delete(ip);
+      this.#router.linkClosed(ip, Date.now());
     }
+    // The routing agent moves flows to other routes at once; a stream whose own path went with
+    // this tether finds a new one with its next packet (#retether) when no route is left.
+    for (const e of this.#egress.values()) if (e.nextHop === peerId) e.nextHop = undefined;
+  }
+
+  #routeTick(now: number): void {
+    for (const ip of this.#router.tick(now)) {
+      const id = this.#ipTether.get(ip);
+      if (id !== undefined) this.#pool.close(id, "silent (probes unanswered)");
+    }
+  }
+
+  /** Send-queue delay towards a tether neighbour: its buffered bytes at ~100 Mbit/s. */
+  #queueMs(ip: string): number {
+    const id = this.#ipTether.get(ip);
+    const t = id === undefined ? undefined : this.#pool.tether(id);
+    return t ? t.bufferedAmount / 12_500 : 0;
   }
 
   // ---- control ----
@@ -901,6 +1118,19 @@ export class Node {
     if (query.destinationId !== this.id) return;
     const ids = this.#pool.tethers().map((t) => t.peerId)
       .filter((id) => id !== from.confluxId).slice(0, MAX_NEIGHBOURS);
+    // No relay in common yet: tether to a few of the requester's peers (they decide whether to
+    // relay for us; the requester tries them right away).
+    const fresh = query.candidateIds.slice(0, 8)
+      .filter((id) =>
+        isConfluxId(id) && id !== this.id && id !== from.confluxId && !ids.includes(id)
+      )
+      .slice(0, Math.max(0, RELAY_FANOUT - ids.length));
+    for (const id of fresh) {
+      this.#pool.ensure(id).catch((e) =>
+        this.#log.debug("relay tether failed", { relay: id, error: String(e) })
+      );
+    }
+    ids.push(...fresh);
     const body = toBinary(
       NeighboursReplySchema,
       create(NeighboursReplySchema, { confluxIds: ids }),
@@ -995,7 +1225,7 @@ export class Node {
       } else used.add(ing.peer.id);
     }
     for (const t of this.#pool.tethers()) {
-      const last = this.#pool.lastActivity(t.peerId) ?? now;
+      const last = this.#dataAt.get(t.peerId) ?? this.#pool.openedAt(t.peerId) ?? now;
       if (!used.has(t.peerId) && now - last >= idle) {
         this.#log.debug("tether dissolved (idle)", { peer: t.peerId });
         this.#pool.close(t.peerId, "idle");
@@ -1023,6 +1253,11 @@ function validOffload(h: VirtioNetHeader, length: number): boolean {
     return false;
   }
   return true;
+}
+
+/** A conflux id as the Guardian issues them; anything else never becomes a NATS subject. */
+function isConfluxId(id: string): boolean {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(id);
 }
 
 function peerOf(opened: OpenedEnvelope, ip: number): PeerRef {

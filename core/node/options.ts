@@ -28,6 +28,13 @@ export interface NodeOptions {
   idleTimeoutMs?: number;
   /** Where the node logs. */
   log: Logger;
+  /**
+   * Fault injection for tests (never set by the CLI): called on every frame this node relays,
+   * after the hop limit is updated, so a test can play a relay that alters what it forwards.
+   */
+  relayFault?: (frame: Uint8Array) => void;
+  /** Fault injection for tests: extra delay (ms) on every frame sent on a tether, like netem. */
+  sendDelayMs?: number;
 }
 
 /** Default TUN interface name. */

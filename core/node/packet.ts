@@ -74,3 +74,21 @@ export function cidrContains(cidr: Ipv4Cidr, ip: number): boolean {
 function maskOf(prefix: number): number {
   return prefix === 0 ? 0 : (0xffff_ffff << (32 - prefix)) >>> 0;
 }
+
+/**
+ * A 32-bit key of the packet's flow (FNV-1a over source, destination, protocol and, for TCP and
+ * UDP, the ports), so that all packets of one TCP connection take the same path. Reads the bytes
+ * in place; a packet too short for its ports hashes without them.
+ */
+export function flowKey(packet: Uint8Array): number {
+  let h = 0x811c9dc5;
+  if (packet.length < IPV4_HEADER_MIN) return h >>> 0;
+  for (let i = 12; i < 20; i++) h = Math.imul(h ^ packet[i], 0x01000193);
+  const protocol = packet[9];
+  h = Math.imul(h ^ protocol, 0x01000193);
+  const ports = (packet[0] & 0x0f) * 4;
+  if ((protocol === 6 || protocol === 17) && packet.length >= ports + 4) {
+    for (let i = ports; i < ports + 4; i++) h = Math.imul(h ^ packet[i], 0x01000193);
+  }
+  return h >>> 0;
+}

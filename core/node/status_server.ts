@@ -56,8 +56,23 @@ export interface TetherInfo {
 export interface RouteInfo {
   destination: string;
   conflux_id: string;
+  /** Tether peer the next packet of a new flow goes to; "" when none is open. */
   next_hop: string;
   state: string;
+  /** The routing agent's estimated delivery time through `next_hop` (ms), when it has one. */
+  estimate_ms?: number | null;
+  /** Every route the agent knows to the destination, best first. */
+  candidates?: RouteCandidateInfo[];
+}
+
+/** One candidate next hop of a route in /info. */
+export interface RouteCandidateInfo {
+  /** Conflux id of the tether peer (its overlay address if the tether is gone). */
+  next_hop: string;
+  /** Estimated delivery time through it (ms). */
+  estimate_ms: number;
+  /** Hops to the destination on that route. */
+  hops: number;
 }
 
 /** One stream in /info. */

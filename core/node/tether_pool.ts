@@ -36,6 +36,8 @@ export interface TetherPoolOptions {
   sendSignal: SignalSender;
   /** Receives every data message of every tether. */
   onMessage: (peerId: string, message: Uint8Array) => void;
+  /** Told when a tether opens (either side offered); routing starts probing it. */
+  onOpen?: (peerId: string) => void;
   /** Told when a tether closes (streams over it need another). */
   onClose?: (peerId: string, reason: string) => void;
   /**
@@ -83,6 +85,12 @@ export class TetherPool {
     const link = this.#links.get(peerId);
     if (!link?.tether?.open) return undefined;
     return Math.max(link.openedAt ?? 0, link.tether.stats().lastActivityAt);
+  }
+
+  /** When the open tether to `peerId` came up; undefined if none is open. */
+  openedAt(peerId: string): number | undefined {
+    const link = this.#links.get(peerId);
+    return link?.tether?.open ? link.openedAt : undefined;
   }
 
   /** Every open tether. */
@@ -186,6 +194,7 @@ export class TetherPool {
         throw new Error("tether superseded");
       }
       link.tether = tether;
+      link.openedAt = Date.now();
       // 16 KB messages: werift's SCTP is fastest there (FIELD-NOTES); 60 KB for libdatachannel
       // measured no better on this machine.
       link.batcher = new FrameBatcher(tether, { maxBatchBytes: 16 * 1024 });
@@ -196,6 +205,7 @@ export class TetherPool {
         opts.onClose?.(peerId, reason);
       });
       opts.log.debug("tether up", { peer: peerId, engine: tether.engine, role });
+      opts.onOpen?.(peerId);
       return tether;
     }, (e) => {
       signals.close();

@@ -1,0 +1,160 @@
+/**
+ * The routing runtime of a node: one {@link RouteAgent}, one {@link LinkMonitor} over the node's
+ * tethers and one {@link FlowletTable}, driven by the node's clock and sending what they ask for as
+ * routing frames on the tethers (core/route/link_frames.ts).
+ *
+ * Every name here is an overlay IPv4 address in dotted form, for neighbours and destinations
+ * alike: data frames carry the destination address, so a relay finds its next hop without any
+ * lookup, and a direct tether to the destination is the agent's candidate "y = d".
+ *
+ * @module
+ */
+import type { Logger } from "../log/logger.ts";
+import { RouteAgent, type RouteSnapshot } from "../route/agent.ts";
+import { type FlowletPaths, FlowletTable } from "../route/flowlet.ts";
+import {
+  decodeLinkFrame,
+  encodeProbeFrame,
+  encodeProbeReplyFrame,
+  encodeRouteFrame,
+} from "../route/link_frames.ts";
+import { LinkMonitor } from "../route/link_monitor.ts";
+import type { Frame } from "../wire/frame.ts";
+
+/** Time between two liveness probes on one tether. */
+export const PROBE_INTERVAL_MS = 250;
+/** A tether silent for this long is dead: its routes go to infinity and it is closed. */
+export const LINK_DEAD_AFTER_MS = 1000;
+/** How often the node calls {@link Router.tick}. */
+export const ROUTER_TICK_MS = 100;
+/** How often idle flows are forgotten. */
+const FLOW_SWEEP_MS = 10_000;
+
+/** What a Router needs from the node. */
+export interface RouterOptions {
+  /** Our overlay address. */
+  self: string;
+  /** Uniform [0, 1) source for exploration. */
+  random: () => number;
+  /** Queues a routing frame on the tether to `neighbour`; false when it could not. */
+  send: (neighbour: string, frame: Uint8Array) => boolean;
+  /** Current send-queue delay towards `neighbour` in ms (part of the link cost). */
+  queueMs: (neighbour: string) => number;
+  /** Whether this node forwards for others; a node that does not never answers route queries. */
+  relay: boolean;
+  /** Probe interval and dead time (defaults {@link PROBE_INTERVAL_MS}, {@link LINK_DEAD_AFTER_MS}). */
+  probeIntervalMs?: number;
+  deadAfterMs?: number;
+  log: Logger;
+}
+
+/** Routing state and decisions of one node. */
+export class Router {
+  /** The Q-routing agent (read it for status output). */
+  readonly agent: RouteAgent;
+  readonly #o: RouterOptions;
+  readonly #monitor: LinkMonitor;
+  readonly #flows = new FlowletTable();
+  #lastSweep = 0;
+  // One FlowletPaths object reused for every decision; #dst/#exclude say which one.
+  #dst = "";
+  #exclude: string | undefined;
+  #now = 0;
+  readonly #paths: FlowletPaths = {
+    choose: () => {
+      const c = this.agent.choose(this.#dst, this.#now, { exclude: this.#exclude });
+      return c.kind === "next-hop" ? c.nextHop : null;
+    },
+    delayMs: (hop) => hop === this.#exclude ? Infinity : this.agent.estimateVia(this.#dst, hop),
+  };
+
+  /** Creates the router; nothing runs until the node calls {@link tick}. */
+  constructor(options: RouterOptions) {
+    this.#o = options;
+    this.agent = new RouteAgent({ self: options.self, random: options.random });
+    this.#monitor = new LinkMonitor({
+      intervalMs: options.probeIntervalMs ?? PROBE_INTERVAL_MS,
+      deadAfterMs: options.deadAfterMs ?? LINK_DEAD_AFTER_MS,
+    });
+  }
+
+  /** A tether to `neighbour` opened: probing starts with the next tick. */
+  linkUp(neighbour: string, now: number): void {
+    this.#monitor.add(neighbour, now);
+  }
+
+  /** The tether to `neighbour` closed: every route through it is gone at once. */
+  linkClosed(neighbour: string, now: number): void {
+    this.#monitor.remove(neighbour);
+    this.agent.linkDown(neighbour, now);
+  }
+
+  /** Any message from `neighbour` proves its tether alive. */
+  heard(neighbour: string, now: number): void {
+    this.#monitor.heard(neighbour, now);
+  }
+
+  /**
+   * Handles a Probe, ProbeReply or Feedback frame from `neighbour`. Throws RouteError for a
+   * malformed one (the node counts it as dropped).
+   */
+  onLinkFrame(neighbour: string, frame: Frame, now: number): void {
+    const f = decodeLinkFrame(frame);
+    if (f.kind === "probe") {
+      this.#o.send(neighbour, encodeProbeReplyFrame(f.probeId));
+    } else if (f.kind === "probe-reply") {
+      const queueMs = this.#o.queueMs(neighbour);
+      const sample = this.#monitor.ack(neighbour, now, { probeId: f.probeId, queueMs });
+      if (sample) this.agent.linkMeasured(neighbour, now, sample);
+    } else if (f.message.kind === "report" || this.#o.relay) {
+      this.agent.receive(neighbour, f.message, now);
+    }
+  }
+
+  /**
+   * The neighbour to send a frame of `flow` for `destination` through, or null when the agent
+   * knows no route yet (it starts discovery). `exclude` is the neighbour a relayed frame came
+   * from. A flow keeps its next hop until an idle gap makes a move safe (flowlets).
+   */
+  nextHop(destination: string, flow: number, now: number, exclude?: string): string | null {
+    this.#dst = destination;
+    this.#exclude = exclude;
+    this.#now = now;
+    return this.#flows.pick(flow, now, this.#paths);
+  }
+
+  /** We relayed a frame from `neighbour` to `destination`: it will hear our estimates. */
+  forwarded(neighbour: string, destination: string, now: number): void {
+    this.agent.noteUpstream(neighbour, destination, now);
+  }
+
+  /**
+   * Sends due probes and the agent's messages; returns the neighbours found dead (silent past
+   * the dead time), which the node closes.
+   */
+  tick(now: number): string[] {
+    for (const p of this.#monitor.due(now)) this.#o.send(p.peer, encodeProbeFrame(p.probeId));
+    const dead = this.#monitor.expired(now);
+    for (const n of dead) {
+      this.#o.log.info("tether silent: routes through it withdrawn", { neighbour: n });
+      this.agent.linkDown(n, now);
+    }
+    for (const { to, message } of this.agent.poll(now)) {
+      try {
+        this.#o.send(to, encodeRouteFrame(message));
+      } catch (e) {
+        this.#o.log.debug("route message not sent", { to, error: String(e) });
+      }
+    }
+    if (now - this.#lastSweep >= FLOW_SWEEP_MS) {
+      this.#lastSweep = now;
+      this.#flows.sweep(now);
+    }
+    return dead;
+  }
+
+  /** What the agent knows per destination (status output). */
+  snapshot(): RouteSnapshot[] {
+    return this.agent.snapshot();
+  }
+}

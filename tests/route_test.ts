@@ -1,0 +1,215 @@
+/**
+ * Routing between namespaces: h1 and h3 share no underlay path (prohibit routes both ways); h2
+ * and h4 reach both and relay; h4 adds 15 ms to everything it sends. The routing agent picks the faster relay, moves a running TCP flow
+ * to the other one when the used relay's links go down, and a relay outside the teams of h1 and
+ * h3 forwards ciphertext it cannot read while a frame it alters is rejected at the destination.
+ */
+import assert from "node:assert/strict";
+import { createLab, type Lab, labAvailable, type LabConflux } from "../demo/lab.ts";
+import type { NodeInfo } from "../core/node/status_server.ts";
+
+const H1 = 0, H2 = 1, H3 = 2, H4 = 3;
+const SLOW = ["--delay-ms", "15"];
+
+/** Builds the 4-node lab with no h1↔h3 path. */
+async function relayLab(): Promise<Lab> {
+  const lab = await createLab({ nodes: 4, echo: Deno.env.get("LAB_ECHO") === "1" });
+  try {
+    await lab.exec(lab.namespaces[H1], [
+      "ip",
+      "route",
+      "add",
+      "prohibit",
+      `${lab.underlay(H3)}/32`,
+    ]);
+    await lab.exec(lab.namespaces[H3], [
+      "ip",
+      "route",
+      "add",
+      "prohibit",
+      `${lab.underlay(H1)}/32`,
+    ]);
+    await lab.startServices();
+  } catch (e) {
+    await lab.close();
+    throw e;
+  }
+  return lab;
+}
+
+/** Silently drops everything between node `i` and each of `others`, both ways. */
+async function cut(lab: Lab, i: number, others: number[]): Promise<void> {
+  for (const o of others) {
+    await lab.exec(lab.namespaces[i], ["ip", "route", "add", "blackhole", `${lab.underlay(o)}/32`]);
+    await lab.exec(lab.namespaces[o], ["ip", "route", "add", "blackhole", `${lab.underlay(i)}/32`]);
+  }
+}
+
+function relayed(info: NodeInfo): number {
+  return info.stats?.frames_relayed ?? 0;
+}
+
+function routeTo(info: NodeInfo, ip: string) {
+  return info.routes.find((r) => r.destination === ip);
+}
+
+/** Longest time (ms) between two consecutive ping replies in `ping -D` output after `fromS`. */
+function longestGap(output: string, fromS: number): number {
+  const times = [...output.matchAll(/^\[(\d+\.\d+)\].*time=/gm)].map((m) => Number(m[1]))
+    .filter((t) => t >= fromS);
+  let gap = 0;
+  for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
+  return Math.round(gap * 1000);
+}
+
+async function median(lab: Lab, from: number, ip: string): Promise<number> {
+  const p = await lab.ping(from, ip, { count: 20, intervalS: 0.1 });
+  assert.ok(p.received >= 15, p.output);
+  const sorted = p.rtts.slice().sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function startAll(
+  lab: Lab,
+  teams: string[][],
+  flags: string[][] = [],
+): Promise<LabConflux[]> {
+  const h: LabConflux[] = [];
+  for (let i = 0; i < teams.length; i++) h.push(await lab.register(`h${i + 1}`, teams[i]));
+  await Promise.all(h.map((c, i) => lab.startNode(i, c, { flags: flags[i] })));
+  return h;
+}
+
+Deno.test({
+  name: "route: traffic takes the faster relay and a TCP flow survives the relay going down",
+  ignore: !labAvailable(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const lab = await relayLab();
+    try {
+      await lab.createTeam("dev");
+      // h4 sends everything 15 ms late (the node's own delay line: this kernel has no netem).
+      const h = await startAll(lab, [["dev"], ["dev"], ["dev"], ["dev"]], [[], [], [], SLOW]);
+      for (const relay of [H2, H4]) {
+        assert.ok(await lab.reachable(relay, h[H3].overlayIp), `h${relay + 1} never reached h3`);
+        assert.ok(await lab.reachable(relay, h[H1].overlayIp), `h${relay + 1} never reached h1`);
+      }
+      assert.ok(await lab.reachable(H1, h[H3].overlayIp, 45_000), "h1 never reached h3");
+      // Estimates settle within a few probe rounds.
+      await new Promise((r) => setTimeout(r, 2000));
+
+      const before = [relayed(await lab.info(H2)), relayed(await lab.info(H4))];
+      const rtt = await median(lab, H1, h[H3].overlayIp);
+      const after = [relayed(await lab.info(H2)), relayed(await lab.info(H4))];
+      const viaFast = after[0] - before[0], viaSlow = after[1] - before[1];
+      console.log(`ping p50 ${rtt} ms; frames relayed by h2 ${viaFast}, by h4 (+15 ms) ${viaSlow}`);
+      // Through h4 every round trip carries 30 ms of netem delay.
+      assert.ok(rtt < 15, `median RTT ${rtt} ms: the slow relay carries the traffic`);
+      assert.ok(viaFast > 2 * viaSlow, `h2 relayed ${viaFast}, h4 ${viaSlow}`);
+      const route = routeTo(await lab.info(H1), h[H3].overlayIp);
+      assert.equal(route?.next_hop, h[H2].confluxId, JSON.stringify(route));
+      const slow = route?.candidates?.find((c) => c.next_hop === h[H4].confluxId);
+      assert.ok(slow && slow.estimate_ms > (route?.estimate_ms ?? Infinity), JSON.stringify(route));
+
+      // iperf3 for 8 s with pings beside it; h2's links go down after 3 s.
+      const server = lab.spawn("iperf3-s", lab.namespaces[H3], [
+        "iperf3",
+        "-s",
+        "-1",
+        "--forceflush",
+      ]);
+      await server.waitFor(/Server listening/, 10_000);
+      const iperf = lab.exec(lab.namespaces[H1], [
+        "iperf3",
+        "-c",
+        h[H3].overlayIp,
+        "-t",
+        "8",
+        "-J",
+      ], { check: false });
+      const pings = lab.exec(lab.namespaces[H1], [
+        "ping",
+        "-n",
+        "-D",
+        "-c",
+        "80",
+        "-i",
+        "0.1",
+        "-W",
+        "1",
+        h[H3].overlayIp,
+      ], { check: false });
+      await new Promise((r) => setTimeout(r, 3000));
+      const cutAt = Date.now() / 1000;
+      await cut(lab, H2, [H1, H3]);
+      const result = JSON.parse((await iperf).stdout);
+      const gapMs = longestGap((await pings).stdout, cutAt);
+      assert.equal(result.error, undefined, `iperf3: ${result.error}`);
+      const intervals = (result.intervals as { sum: { start: number; bytes: number } }[])
+        .map((i) => i.sum);
+      const late = intervals.filter((s) => s.start >= 6).reduce((n, s) => n + s.bytes, 0);
+      const mbps = (result.end.sum_received.bits_per_second as number) / 1e6;
+      console.log(
+        `iperf3 per second (Mbit/s): ${intervals.map((s) => (s.bytes * 8e-6).toFixed(0))}`,
+      );
+      console.log(
+        `iperf3 ${mbps.toFixed(1)} Mbit/s overall, ${(late / 1e6).toFixed(1)} MB in its last ` +
+          `2 s (after the cut); longest ping gap after the cut ${gapMs} ms`,
+      );
+      assert.ok(late > 0, "TCP stopped when the relay went down");
+      assert.ok(gapMs > 0 && gapMs < 4000, `pings did not resume soon (gap ${gapMs} ms)`);
+      const moved = routeTo(await lab.info(H1), h[H3].overlayIp);
+      assert.equal(moved?.next_hop, h[H4].confluxId, JSON.stringify(moved));
+    } finally {
+      await lab.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "route: a relay outside the teams relays ciphertext; a frame it alters is rejected",
+  ignore: !labAvailable(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const lab = await relayLab();
+    try {
+      await lab.createTeam("dev");
+      await lab.createTeam("ops");
+      // h2 (honest) and h4 (alters what it relays, and is slower) share no team with h3; h1
+      // reaches them through "ops", and h3 tethers to them only because h1 asks for a relay.
+      const h = await startAll(
+        lab,
+        [["dev", "ops"], ["ops"], ["dev"], ["ops"]],
+        [[], [], [], ["--tamper-relay", ...SLOW]],
+      );
+      for (const relay of [H2, H4]) {
+        assert.ok(await lab.reachable(H1, h[relay].overlayIp), `h1 never reached h${relay + 1}`);
+      }
+      assert.ok(await lab.reachable(H1, h[H3].overlayIp, 45_000), "h1 never reached h3");
+      await new Promise((r) => setTimeout(r, 2000));
+      const p = await lab.ping(H1, h[H3].overlayIp, { count: 10, intervalS: 0.1 });
+      assert.ok(p.received >= 8, p.output);
+      const relay = await lab.info(H2);
+      assert.ok(relayed(relay) >= 10, `h2 relayed ${relayed(relay)} frames`);
+      // The relay holds no stream with either end's peer: it never had keys to read with.
+      assert.ok(!relay.streams.some((s) => s.peer === h[H3].confluxId), JSON.stringify(relay));
+
+      // The honest relay goes away: h4 carries the traffic and alters every frame.
+      await lab.stopNode(H2);
+      await new Promise((r) => setTimeout(r, 1500));
+      const dropped3 = (await lab.info(H3)).stats?.frames_dropped ?? 0;
+      const packets3 = (await lab.info(H3)).stats?.packets_in ?? 0;
+      const lost = await lab.ping(H1, h[H3].overlayIp, { count: 10, intervalS: 0.1 });
+      const info3 = await lab.info(H3);
+      const info4 = await lab.info(H4);
+      assert.equal(lost.received, 0, lost.output);
+      assert.ok(relayed(info4) >= 10, `h4 relayed ${relayed(info4)} frames`);
+      assert.ok((info3.stats?.frames_dropped ?? 0) - dropped3 >= 8, JSON.stringify(info3.stats));
+      assert.equal(info3.stats?.packets_in ?? 0, packets3, "an altered frame reached h3's TUN");
+    } finally {
+      await lab.close();
+    }
+  },
+});
