@@ -213,3 +213,53 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "route: a chain h1—h2—h3—h4 carries h1's traffic to h4 over three hops",
+  ignore: !labAvailable(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const lab = await createLab({ nodes: 4, echo: Deno.env.get("LAB_ECHO") === "1" });
+    try {
+      // Only neighbours in the chain reach each other.
+      for (const [a, b] of [[H1, H3], [H1, H4], [H2, H4]]) {
+        await lab.exec(lab.namespaces[a], [
+          "ip",
+          "route",
+          "add",
+          "prohibit",
+          `${lab.underlay(b)}/32`,
+        ]);
+        await lab.exec(lab.namespaces[b], [
+          "ip",
+          "route",
+          "add",
+          "prohibit",
+          `${lab.underlay(a)}/32`,
+        ]);
+      }
+      await lab.startServices();
+      await lab.createTeam("dev");
+      const h = await startAll(lab, [["dev"], ["dev"], ["dev"], ["dev"]]);
+      // The chain's tethers: h1—h2, h2—h3, h3—h4.
+      for (const [a, b] of [[H1, H2], [H2, H3], [H3, H4]]) {
+        assert.ok(await lab.reachable(a, h[b].overlayIp), `h${a + 1} never reached h${b + 1}`);
+      }
+      assert.ok(await lab.reachable(H1, h[H4].overlayIp, 45_000), "h1 never reached h4");
+      const p = await lab.ping(H1, h[H4].overlayIp, { count: 10, intervalS: 0.1 });
+      assert.ok(p.received >= 8, p.output);
+      const route = routeTo(await lab.info(H1), h[H4].overlayIp);
+      assert.equal(route?.next_hop, h[H2].confluxId, JSON.stringify(route));
+      assert.equal(route?.candidates?.[0]?.hops, 3, JSON.stringify(route));
+      for (const relay of [H2, H3]) {
+        const n = relayed(await lab.info(relay));
+        assert.ok(n >= 10, `h${relay + 1} relayed ${n} frames`);
+      }
+      const info1 = await lab.info(H1);
+      assert.ok(!info1.tethers.some((t) => t.peer === h[H4].confluxId), "h1 has a direct tether");
+    } finally {
+      await lab.close();
+    }
+  },
+});

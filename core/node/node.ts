@@ -705,12 +705,15 @@ export class Node {
   }
 
   /**
-   * Waits up to `graceMs` for the agent to find a route through tethers we hold (asking for it
-   * starts its discovery), then tethers relays.
+   * Resolves with a tether peer that leads to `peer`: whatever the routing agent finds through
+   * the tethers we hold (asking starts its discovery, which may find routes of several hops), or,
+   * from `graceMs` on, a relay among the peer's own tether peers. Gives up when both have
+   * nothing after {@link DIRECT_TETHER_TIMEOUT_MS}.
    */
   async #routed(peer: PeerRef, graceMs: number, settled: { value: boolean }): Promise<string> {
     const dst = formatIpv4(peer.ip);
-    const deadline = Date.now() + graceMs;
+    const start = Date.now();
+    let relay: { id?: string; failed?: boolean } | undefined;
     for (;;) {
       if (settled.value || this.#stopped) throw new Error("path settled");
       const choice = this.#router.agent.choose(dst, Date.now());
@@ -719,10 +722,18 @@ export class Node {
         if (id !== undefined && this.#pool.tether(id)) return id;
       }
       if (this.#pool.tether(peer.id)) return peer.id;
-      if (Date.now() >= deadline) break;
+      if (relay?.id !== undefined) return relay.id;
+      const waited = Date.now() - start;
+      if (!relay && waited >= graceMs) {
+        const r: { id?: string; failed?: boolean } = relay = {};
+        this.#relays(peer).then((id) => r.id = id, (e) => {
+          r.failed = true;
+          this.#log.debug("no relay among the destination's peers", { error: String(e) });
+        });
+      }
+      if (relay?.failed && waited >= DIRECT_TETHER_TIMEOUT_MS) throw new Error("no route");
       await new Promise((r) => setTimeout(r, ROUTER_TICK_MS));
     }
-    return await this.#relays(peer);
   }
 
   /**
