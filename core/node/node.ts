@@ -198,6 +198,8 @@ export class Node {
   #delayLine?: DelayLine;
   #writeBatch: PacketBatch;
   #inner = new Uint8Array(MAX_INNER);
+  /** Where received payloads are opened (one buffer reused; #deliver copies out of it). */
+  #openTarget = { out: new Uint8Array(MAX_INNER), offset: 0, now: 0 };
   #segments = new PacketBatch({ capacity: 64, slotSize: 2048 });
   #header: VirtioNetHeader = emptyHeader();
   #aad = new Uint8Array(FRAME_HEADER_LENGTH);
@@ -842,13 +844,17 @@ export class Node {
         this.#unknownStream(peerId, frame.streamId, now);
         continue;
       }
-      const plain = ing.receiver.open(
+      const target = this.#openTarget;
+      target.now = now;
+      const n = ing.receiver.openInto(
         frame.counter,
         frameAad(bytes, this.#aad),
         frame.payload,
-        now,
+        target,
       );
-      if (!plain || !this.#deliver(plain, ing.peer.ip, batch)) this.counters.framesDropped++;
+      if (n < 0 || !this.#deliver(target.out.subarray(0, n), ing.peer.ip, batch)) {
+        this.counters.framesDropped++;
+      }
     }
     if (data) this.#dataAt.set(peerId, now);
     this.#writeTun(batch);

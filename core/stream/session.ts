@@ -150,9 +150,37 @@ export class StreamReceiver {
    * too old, or names an epoch out of range. Never throws on bad input.
    */
   open(counter: bigint, aad: Uint8Array, sealed: Uint8Array, now: number): Uint8Array | null {
-    if (counter < 0n || counter > 0xffff_ffff_ffff_ffffn) return this.#reject();
+    const state = this.#check(counter);
+    if (!state) return this.#reject();
+    const plain = state.cipher.open(counter, aad, sealed);
+    if (plain === null || !this.#accept(state, counter, now)) return this.#reject();
+    return plain;
+  }
+
+  /**
+   * Like {@link open}, but writes the plaintext into `target.out` at `target.offset` (a reused
+   * buffer: no allocation per packet) and returns its length, or −1 when refused.
+   */
+  openInto(
+    counter: bigint,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+    target: { out: Uint8Array; offset: number; now: number },
+  ): number {
+    const state = this.#check(counter);
+    const n = state ? state.cipher.openInto(counter, aad, sealed, target) : -1;
+    if (!state || n < 0 || !this.#accept(state, counter, target.now)) {
+      this.#reject();
+      return -1;
+    }
+    return n;
+  }
+
+  /** The epoch state for `counter` if it may be opened (range, epoch, replay), else null. */
+  #check(counter: bigint): EpochState | null {
+    if (counter < 0n || counter > 0xffff_ffff_ffff_ffffn) return null;
     const epoch = Number(counter >> 32n);
-    if (epoch < this.#newest - 1 || epoch > this.#newest + MAX_EPOCH_JUMP) return this.#reject();
+    if (epoch < this.#newest - 1 || epoch > this.#newest + MAX_EPOCH_JUMP) return null;
     let state = this.#epochs.get(epoch);
     if (!state) {
       state = {
@@ -161,17 +189,20 @@ export class StreamReceiver {
       };
       this.#epochs.set(epoch, state);
     }
-    if (!state.window.check(counter)) return this.#reject();
-    const plain = state.cipher.open(counter, aad, sealed);
-    if (plain === null) return this.#reject();
-    if (!state.window.update(counter)) return this.#reject();
+    return state.window.check(counter) ? state : null;
+  }
+
+  /** Records an authentic packet: replay window, newest epoch, counters. */
+  #accept(state: EpochState, counter: bigint, now: number): boolean {
+    if (!state.window.update(counter)) return false;
+    const epoch = Number(counter >> 32n);
     if (epoch > this.#newest) {
       this.#newest = epoch;
       for (const e of this.#epochs.keys()) if (e < epoch - 1) this.#epochs.delete(e);
     }
     this.lastUsedAt = now;
     this.accepted++;
-    return plain;
+    return true;
   }
 
   #reject(): null {

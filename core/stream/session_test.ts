@@ -135,3 +135,23 @@ Deno.test("stream session: sealInto writes after a header and opens like seal", 
   assert.equal(tx.sealInto(c, aad, packet(3), { out, offset: 8 }), 116);
   assert.deepEqual(rx.open(c, aad, out.subarray(8), 0), packet(3));
 });
+
+Deno.test("stream session: openInto writes into a reused buffer and refuses like open", () => {
+  const s = secrets();
+  const tx = new StreamSender(s, 0);
+  const rx = new StreamReceiver(s, 0);
+  const out = new Uint8Array(256);
+  const c = tx.next(0);
+  const box = tx.seal(c, aad, packet(7));
+  const flipped = box.slice();
+  flipped[0] ^= 1;
+  assert.equal(rx.openInto(c, aad, flipped, { out, offset: 4, now: 1 }), -1);
+  assert.equal(rx.openInto(c, aad, box, { out: new Uint8Array(50), offset: 0, now: 1 }), -1);
+  assert.equal(rx.openInto(c, aad, box, { out, offset: 4, now: 5 }), 100);
+  assert.deepEqual(out.subarray(4, 104), packet(7));
+  assert.equal(rx.lastUsedAt, 5);
+  // a replay is refused even into a fresh buffer
+  assert.equal(rx.openInto(c, aad, box, { out, offset: 0, now: 6 }), -1);
+  assert.equal(rx.accepted, 1);
+  assert.equal(rx.rejected, 3);
+});
