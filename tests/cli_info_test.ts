@@ -29,7 +29,17 @@ const sample: NodeInfo = {
     bytes_received: 3400,
     idle_ms: 10,
   }],
-  routes: [{ destination: "100.64.0.9", conflux_id: "c_peer", next_hop: "c_peer", state: "up" }],
+  routes: [{
+    destination: "100.64.0.9",
+    conflux_id: "c_peer",
+    next_hop: "c_relay",
+    state: "ready",
+    estimate_ms: 1.25,
+    candidates: [
+      { next_hop: "c_relay", estimate_ms: 1.25, hops: 2 },
+      { next_hop: "c_peer", estimate_ms: 9.5, hops: 1 },
+    ],
+  }],
   streams: [],
 };
 
@@ -48,7 +58,11 @@ Deno.test("info: table and --json from the node's status socket, in-process and 
     assert.match(text, /stats:\s+frames_in=5 frames_dropped=1 packets_in=4 packets_out=6/);
     assert.match(text, /tethers \(1\)\nPEER\s+ENGINE\s+CHANNELS/);
     assert.match(text, /c_peer\s+libdatachannel\s+4\s+0\.4/);
-    assert.match(text, /routes \(1\)\nDESTINATION\s+CONFLUX_ID\s+NEXT_HOP\s+STATE\n100\.64\.0\.9/);
+    assert.match(
+      text,
+      /routes \(1\)\nDESTINATION\s+CONFLUX_ID\s+NEXT_HOP\s+STATE\s+ESTIMATE_MS\s+CANDIDATES\n100\.64\.0\.9/,
+    );
+    assert.match(text, /c_relay \(1\.25 ms, 2 hops\), c_peer \(9\.5 ms, 1 hop\)/);
     assert.match(text, /streams \(0\)/);
 
     // The real program, reading the directory from VEILNET_CONFIG_DIR.

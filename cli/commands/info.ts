@@ -32,7 +32,7 @@ export function renderInfo(info: NodeInfo): string {
   for (
     const [title, rows] of [
       ["tethers", info.tethers],
-      ["routes", info.routes],
+      ["routes", info.routes.map(routeRow)],
       ["streams", info.streams],
     ] as const
   ) {
@@ -40,6 +40,19 @@ export function renderInfo(info: NodeInfo): string {
     if (rows.length > 0) out.push(renderTable(rows));
   }
   return out.join("\n");
+}
+
+/** A route as one table row: candidates shortened to "next hop (estimate, hops)". */
+function routeRow(route: unknown): unknown {
+  if (typeof route !== "object" || route === null) return route;
+  const { candidates, ...rest } = route as Record<string, unknown>;
+  const text = Array.isArray(candidates) && candidates.length > 0
+    ? candidates.map((c) => {
+      const { next_hop, estimate_ms, hops } = (c ?? {}) as Record<string, unknown>;
+      return `${next_hop} (${estimate_ms} ms, ${hops} hop${hops === 1 ? "" : "s"})`;
+    }).join(", ")
+    : "-";
+  return { ...rest, estimate_ms: rest.estimate_ms ?? "-", candidates: text };
 }
 
 /** Runs `info`; exit 3 when the node is not running. */
