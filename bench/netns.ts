@@ -371,7 +371,16 @@ export async function iperf(
   const seconds = options.seconds ?? 5;
   const srv = tb.spawn(options.server, ["iperf3", "-s", "-1", "-p", String(port)]);
   try {
-    const deadline = Date.now() + 5000;
+    // On a busy machine the server can take seconds to listen: wait for its socket first.
+    const listenBy = Date.now() + 10000;
+    while (Date.now() < listenBy) {
+      const ss = await tb.exec(options.server, ["ss", "-Hltn", `sport = :${port}`], {
+        allowFail: true,
+      });
+      if (ss.code !== 0 || ss.stdout.trim() !== "") break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const deadline = Date.now() + 10000;
     let last = "";
     while (Date.now() < deadline) {
       const r = await tb.exec(client, [

@@ -1,19 +1,37 @@
 /**
- * Tunnel benchmark (root): two conflux nodes in network namespaces (real nats-server, Guardian,
- * TUNs), per tether engine: iperf3 TCP with 1 and 4 streams, ping RTT p50/p99, and cold start
- * (first ping of a new destination → its reply, which includes discovery, the stream handshake
- * and the tether setup); a relayed row (h1 → h3 through h2, with no underlay path between h1 and
- * h3; its cold start includes the failed direct attempt). Then wireguard-go between the same
- * namespaces in the same run, and the ratios. Prints one JSON document on stdout; progress on
- * stderr.
+ * Tunnel benchmark (root): conflux nodes in network namespaces (real nats-server, Guardian,
+ * TUNs), per tether engine, direct h1 → h2 and relayed h1 → h3 through h2 (no underlay path
+ * between h1 and h3); then, in fresh namespaces of the same run, wireguard-go direct and nebula
+ * direct and relayed (bench/peers/). Every row is measured the same way (bench/peers/measure.ts):
+ * ping RTT p50/p99, iperf3 TCP with 1 and 4 streams, and daemon RSS (VmRSS) idle and near the
+ * end of the load; relayed rows add a 10-stream run for the relay's RSS. Our rows also carry the
+ * cold start (first ping of a new destination → its reply: discovery, stream handshake, tether;
+ * for the relayed row it includes the failed direct attempt) and the RSS right after start.
  *
- *   deno run -A bench/tunnel_bench.ts [--seconds 5] [--engines libdatachannel,werift] [--no-wg]
- *     [--no-relay] [--profile DIR]
+ * Prints one JSON document on stdout, the Markdown tables on stderr, and writes the SVG chart of
+ * throughput by system.
+ *
+ *   deno run -A bench/tunnel_bench.ts [--seconds 5] [--pings 200] [--engines libdatachannel,werift]
+ *     [--no-relay] [--no-wg] [--no-nebula] [--relay-streams 10] [--svg bench/tunnel.svg]
+ *     [--markdown FILE] [--profile DIR] [--echo]
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { createLab, type Lab, type LabConflux, run } from "../demo/lab.ts";
+import { createLab, type Lab, type LabConflux } from "../demo/lab.ts";
+import { createTestbed, type Host, rssMb, sh, type Testbed, withTestbed } from "./netns.ts";
+import { measureTunnelWithMemory } from "./peers/measure.ts";
+import { benchWireguard } from "./peers/wireguard.ts";
+import { benchNebula } from "./peers/nebula.ts";
+import type { BenchRow, MemorySample } from "./peers/row.ts";
+import { nodePid } from "./node_pid.ts";
+import {
+  compareRows,
+  reportComparisonMarkdown,
+  reportJson,
+  reportMemoryMarkdown,
+  reportSvg,
+} from "./report.ts";
 
 const { values } = parseArgs({
   args: Deno.args.filter((a) => a !== "tunnel"),
@@ -21,108 +39,43 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     engines: { type: "string", default: "libdatachannel,werift" },
     pings: { type: "string", default: "200" },
+    "relay-streams": { type: "string", default: "10" },
     "no-wg": { type: "boolean", default: false },
+    "no-nebula": { type: "boolean", default: false },
     "no-relay": { type: "boolean", default: false },
+    svg: { type: "string", default: "bench/tunnel.svg" },
+    markdown: { type: "string" },
     profile: { type: "string" },
     echo: { type: "boolean", default: false },
   },
 });
 const seconds = Number(values.seconds);
 const pings = Number(values.pings);
-
-interface Figures {
-  tcp_1_stream_mbps: number | null;
-  tcp_4_streams_mbps: number | null;
-  tcp_1_retransmits: number | null;
-  ping_p50_ms: number | null;
-  ping_p99_ms: number | null;
-  ping_loss: number | null;
-  cold_start_ms: number | null;
-}
+const relayStreams = Number(values["relay-streams"]);
+const BASELINE = "wireguard-go/direct";
+const RELAYED_REFERENCE = "nebula/relayed";
 
 function progress(text: string): void {
   console.error(`tunnel bench: ${text}`);
 }
 
-function percentile(sorted: number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
-async function iperf(
+/** The lab's namespace `i` as a testbed host (the lab, not the testbed, owns it). */
+function labHost(lab: Lab, i: number): Host {
+  return { label: `n${i}`, ns: lab.namespaces[i] };
+}
+
+/** Direct h1 → h2 with `engine`; pushes the nodes' RSS to `memory`. */
+async function confluxDirect(
   lab: Lab,
-  ip: string,
-  streams: number,
-  serverNode: number,
-): Promise<[number | null, number | null]> {
-  const server = lab.spawn(`iperf3-s-${streams}`, lab.namespaces[serverNode], [
-    "iperf3",
-    "-s",
-    "-1",
-    "--forceflush",
-    "-B",
-    ip,
-  ]);
-  await server.waitFor(/Server listening/, 10_000);
-  const r = await lab.exec(lab.namespaces[0], [
-    "iperf3",
-    "-c",
-    ip,
-    "-t",
-    String(seconds),
-    "-P",
-    String(streams),
-    "-J",
-  ], { check: false });
-  await server.stop();
-  try {
-    const j = JSON.parse(r.stdout);
-    if (j.error) {
-      progress(`iperf3 -P ${streams}: ${j.error}`);
-      return [null, null];
-    }
-    return [
-      Math.round(j.end.sum_received.bits_per_second / 1e5) / 10,
-      j.end.sum_sent.retransmits ?? null,
-    ];
-  } catch {
-    progress(`iperf3 -P ${streams} failed: ${r.stderr.trim()}`);
-    return [null, null];
-  }
-}
-
-async function pingStats(
-  lab: Lab,
-  ip: string,
-): Promise<Pick<Figures, "ping_p50_ms" | "ping_p99_ms" | "ping_loss">> {
-  const p = await lab.ping(0, ip, { count: pings, intervalS: 0.01, waitS: 1 });
-  const sorted = p.rtts.slice().sort((a, b) => a - b);
-  return {
-    ping_p50_ms: percentile(sorted, 0.5),
-    ping_p99_ms: percentile(sorted, 0.99),
-    ping_loss: Math.round((1 - p.received / pings) * 1000) / 1000,
-  };
-}
-
-async function measure(
-  lab: Lab,
-  ip: string,
-  coldStartMs: number | null,
-  serverNode = 1,
-): Promise<Figures> {
-  const ping = await pingStats(lab, ip);
-  const [one, retransmits] = await iperf(lab, ip, 1, serverNode);
-  const [four] = await iperf(lab, ip, 4, serverNode);
-  return {
-    tcp_1_stream_mbps: one,
-    tcp_4_streams_mbps: four,
-    tcp_1_retransmits: retransmits,
-    ...ping,
-    cold_start_ms: coldStartMs,
-  };
-}
-
-async function conflux(lab: Lab, engine: string, index: number): Promise<Figures> {
+  tb: Testbed,
+  engine: string,
+  index: number,
+  memory: MemorySample[],
+): Promise<BenchRow> {
   await lab.createTeam(`bench-${engine}`);
   const a = await lab.register(`bench-a-${engine}`, [`bench-${engine}`]);
   const b = await lab.register(`bench-b-${engine}`, [`bench-${engine}`]);
@@ -131,30 +84,53 @@ async function conflux(lab: Lab, engine: string, index: number): Promise<Figures
     values.profile
       ? { VEILNET_CPU_PROFILE: `${values.profile}/node${i}-${engine}.cpuprofile` }
       : undefined;
-  await Promise.all([
-    lab.startNode(0, a, { rtc: engine, tun: `vnb${index}`, env: env(0) }),
-    lab.startNode(1, b, { rtc: engine, tun: `vnb${index}`, env: env(1) }),
-  ]);
   try {
+    const procs = await Promise.all([
+      lab.startNode(0, a, { rtc: engine, tun: `vnb${index}`, env: env(0) }),
+      lab.startNode(1, b, { rtc: engine, tun: `vnb${index}`, env: env(1) }),
+    ]);
+    const pids = await Promise.all(procs.map((p) => nodePid(p.child.pid)));
+    const start = await Promise.all(pids.map((pid) => rssMb(pid)));
     // Cold start: the first packet waits for discovery, handshake and tether.
     const first = await lab.ping(0, b.overlayIp, { count: 1, waitS: 10 });
     const cold = first.rtts[0] ?? null;
     progress(`${engine}: cold start ${cold} ms`);
-    const figures = await measure(lab, b.overlayIp, cold);
-    progress(`${engine}: ${JSON.stringify(figures)}`);
-    return figures;
+    const { row, memory: samples } = await measureTunnelWithMemory(tb, labHost(lab, 0), {
+      system: `conflux/${engine}`,
+      mode: "direct",
+      server: labHost(lab, 1),
+      ip: b.overlayIp,
+      daemonPid: pids[0],
+      seconds,
+      pings,
+      watch: [{ role: "sender", pid: pids[0] }, { role: "receiver", pid: pids[1] }],
+    });
+    row.cold_start_ms = cold;
+    samples.forEach((s, i) => s.start_mb = start[i]);
+    memory.push(...samples);
+    progress(`${engine}: ${JSON.stringify(row)}`);
+    return row;
   } finally {
     await Promise.all([lab.stopNode(0), lab.stopNode(1)]);
   }
 }
 
 /** h1 → h3 through h2: namespaces 0 and 2 have no underlay path to each other. */
-async function relayed(lab: Lab, engine: string): Promise<Figures> {
+async function confluxRelayed(
+  lab: Lab,
+  tb: Testbed,
+  engine: string,
+  memory: MemorySample[],
+): Promise<BenchRow> {
   await lab.createTeam("bench-relay");
   const h: LabConflux[] = [];
   for (const name of ["h1", "h2", "h3"]) h.push(await lab.register(name, ["bench-relay"]));
-  await Promise.all(h.map((c, i) => lab.startNode(i, c, { rtc: engine, tun: "vnbr" })));
   try {
+    const procs = await Promise.all(
+      h.map((c, i) => lab.startNode(i, c, { rtc: engine, tun: "vnbr" })),
+    );
+    const pids = await Promise.all(procs.map((p) => nodePid(p.child.pid)));
+    const start = await Promise.all(pids.map((pid) => rssMb(pid)));
     // h2 holds tethers to both ends; then h1's first packet finds h3 via h2.
     await lab.reachable(1, h[2].overlayIp);
     await lab.reachable(1, h[0].overlayIp);
@@ -164,70 +140,132 @@ async function relayed(lab: Lab, engine: string): Promise<Figures> {
     const info = await lab.info(0);
     const route = info.routes.find((r) => r.destination === h[2].overlayIp);
     progress(`relayed: next hop ${route?.next_hop} (h2 = ${h[1].confluxId})`);
-    const figures = await measure(lab, h[2].overlayIp, cold, 2);
-    progress(`relayed (${engine}): ${JSON.stringify(figures)}`);
-    return figures;
+    const { row, memory: samples } = await measureTunnelWithMemory(tb, labHost(lab, 0), {
+      system: `conflux/${engine}`,
+      mode: "relayed",
+      server: labHost(lab, 2),
+      ip: h[2].overlayIp,
+      daemonPid: pids[1],
+      seconds,
+      pings,
+      watch: [
+        { role: "sender (h1)", pid: pids[0] },
+        { role: "relay (h2)", pid: pids[1] },
+        { role: "receiver (h3)", pid: pids[2] },
+      ],
+      manyStreams: relayStreams,
+    });
+    row.rss_of = "relay (h2)";
+    row.cold_start_ms = cold;
+    row.next_hop_is_h2 = route?.next_hop === h[1].confluxId ? 1 : 0;
+    samples.forEach((s, i) => s.start_mb = start[i]);
+    memory.push(...samples);
+    progress(`relayed (${engine}): ${JSON.stringify(row)}`);
+    return row;
   } finally {
     await Promise.all([0, 1, 2].map((i) => lab.stopNode(i)));
   }
 }
 
-async function wireguard(lab: Lab): Promise<Figures> {
-  const keys = [];
-  for (let i = 0; i < 2; i++) {
-    const priv = (await run(["wg", "genkey"])).stdout.trim();
-    keys.push({ priv, pub: "" });
-  }
-  for (const k of keys) {
-    const child = new Deno.Command("wg", { args: ["pubkey"], stdin: "piped", stdout: "piped" })
-      .spawn();
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(k.priv + "\n"));
-    await w.close();
-    k.pub = new TextDecoder().decode((await child.output()).stdout).trim();
-  }
-  const wgIp = (i: number) => `100.127.0.${i + 1}`;
-  // wireguard-go keeps its control socket in /var/run/wireguard/<name>.sock, shared by all
-  // namespaces: every interface needs a machine-wide unique name.
-  const wgName = (i: number) => `vw${Deno.pid % 100000}x${i}`;
-  for (let i = 0; i < 2; i++) {
-    const ns = lab.namespaces[i];
-    const dev = wgName(i);
-    lab.spawn(`wireguard-go-${i}`, ns, ["wireguard-go", "-f", dev]);
-    for (let t = 0; t < 50; t++) {
-      const r = await lab.exec(ns, ["ip", "link", "show", dev], { check: false });
-      if (r.code === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
+/** Our rows: the conflux lab, closed before returning. */
+async function conflux(rows: BenchRow[], memory: MemorySample[]): Promise<void> {
+  const lab = await createLab({ nodes: 3, echo: values.echo, prefix: "vnbench" });
+  // Only a handle for exec/spawn in the lab's namespaces: it creates and deletes none.
+  const tb = createTestbed();
+  const onInt = () => {
+    Promise.allSettled([tb.close(), lab.close()]).finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onInt);
+  try {
+    // Namespaces 0 and 2 cannot reach each other: the relayed row goes 0 → 1 → 2.
+    await lab.exec(lab.namespaces[0], ["ip", "route", "add", "prohibit", `${lab.underlay(2)}/32`]);
+    await lab.exec(lab.namespaces[2], ["ip", "route", "add", "prohibit", `${lab.underlay(0)}/32`]);
+    await lab.startServices();
+    let index = 0;
+    for (const engine of values.engines.split(",").filter((e) => e)) {
+      try {
+        rows.push(await confluxDirect(lab, tb, engine, index++, memory));
+      } catch (e) {
+        progress(`${engine} failed: ${message(e)}`);
+      }
     }
-    const keyFile = `${lab.dir}/wg${i}.key`;
-    await Deno.writeTextFile(keyFile, keys[i].priv + "\n", { mode: 0o600 });
-    const other = 1 - i;
-    await lab.exec(ns, [
-      "wg",
-      "set",
-      dev,
-      "listen-port",
-      "51820",
-      "private-key",
-      keyFile,
-      "peer",
-      keys[other].pub,
-      "allowed-ips",
-      `${wgIp(other)}/32`,
-      "endpoint",
-      `${lab.underlay(other)}:51820`,
-    ]);
-    await lab.exec(ns, ["ip", "addr", "add", `${wgIp(i)}/24`, "dev", dev]);
-    await lab.exec(ns, ["ip", "link", "set", dev, "up"]);
+    if (!values["no-relay"]) {
+      try {
+        rows.push(await confluxRelayed(lab, tb, "libdatachannel", memory));
+      } catch (e) {
+        progress(`relayed failed: ${message(e)}`);
+      }
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInt);
+    await tb.close();
+    await lab.close();
   }
-  const first = await lab.ping(0, wgIp(1), { count: 1, waitS: 5 });
-  const figures = await measure(lab, wgIp(1), first.rtts[0] ?? null);
-  progress(`wireguard-go: ${JSON.stringify(figures)}`);
-  return figures;
 }
 
-function ratio(a: number | null, b: number | null): number | null {
-  return a === null || b === null || b === 0 ? null : Math.round((a / b) * 100) / 100;
+/** The peers' rows in fresh namespaces h1–h2–h3 (h1 and h3 share no link). */
+async function peers(rows: BenchRow[], memory: MemorySample[]): Promise<void> {
+  await withTestbed(async (tb) => {
+    const h1 = await tb.host("h1");
+    const h2 = await tb.host("h2");
+    const h3 = await tb.host("h3");
+    const l12 = await tb.link(h1, h2);
+    const l23 = await tb.link(h2, h3);
+    if (!values["no-wg"]) {
+      progress("wireguard-go direct");
+      try {
+        rows.push(await benchWireguard(tb, l12, { seconds, pings, memory }));
+      } catch (e) {
+        progress(`wireguard-go failed: ${message(e)}`);
+      }
+    }
+    if (!values["no-nebula"]) {
+      progress("nebula direct + relayed");
+      try {
+        rows.push(
+          ...await benchNebula(tb, { l12, l23 }, {
+            seconds,
+            pings,
+            memory,
+            relayStreams,
+            noRelay: values["no-relay"],
+          }),
+        );
+      } catch (e) {
+        progress(`nebula failed: ${message(e)}`);
+      }
+    }
+  });
+}
+
+async function version(argv: string[]): Promise<string | null> {
+  try {
+    const r = await sh(argv, { allowFail: true });
+    return (r.stdout + r.stderr).trim().split("\n")[0] || null;
+  } catch {
+    return null;
+  }
+}
+
+/** The machine line: CPU, memory, kernel, and the versions of what was measured. */
+async function machine(): Promise<Record<string, unknown>> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
+  const memKb = Number(/^MemTotal:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0);
+  return {
+    cpus: navigator.hardwareConcurrency,
+    cpu_model: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? null,
+    mem_gib: Math.round(memKb / 1024 / 1024),
+    kernel: Deno.osRelease(),
+    deno: Deno.version.deno,
+    "wireguard-go": await version(["wireguard-go", "--version"]),
+    nebula: (await version(["nebula", "-version"]))?.replace(/^Version:\s*/, "") ?? null,
+    iperf3: await version(["iperf3", "--version"]),
+  };
+}
+
+function loadavg(): number[] {
+  return Deno.loadavg().map((x) => Math.round(x * 100) / 100);
 }
 
 if (import.meta.main) {
@@ -235,57 +273,63 @@ if (import.meta.main) {
     console.error("tunnel bench needs root (network namespaces, TUN)");
     Deno.exit(1);
   }
-  const lab = await createLab({ nodes: 3, echo: values.echo, prefix: "vnbench" });
-  // Namespaces 0 and 2 cannot reach each other: the relayed row goes 0 → 1 → 2.
-  await lab.exec(lab.namespaces[0], ["ip", "route", "add", "prohibit", `${lab.underlay(2)}/32`]);
-  await lab.exec(lab.namespaces[2], ["ip", "route", "add", "prohibit", `${lab.underlay(0)}/32`]);
-  const out: Record<string, unknown> = {
-    bench: "tunnel",
-    seconds,
-    host: { cpus: navigator.hardwareConcurrency, load: Deno.loadavg() },
-  };
-  try {
-    await lab.startServices();
-    const engines: Record<string, Figures> = {};
-    let index = 0;
-    for (const engine of values.engines!.split(",")) {
-      try {
-        engines[engine] = await conflux(lab, engine, index++);
-      } catch (e) {
-        progress(`${engine} failed: ${e instanceof Error ? e.message : e}`);
-      }
-    }
-    out.conflux = engines;
-    if (!values["no-relay"]) {
-      try {
-        out.conflux_relayed = await relayed(lab, "libdatachannel");
-      } catch (e) {
-        progress(`relayed failed: ${e instanceof Error ? e.message : e}`);
-      }
-    }
-    if (!values["no-wg"]) {
-      const wg = await wireguard(lab);
-      out["wireguard-go"] = wg;
-      const ratios: Record<string, unknown> = {};
-      for (const [engine, f] of Object.entries(engines)) {
-        ratios[engine] = {
-          tcp_1_stream: ratio(f.tcp_1_stream_mbps, wg.tcp_1_stream_mbps),
-          tcp_4_streams: ratio(f.tcp_4_streams_mbps, wg.tcp_4_streams_mbps),
-          ping_p50: ratio(f.ping_p50_ms, wg.ping_p50_ms),
-        };
-      }
-      const r = out.conflux_relayed as Figures | undefined;
-      if (r) {
-        ratios.relayed = {
-          tcp_1_stream: ratio(r.tcp_1_stream_mbps, wg.tcp_1_stream_mbps),
-          tcp_4_streams: ratio(r.tcp_4_streams_mbps, wg.tcp_4_streams_mbps),
-          ping_p50: ratio(r.ping_p50_ms, wg.ping_p50_ms),
-        };
-      }
-      out.ratio_to_wireguard_go = ratios;
-    }
-  } finally {
-    await lab.close();
+  if (
+    !(seconds > 0 && seconds <= 120) || !(pings > 0 && pings <= 10000) ||
+    !(Number.isInteger(relayStreams) && relayStreams >= 1 && relayStreams <= 128)
+  ) {
+    console.error(
+      "tunnel bench: --seconds must be in (0, 120], --pings in (0, 10000], " +
+        "--relay-streams an integer in [1, 128]",
+    );
+    Deno.exit(2);
   }
-  console.log(JSON.stringify(out, null, 2));
+  const started = new Date();
+  const loadStart = loadavg();
+  const rows: BenchRow[] = [];
+  const memory: MemorySample[] = [];
+  await conflux(rows, memory);
+  if (!values["no-wg"] || !values["no-nebula"]) await peers(rows, memory);
+  if (rows.length === 0) {
+    console.error("tunnel bench: no row could be measured");
+    Deno.exit(1);
+  }
+  const ours = (r: BenchRow) => r.system.startsWith("conflux");
+  const comparisons = compareRows(rows, {
+    ours,
+    baseline: BASELINE,
+    relayedReference: RELAYED_REFERENCE,
+  });
+  const baseline = rows.some((r) => `${r.system}/${r.mode}` === BASELINE) ? BASELINE : undefined;
+  const meta = {
+    bench: "tunnel",
+    date: started.toISOString(),
+    seconds,
+    pings,
+    relay_streams: relayStreams,
+    machine: await machine(),
+    loadavg_start: loadStart,
+    loadavg_end: loadavg(),
+  };
+  const doc = { ...reportJson(rows, { baseline, meta }), comparisons, memory };
+  console.log(JSON.stringify(doc, null, 2));
+  const m = meta.machine;
+  const md = [
+    `Run ${meta.date.slice(0, 16).replace("T", " ")} UTC, iperf3 -t ${seconds}, ` +
+    `${m.cpus} vCPUs (${m.cpu_model}), ${m.mem_gib} GiB, Linux ${m.kernel}, Deno ${m.deno}, ` +
+    `${m["wireguard-go"]}, nebula ${m.nebula}; load average ${loadStart[0]} → ` +
+    `${meta.loadavg_end[0]}.`,
+    "",
+    reportComparisonMarkdown(rows, comparisons, { baseline: BASELINE }),
+    reportMemoryMarkdown(memory),
+  ].join("\n");
+  console.error(md);
+  if (values.markdown) await Deno.writeTextFile(values.markdown, md);
+  if (values.svg) {
+    await Deno.writeTextFile(
+      values.svg,
+      reportSvg(rows, {
+        title: `TCP throughput by system (Gbit/s), run ${meta.date.slice(0, 10)}`,
+      }),
+    );
+  }
 }

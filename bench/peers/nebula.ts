@@ -6,7 +6,7 @@
  * @module
  */
 import { type Host, type Link, NetnsError, sh, type Testbed, waitForPing } from "../netns.ts";
-import { measureTunnel } from "./measure.ts";
+import { measureTunnelWithMemory, type MemorySample } from "./measure.ts";
 import type { BenchRow } from "./row.ts";
 
 /** Options for {@link benchNebula}. */
@@ -17,6 +17,10 @@ export interface NebulaOptions {
   pings?: number;
   /** Skip the relayed row. */
   noRelay?: boolean;
+  /** When given, the RSS of sender, relay and receiver daemons is pushed here. */
+  memory?: MemorySample[];
+  /** Streams of an extra iperf3 run through the relay, for the relay's RSS (e.g. 10). */
+  relayStreams?: number;
 }
 
 const OVER = ["100.64.8.1", "100.64.8.2", "100.64.8.3"];
@@ -88,23 +92,25 @@ export async function benchNebula(
   const seconds = options.seconds ?? 5;
   const pings = options.pings ?? 200;
   await waitForPing(tb, hosts[0], { ip: OVER[1], timeoutMs: 15000 });
-  const rows = [
-    await measureTunnel(tb, hosts[0], {
-      system: "nebula",
-      mode: "direct",
-      server: hosts[1],
-      ip: OVER[1],
-      daemonPid: pids[0],
-      seconds,
-      pings,
-    }),
-  ];
+  const memory = options.memory;
+  const direct = await measureTunnelWithMemory(tb, hosts[0], {
+    system: "nebula",
+    mode: "direct",
+    server: hosts[1],
+    ip: OVER[1],
+    daemonPid: pids[0],
+    seconds,
+    pings,
+    watch: memory ? [{ role: "sender", pid: pids[0] }, { role: "receiver", pid: pids[1] }] : [],
+  });
+  memory?.push(...direct.memory);
+  const rows = [direct.row];
   if (!options.noRelay) {
     await waitForPing(tb, hosts[2], { ip: OVER[1], timeoutMs: 15000 });
     await waitForPing(tb, hosts[0], { ip: OVER[2], timeoutMs: 20000 }).catch((e) => {
       throw new NetnsError(`nebula relay: ${e.message}`);
     });
-    const row = await measureTunnel(tb, hosts[0], {
+    const { row, memory: samples } = await measureTunnelWithMemory(tb, hosts[0], {
       system: "nebula",
       mode: "relayed",
       server: hosts[2],
@@ -112,8 +118,17 @@ export async function benchNebula(
       daemonPid: pids[1],
       seconds,
       pings,
+      watch: memory
+        ? [
+          { role: "sender (h1)", pid: pids[0] },
+          { role: "relay (h2)", pid: pids[1] },
+          { role: "receiver (h3)", pid: pids[2] },
+        ]
+        : [],
+      manyStreams: memory ? options.relayStreams : undefined,
     });
     row.rss_of = "relay (h2)";
+    memory?.push(...samples);
     rows.push(row);
   }
   return rows;

@@ -6,7 +6,7 @@
  * @module
  */
 import { type Link, NetnsError, sh, type Testbed, waitForPing } from "../netns.ts";
-import { measureTunnel } from "./measure.ts";
+import { measureTunnelWithMemory, type MemorySample } from "./measure.ts";
 import type { BenchRow } from "./row.ts";
 
 /** Options for {@link benchWireguard}. */
@@ -15,6 +15,8 @@ export interface WireguardOptions {
   seconds?: number;
   /** Pings for RTT (default 200). */
   pings?: number;
+  /** When given, the RSS of sender and receiver daemons is pushed here. */
+  memory?: MemorySample[];
 }
 
 /** Brings up wireguard-go over `link` (a = client, b = server) and measures it. */
@@ -80,7 +82,7 @@ export async function benchWireguard(
     await tb.exec(e.host, ["ip", "link", "set", ifn(i), "mtu", "1420", "up"]);
   }
   await waitForPing(tb, link.a, { ip: ends[1].over });
-  return await measureTunnel(tb, link.a, {
+  const { row, memory } = await measureTunnelWithMemory(tb, link.a, {
     system: "wireguard-go",
     mode: "direct",
     server: link.b,
@@ -88,5 +90,10 @@ export async function benchWireguard(
     daemonPid: pids[0],
     seconds: options.seconds ?? 5,
     pings: options.pings ?? 200,
+    watch: options.memory
+      ? [{ role: "sender", pid: pids[0] }, { role: "receiver", pid: pids[1] }]
+      : [],
   });
+  options.memory?.push(...memory);
+  return row;
 }
