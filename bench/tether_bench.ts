@@ -5,6 +5,11 @@
  *
  * Usage: deno run -A bench/tether_bench.ts [--seconds 2] [--engines libdatachannel,werift]
  *        [--sizes 1400,16384] [--channels 1,4] [--mtu 1400] [--high 65536 --low 16384] [--pings 1000]
+ *        [--setup 5] [--sctp default|FIELD=N,…]
+ *
+ * `--sctp` sets VEILNET_SCTP for both ends (core/tether/engine_libdatachannel.ts): "default" for
+ * libdatachannel's own SCTP settings, or e.g. `sendBufferSize=4194304,delayedSackTime=0`.
+ * `--setup 0` skips the setup-time rows.
  *
  * @module
  */
@@ -24,8 +29,13 @@ const { values } = parseArgs({
     pings: { type: "string", default: "1000" },
     high: { type: "string", default: "65536" },
     low: { type: "string", default: "16384" },
+    setup: { type: "string", default: "5" },
+    sctp: { type: "string" },
   },
 });
+// Before any tether loads node-datachannel; the spawned ends inherit it.
+if (values.sctp !== undefined) Deno.env.set("VEILNET_SCTP", values.sctp);
+const setupRuns = Number(values.setup);
 const seconds = Number(values.seconds);
 const engines = values.engines!.split(",") as RtcEngineName[];
 const sizes = values.sizes!.split(",").map(Number);
@@ -173,7 +183,14 @@ function round(x: number, digits = 1): number {
 
 const result = {
   machine: { cpus: navigator.hardwareConcurrency, deno: Deno.version.deno },
-  settings: { seconds, mtu, highWater, lowWater, path: "loopback, two processes" },
+  settings: {
+    seconds,
+    mtu,
+    highWater,
+    lowWater,
+    sctp: Deno.env.get("VEILNET_SCTP") ?? "(engine default)",
+    path: "loopback, two processes",
+  },
   throughput: [] as ThroughputRow[],
   latency: [] as unknown[],
   setup: [] as unknown[],
@@ -185,7 +202,7 @@ for (const engine of engines) {
     }
   }
   result.latency.push(await latency(engine));
-  result.setup.push(await setupTimes(engine, 5));
+  if (setupRuns > 0) result.setup.push(await setupTimes(engine, setupRuns));
 }
 console.log(JSON.stringify(result, null, 2));
 Deno.exit(0);

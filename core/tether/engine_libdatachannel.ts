@@ -6,6 +6,11 @@
  * data channels. A second isolate (a Worker, or the next file of a `deno test` run) that does so
  * after the first made Deno abort with "access Handle hosted by disposed Isolate".
  *
+ * SCTP settings (usrsctp sysctls, process-wide) are applied once, before the first
+ * PeerConnection: `LIBDATACHANNEL_SCTP_DEFAULTS` unless the environment variable `VEILNET_SCTP`
+ * says otherwise: `default` keeps libdatachannel's own values (for comparison), a list such as
+ * `sendBufferSize=4194304,delayedSackTime=0` sets those fields instead (benchmarks).
+ *
  * @module
  */
 
@@ -20,17 +25,92 @@ type NdcChannel = import("node-datachannel").DataChannel;
 
 const encoder = new TextEncoder();
 
+/** SCTP fields node-datachannel passes to libdatachannel (`rtc::SctpSettings`). */
+export interface SctpSettings {
+  /** usrsctp receive window per association, bytes (libdatachannel default 1 MiB). */
+  recvBufferSize?: number;
+  /** usrsctp send buffer per association, bytes (default 1 MiB). */
+  sendBufferSize?: number;
+  /** Most chunks queued per association (default 10,240). */
+  maxChunksOnQueue?: number;
+  /** Initial congestion window in MTUs (default 10). */
+  initialCongestionWindow?: number;
+  /** 0 RFC 4960, 1 HighSpeed TCP, 2 H-TCP, 3 RTCC (default 0). */
+  congestionControlModule?: number;
+  /** Delayed SACK timer in ms (default 20). */
+  delayedSackTime?: number;
+}
+
+/**
+ * The SCTP settings our tethers use unless `VEILNET_SCTP` overrides them; null keeps
+ * libdatachannel's defaults (see bench/README.md for the A/B that chose this).
+ */
+export const LIBDATACHANNEL_SCTP_DEFAULTS: SctpSettings | null = null;
+
+const SCTP_FIELDS: readonly (keyof SctpSettings)[] = [
+  "recvBufferSize",
+  "sendBufferSize",
+  "maxChunksOnQueue",
+  "initialCongestionWindow",
+  "congestionControlModule",
+  "delayedSackTime",
+];
+
+/**
+ * Parses a `VEILNET_SCTP` value: undefined/empty → `fallback`, "default" → null (library
+ * defaults), else comma-separated `field=integer` pairs. Throws TetherError "engine-unavailable"
+ * on an unknown field or a bad number.
+ */
+export function parseSctpSettings(
+  value: string | undefined,
+  fallback: SctpSettings | null,
+): SctpSettings | null {
+  const v = value?.trim();
+  if (!v) return fallback;
+  if (v === "default") return null;
+  const out: SctpSettings = {};
+  for (const part of v.split(",")) {
+    const [key, raw] = part.split("=").map((x) => x.trim());
+    const n = Number(raw);
+    if (!(SCTP_FIELDS as readonly string[]).includes(key) || !Number.isInteger(n) || n < 0) {
+      throw new TetherError(
+        "engine-unavailable",
+        `VEILNET_SCTP: bad entry "${part}" (expected FIELD=INTEGER, FIELD one of ${
+          SCTP_FIELDS.join(", ")
+        }, or "default")`,
+      );
+    }
+    out[key as keyof SctpSettings] = n;
+  }
+  return out;
+}
+
+function envVar(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env: our defaults apply
+  }
+}
+
 /** Loads node-datachannel; throws TetherError "engine-unavailable" when it cannot. */
 export async function loadLibdatachannel(): Promise<RawPeerFactory> {
   let ndc: Ndc;
+  const sctp = parseSctpSettings(envVar("VEILNET_SCTP"), LIBDATACHANNEL_SCTP_DEFAULTS);
   try {
     ndc = (await import("node-datachannel")).default;
     ndc.preload();
+    // usrsctp sysctls, process-wide, read when an association is created: set them once, before
+    // the first PeerConnection. Fields left out get libdatachannel's defaults.
+    if (sctp && !sctpApplied) ndc.setSctpSettings(sctp);
+    sctpApplied = true;
   } catch (e) {
     throw new TetherError("engine-unavailable", "node-datachannel failed to load", { cause: e });
   }
   return (config) => new LibdatachannelPeer(ndc, config);
 }
+
+let sctpApplied = false;
 
 let peerCounter = 0;
 
