@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  LIBDATACHANNEL_SCTP_DEFAULTS,
-  parseSctpSettings,
-} from "./engine_libdatachannel.ts";
+import { LIBDATACHANNEL_SCTP_DEFAULTS, parseSctpSettings } from "./engine_libdatachannel.ts";
 import { TetherError } from "./errors.ts";
 
 Deno.test("VEILNET_SCTP: unset keeps the engine default, 'default' the library's", () => {
