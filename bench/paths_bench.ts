@@ -28,6 +28,10 @@ interface PathsRow {
   relays: number;
   cold_start_ms: number | null;
   tcp_1_stream_mbps: number | null;
+  /** TCP retransmits of the 1-stream run (reordering across paths would show here). */
+  tcp_1_retransmits: number | null;
+  /** Flow moves at h1 and h3 during the 1-stream run. */
+  flow_moves: number;
   tcp_4_streams_mbps: number | null;
   /** Frames each relay forwarded during the 1-stream run. */
   relayed_by: Record<string, number>;
@@ -37,7 +41,11 @@ function progress(text: string): void {
   console.error(`paths bench: ${text}`);
 }
 
-async function iperf(lab: Lab, ip: string, streams: number): Promise<number | null> {
+async function iperf(
+  lab: Lab,
+  ip: string,
+  streams: number,
+): Promise<{ mbps: number; retransmits: number } | null> {
   const server = lab.spawn(`iperf3-s-${streams}`, lab.namespaces[2], [
     "iperf3",
     "-s",
@@ -61,7 +69,10 @@ async function iperf(lab: Lab, ip: string, streams: number): Promise<number | nu
       progress(`iperf3: ${json.error}`);
       return null;
     }
-    return Math.round(json.end.sum_received.bits_per_second / 1e5) / 10;
+    return {
+      mbps: Math.round(json.end.sum_received.bits_per_second / 1e5) / 10,
+      retransmits: json.end.sum_sent.retransmits ?? 0,
+    };
   } finally {
     await server.stop();
   }
@@ -92,9 +103,12 @@ async function run(relays: number): Promise<PathsRow> {
     const cold = await coldStart(lab, h[2].overlayIp);
     progress(`${relays} relay(s): cold start ${cold} ms`);
     await new Promise((r) => setTimeout(r, 2000));
-    const before = await Promise.all(relayNodes.map(async (r) => (await lab.info(r)).stats));
+    const stats = () =>
+      Promise.all([...relayNodes, 0, 2].map(async (r) => (await lab.info(r)).stats));
+    const before = await stats();
     const one = await iperf(lab, h[2].overlayIp, 1);
-    const after = await Promise.all(relayNodes.map(async (r) => (await lab.info(r)).stats));
+    const after = await stats();
+    const moves = (i: number) => (after[i]?.flow_moves ?? 0) - (before[i]?.flow_moves ?? 0);
     const four = await iperf(lab, h[2].overlayIp, 4);
     const relayedBy: Record<string, number> = {};
     relayNodes.forEach((r, i) => {
@@ -103,8 +117,10 @@ async function run(relays: number): Promise<PathsRow> {
     const row = {
       relays,
       cold_start_ms: cold,
-      tcp_1_stream_mbps: one,
-      tcp_4_streams_mbps: four,
+      tcp_1_stream_mbps: one?.mbps ?? null,
+      tcp_1_retransmits: one?.retransmits ?? null,
+      flow_moves: moves(relayNodes.length) + moves(relayNodes.length + 1),
+      tcp_4_streams_mbps: four?.mbps ?? null,
       relayed_by: relayedBy,
     };
     progress(JSON.stringify(row));
@@ -117,16 +133,17 @@ async function run(relays: number): Promise<PathsRow> {
 function markdown(rows: PathsRow[]): string {
   const base = rows.find((r) => r.relays === 1)?.tcp_1_stream_mbps ?? null;
   const lines = [
-    "| relay paths | TCP 1 stream Mbit/s | × one path | TCP 4 streams Mbit/s | cold start | frames relayed (1 stream) |",
-    "| ---: | ---: | ---: | ---: | ---: | --- |",
+    "| relay paths | TCP 1 stream Mbit/s | × one path | retransmits | flow moves | TCP 4 streams Mbit/s | cold start | frames relayed (1 stream) |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const r of rows) {
     const ratio = base && r.tcp_1_stream_mbps ? (r.tcp_1_stream_mbps / base).toFixed(2) : "-";
     const by = Object.entries(r.relayed_by).map(([k, v]) => `${k} ${v}`).join(", ");
     lines.push(
       `| ${r.relays} | ${r.tcp_1_stream_mbps ?? "-"} | ${ratio} | ${
-        r.tcp_4_streams_mbps ?? "-"
+        r.tcp_1_retransmits ?? "-"
       } | ` +
+        `${r.flow_moves} | ${r.tcp_4_streams_mbps ?? "-"} | ` +
         `${r.cold_start_ms ?? "-"} ms | ${by} |`,
     );
   }

@@ -379,6 +379,7 @@ export class Node {
         packets_in: this.counters.packetsIn,
         packets_out: this.counters.packetsOut,
         control_dropped: this.counters.controlDropped,
+        flow_moves: this.#router.flowMoves,
       },
       tethers: this.#pool.tethers().map((t) => {
         const s = t.stats();

@@ -27,6 +27,15 @@ export const PROBE_INTERVAL_MS = 250;
 export const LINK_DEAD_AFTER_MS = 1000;
 /** How often the node calls {@link Router.tick}. */
 export const ROUTER_TICK_MS = 100;
+/**
+ * A flow moves to another next hop (other than after a failure) only after an idle gap this long:
+ * our delay estimates do not see every queue (the engine's SCTP buffers, a busy relay), and a TCP
+ * flow moved in a shorter gap was measured reordered (hundreds of retransmits per second with two
+ * equal relays at 2 ms).
+ */
+export const FLOWLET_GAP_MS = 20;
+/** Margin over the estimated delay difference before a flow moves to a faster path. */
+export const FLOWLET_MARGIN_MS = 5;
 /** How often idle flows are forgotten. */
 const FLOW_SWEEP_MS = 10_000;
 
@@ -54,7 +63,7 @@ export class Router {
   readonly agent: RouteAgent;
   readonly #o: RouterOptions;
   readonly #monitor: LinkMonitor;
-  readonly #flows = new FlowletTable();
+  readonly #flows = new FlowletTable({ minGapMs: FLOWLET_GAP_MS, marginMs: FLOWLET_MARGIN_MS });
   #lastSweep = 0;
   // One FlowletPaths object reused for every decision; #dst/#exclude say which one.
   #dst = "";
@@ -151,6 +160,11 @@ export class Router {
       this.#flows.sweep(now);
     }
     return dead;
+  }
+
+  /** How many times a flow moved to another next hop (flowlet switches and failovers). */
+  get flowMoves(): number {
+    return this.#flows.moves;
   }
 
   /** What the agent knows per destination (status output). */

@@ -39,6 +39,8 @@ export interface NodeStats {
   packets_out: number;
   /** Control messages refused after decoding. */
   control_dropped: number;
+  /** Times a flow moved to another next hop (flowlet switches, failovers). */
+  flow_moves?: number;
 }
 
 /** One tether in /info. */
