@@ -11,38 +11,25 @@ import type { NodeInfo } from "../core/node/status_server.ts";
 const H1 = 0, H2 = 1, H3 = 2, H4 = 3;
 const SLOW = ["--delay-ms", "15"];
 
-/** Builds the 4-node lab with no h1↔h3 path. */
-async function relayLab(): Promise<Lab> {
+/** Adds a route of `kind` (prohibit, blackhole) each way between nodes `a` and `b`. */
+async function block(lab: Lab, pairs: number[][], kind = "prohibit"): Promise<void> {
+  for (const [a, b] of pairs) {
+    await lab.exec(lab.namespaces[a], ["ip", "route", "add", kind, `${lab.underlay(b)}/32`]);
+    await lab.exec(lab.namespaces[b], ["ip", "route", "add", kind, `${lab.underlay(a)}/32`]);
+  }
+}
+
+/** A 4-node lab with services started, where the pairs in `blocked` have no underlay path. */
+async function blockedLab(blocked: number[][]): Promise<Lab> {
   const lab = await createLab({ nodes: 4, echo: Deno.env.get("LAB_ECHO") === "1" });
   try {
-    await lab.exec(lab.namespaces[H1], [
-      "ip",
-      "route",
-      "add",
-      "prohibit",
-      `${lab.underlay(H3)}/32`,
-    ]);
-    await lab.exec(lab.namespaces[H3], [
-      "ip",
-      "route",
-      "add",
-      "prohibit",
-      `${lab.underlay(H1)}/32`,
-    ]);
+    await block(lab, blocked);
     await lab.startServices();
   } catch (e) {
     await lab.close();
     throw e;
   }
   return lab;
-}
-
-/** Silently drops everything between node `i` and each of `others`, both ways. */
-async function cut(lab: Lab, i: number, others: number[]): Promise<void> {
-  for (const o of others) {
-    await lab.exec(lab.namespaces[i], ["ip", "route", "add", "blackhole", `${lab.underlay(o)}/32`]);
-    await lab.exec(lab.namespaces[o], ["ip", "route", "add", "blackhole", `${lab.underlay(i)}/32`]);
-  }
 }
 
 function relayed(info: NodeInfo): number {
@@ -86,7 +73,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const lab = await relayLab();
+    const lab = await blockedLab([[H1, H3]]);
     try {
       await lab.createTeam("dev");
       // h4 sends everything 15 ms late (the node's own delay line: this kernel has no netem).
@@ -128,21 +115,23 @@ Deno.test({
         "8",
         "-J",
       ], { check: false });
+      // Every 10 ms, so the ping flow never idles past the flowlet gap and stays on h2 (with
+      // longer gaps the agent may move it to h4 while iperf3 queues h2's path).
       const pings = lab.exec(lab.namespaces[H1], [
         "ping",
         "-n",
         "-D",
         "-c",
-        "80",
+        "700",
         "-i",
-        "0.1",
+        "0.01",
         "-W",
         "1",
         h[H3].overlayIp,
       ], { check: false });
       await new Promise((r) => setTimeout(r, 3000));
       const cutAt = Date.now() / 1000;
-      await cut(lab, H2, [H1, H3]);
+      await block(lab, [[H2, H1], [H2, H3]], "blackhole");
       const result = JSON.parse((await iperf).stdout);
       const gapMs = longestGap((await pings).stdout, cutAt);
       assert.equal(result.error, undefined, `iperf3: ${result.error}`);
@@ -173,7 +162,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const lab = await relayLab();
+    const lab = await blockedLab([[H1, H3]]);
     try {
       await lab.createTeam("dev");
       await lab.createTeam("ops");
@@ -220,26 +209,9 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const lab = await createLab({ nodes: 4, echo: Deno.env.get("LAB_ECHO") === "1" });
+    // Only neighbours in the chain reach each other.
+    const lab = await blockedLab([[H1, H3], [H1, H4], [H2, H4]]);
     try {
-      // Only neighbours in the chain reach each other.
-      for (const [a, b] of [[H1, H3], [H1, H4], [H2, H4]]) {
-        await lab.exec(lab.namespaces[a], [
-          "ip",
-          "route",
-          "add",
-          "prohibit",
-          `${lab.underlay(b)}/32`,
-        ]);
-        await lab.exec(lab.namespaces[b], [
-          "ip",
-          "route",
-          "add",
-          "prohibit",
-          `${lab.underlay(a)}/32`,
-        ]);
-      }
-      await lab.startServices();
       await lab.createTeam("dev");
       const h = await startAll(lab, [["dev"], ["dev"], ["dev"], ["dev"]]);
       // The chain's tethers: h1—h2, h2—h3, h3—h4.

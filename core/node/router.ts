@@ -23,8 +23,12 @@ import type { Frame } from "../wire/frame.ts";
 
 /** Time between two liveness probes on one tether. */
 export const PROBE_INTERVAL_MS = 250;
-/** A tether silent for this long is dead: its routes go to infinity and it is closed. */
-export const LINK_DEAD_AFTER_MS = 1000;
+/**
+ * A tether silent for this long (three probe intervals) is dead: its routes go to infinity and it
+ * is closed. Any frame from the neighbour counts as a sign of life, so a busy tether whose probe
+ * replies queue behind data is not declared dead.
+ */
+export const LINK_DEAD_AFTER_MS = 750;
 /** How often the node calls {@link Router.tick}. */
 export const ROUTER_TICK_MS = 100;
 /**
@@ -36,6 +40,8 @@ export const ROUTER_TICK_MS = 100;
 export const FLOWLET_GAP_MS = 20;
 /** Margin over the estimated delay difference before a flow moves to a faster path. */
 export const FLOWLET_MARGIN_MS = 5;
+/** A tick this much later than the previous one means our own event loop stalled. */
+const STALL_MS = 3 * ROUTER_TICK_MS;
 /** How often idle flows are forgotten. */
 const FLOW_SWEEP_MS = 10_000;
 
@@ -65,6 +71,7 @@ export class Router {
   readonly #monitor: LinkMonitor;
   readonly #flows = new FlowletTable({ minGapMs: FLOWLET_GAP_MS, marginMs: FLOWLET_MARGIN_MS });
   #lastSweep = 0;
+  #lastTick = 0;
   // One FlowletPaths object reused for every decision; #dst/#exclude say which one.
   #dst = "";
   #exclude: string | undefined;
@@ -142,6 +149,10 @@ export class Router {
    * the dead time), which the node closes.
    */
   tick(now: number): string[] {
+    // After a stall of our own (CPU starvation, a long task) the neighbours' replies may still be
+    // queued behind it: do not mistake our silence for theirs.
+    if (this.#lastTick > 0 && now - this.#lastTick > STALL_MS) this.#monitor.heardAll(now);
+    this.#lastTick = now;
     for (const p of this.#monitor.due(now)) this.#o.send(p.peer, encodeProbeFrame(p.probeId));
     const dead = this.#monitor.expired(now);
     for (const n of dead) {

@@ -78,6 +78,19 @@ class Net {
   }
 }
 
+/** a reaches c through relays b1 and b2 (1 ms links); returns the relay flow `flow` settled on. */
+function twoRelays(flow: number): { net: Net; used: string } {
+  const net = new Net(["a", "b1", "b2", "c"]);
+  for (const relay of ["b1", "b2"]) {
+    net.link("a", relay, 1);
+    net.link(relay, "c", 1);
+  }
+  net.run(500);
+  net.r("a").nextHop("c", flow, net.now);
+  net.run(1500);
+  return { net, used: net.r("a").nextHop("c", flow, net.now)! };
+}
+
 Deno.test("router: a chain a—b—c routes a's traffic for c through b", () => {
   const net = new Net(["a", "b", "c"]);
   net.link("a", "b", 1);
@@ -111,15 +124,7 @@ Deno.test("router: of two relays the faster one carries new flows", () => {
 });
 
 Deno.test("router: a silent relay is found dead within about a second and flows move", () => {
-  const net = new Net(["a", "b1", "b2", "c"]);
-  for (const relay of ["b1", "b2"]) {
-    net.link("a", relay, 1);
-    net.link(relay, "c", 1);
-  }
-  net.run(500);
-  net.r("a").nextHop("c", 7, net.now);
-  net.run(1500);
-  const used = net.r("a").nextHop("c", 7, net.now)!;
+  const { net, used } = twoRelays(7);
   assert.ok(used === "b1" || used === "b2");
   const other = used === "b1" ? "b2" : "b1";
   net.cut("a", used);
@@ -135,15 +140,7 @@ Deno.test("router: a silent relay is found dead within about a second and flows 
 });
 
 Deno.test("router: a relay's failed far link is reported back and the source moves", () => {
-  const net = new Net(["a", "b1", "b2", "c"]);
-  for (const relay of ["b1", "b2"]) {
-    net.link("a", relay, 1);
-    net.link(relay, "c", 1);
-  }
-  net.run(500);
-  net.r("a").nextHop("c", 9, net.now);
-  net.run(1500);
-  const used = net.r("a").nextHop("c", 9, net.now)!;
+  const { net, used } = twoRelays(9);
   // The relay forwards for a, so it reports changes of its estimate for c back to a.
   net.r(used).forwarded("a", "c", net.now);
   net.r(used).nextHop("c", 1, net.now, "a");

@@ -116,6 +116,14 @@ export class LinkMonitor {
     if (p && now > p.lastHeard) p.lastHeard = now;
   }
 
+  /**
+   * Counts every peer as heard at `now`: for the runtime after its own event loop stalled, when
+   * the silence was ours and not the peers'.
+   */
+  heardAll(now: number): void {
+    for (const p of this.#peers.values()) if (now > p.lastHeard) p.lastHeard = now;
+  }
+
   /** Peers silent for longer than the dead time; they are removed from the monitor. */
   expired(now: number): string[] {
     const dead: string[] = [];

@@ -57,3 +57,12 @@ Deno.test("other traffic keeps a tether alive; bad tuning is rejected", () => {
     name: "RouteError",
   });
 });
+
+Deno.test("link monitor: heardAll forgives a silence that was the runtime's own", () => {
+  const m = new LinkMonitor({ intervalMs: 250, deadAfterMs: 750 });
+  m.add("a", 0);
+  m.add("b", 0);
+  m.heardAll(900);
+  assert.deepEqual(m.expired(1000), []);
+  assert.deepEqual(m.expired(1650).sort(), ["a", "b"]);
+});
