@@ -2,8 +2,14 @@
  * Virtual nodes on a globe and the links between them.
  *
  * Nodes cluster around population centres (most overlay nodes sit where people and data centres
- * are), each node links to its nearest neighbours plus a few random long links, and the one-way
- * delay of a link follows the great-circle distance through fibre with a route inflation factor.
+ * are), each node links to its nearest neighbours plus a few long links, and the one-way delay of
+ * a link follows the great-circle distance through fibre with a route inflation factor.
+ *
+ * Long links are drawn by rank (Liben-Nowell et al., 2005): a node links to its r-th closest
+ * node with probability proportional to 1/r. That is the small world real social and overlay
+ * graphs show (people talk mostly to nearby peers, sometimes far away) and, unlike uniformly
+ * random long links, it is navigable: a walk that always steps closer to the target reaches it
+ * in O(log² N) hops even where node density varies by orders of magnitude, as it does here.
  *
  * @module
  */
@@ -119,13 +125,19 @@ export function placeNodes(n: number, random: Random): Place[] {
 export interface TopologyOptions {
   /** Links to the nearest nodes per node (default 4). */
   nearest?: number;
-  /** Random long links per node (default 1). */
+  /** Long links per node (default 1). */
   long?: number;
+  /**
+   * How long links are drawn: `rank` (default) picks the r-th closest node with probability
+   * ∝ 1/r (navigable small world); `uniform` picks any node with equal probability.
+   */
+  longLinks?: "rank" | "uniform";
 }
 
 /**
- * Links each node to its `nearest` closest nodes and to `long` random nodes, then joins any
- * disconnected parts so that the graph is connected. Deterministic for a given `random`.
+ * Links each node to its `nearest` closest nodes and to `long` more nodes drawn as
+ * `longLinks` says, then joins any disconnected parts so that the graph is connected.
+ * Deterministic for a given `random`.
  */
 export function buildTopology(
   places: Place[],
@@ -135,6 +147,9 @@ export function buildTopology(
   const n = places.length;
   const k = Math.min(n - 1, options.nearest ?? 4);
   const long = options.long ?? 1;
+  const byRank = (options.longLinks ?? "rank") === "rank";
+  const far = new Float64Array(n);
+  const scratch = new Float64Array(n);
   const links: Link[] = [];
   const adjacency: number[][] = places.map(() => []);
   const seen = new Set<number>();
@@ -181,7 +196,9 @@ export function buildTopology(
     }
     best.sort((a, b) => b.dot - a.dot);
     for (const { j } of best.slice(0, k)) add(i, j);
-    for (let l = 0; l < long; l++) add(i, Math.floor(random() * n));
+    for (let l = 0; l < long; l++) {
+      add(i, byRank ? rankedPick(places, i, random, far, scratch) : Math.floor(random() * n));
+    }
   }
   // Join components (rare) with one link each to the first component.
   const comp = components(n, links, adjacency);
@@ -191,6 +208,56 @@ export function buildTopology(
     add(a, b);
   }
   return { places, links, adjacency };
+}
+
+/**
+ * The r-th closest node to `i` for r drawn with P(r) ∝ 1/r over 1..n-1 (continuous
+ * approximation r = n^U). Quickselect on the negated dot product keeps this O(n) per link.
+ */
+function rankedPick(
+  places: Place[],
+  i: number,
+  random: Random,
+  far: Float64Array,
+  scratch: Float64Array,
+): number {
+  const n = places.length;
+  const r = Math.min(n - 1, Math.max(1, Math.floor(Math.exp(random() * Math.log(n)))));
+  const p = places[i];
+  for (let j = 0; j < n; j++) {
+    const q = places[j];
+    far[j] = j === i ? -Infinity : -(p.x * q.x + p.y * q.y + p.z * q.z);
+  }
+  scratch.set(far);
+  const value = select(scratch, r);
+  for (let j = 0; j < n; j++) if (far[j] === value && j !== i) return j;
+  return (i + 1) % n;
+}
+
+/** The k-th smallest value of `a` (0-based); reorders `a`. */
+function select(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[lo];
 }
 
 function components(

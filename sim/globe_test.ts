@@ -37,3 +37,18 @@ Deno.test("topology is connected, deterministic and links each node to its neigh
   const keys = new Set(t.links.map((l) => `${Math.min(l.a, l.b)}-${Math.max(l.a, l.b)}`));
   assert.equal(keys.size, t.links.length, "no duplicate links");
 });
+
+Deno.test("long links drawn by rank are mostly short, unlike uniform ones, and degree is bounded", () => {
+  const places = placeNodes(2_000, mulberry32(4));
+  const longLengths = (longLinks: "rank" | "uniform") => {
+    const topo = buildTopology(places, mulberry32(8), { nearest: 0, long: 2, longLinks });
+    assert.ok(topo.links.length <= 2 * 2_000 + 10);
+    const km = topo.links.map((l) => greatCircleKm(places[l.a], places[l.b])).sort((a, b) => a - b);
+    return km[km.length >> 1];
+  };
+  const rank = longLengths("rank");
+  const uniform = longLengths("uniform");
+  // Rank-based: P(r-th closest) ∝ 1/r, so the median link reaches about the √N-th closest
+  // node, a few hundred km here; uniform links mostly cross oceans.
+  assert.ok(rank * 5 < uniform, `median rank link ${rank} km, uniform ${uniform} km`);
+});

@@ -4,7 +4,8 @@
  * delays, carrying flows, and suffering the failures of the chosen scenario.
  *
  * Model (deliberately simple, stated so the figures can be judged):
- * - Tethers are the topology's links (nearest neighbours plus random long links); each is probed
+ * - Tethers are the topology's links (4 nearest neighbours plus 2 long links drawn by rank, a
+ *   navigable small world, see globe.ts), so a node holds ~8 tethers whatever N is; each is probed
  *   once per simulated second (the agent sees RTT with ±5% noise and the link's queue delay).
  *   Real probes run every 250 ms and a tether is declared dead after 3 misses, so a failure is
  *   reported to the agent 750–1,000 ms after it happens.
@@ -54,9 +55,11 @@ export interface SimOptions {
   stretchSamples?: number;
   /** Hop limit of the agents (default 32). */
   hopLimit?: number;
-  /** Nearest-neighbour links per node (default 4) and random long links per node (default 1). */
+  /** Nearest-neighbour links per node (default 4) and long links per node (default 2). */
   nearest?: number;
   long?: number;
+  /** How long links are drawn (default `rank`, see {@link buildTopology}). */
+  longLinks?: "rank" | "uniform";
   /** Called every 5 simulated seconds with the virtual time in ms (for progress output). */
   progress?: (simMs: number) => void;
 }
@@ -68,6 +71,8 @@ export interface StretchStats {
   samples: number;
   /** Fraction of sampled flows whose greedy route did not reach the destination. */
   noRoute: number;
+  /** Mean hops of the sampled routes (relaying load per node grows with it). */
+  meanHops: number;
 }
 
 /** Recovery of the flows that were routed through the failed relay. */
@@ -89,6 +94,8 @@ export interface ControlStats {
   afterEventPerNodePerSec: number;
   queries: number;
   reports: number;
+  /** Discovery and asking queries per node per second in the steady phase (part of steady). */
+  steadyQueriesPerNodePerSec: number;
   estimates: number;
   /** Estimates that said "no route through me" (failures, poisoned reverse). */
   infiniteEstimates: number;
@@ -120,7 +127,19 @@ export interface SimResult {
   /** Destinations per node that some neighbour routes through it at the end (load driver). */
   routesCarriedPerNode: number;
   discoveriesFailed: number;
+  /** Discovery at the end of the steady phase, over every flow (not a sample). */
+  discovery: DiscoveryStats;
   wallMs: number;
+}
+
+/** How well discovery did. */
+export interface DiscoveryStats {
+  /** Discoveries started by all agents (sources and repairing relays) during the run. */
+  started: number;
+  /** Discoveries that gave up after every attempt (then back off and retry). */
+  failed: number;
+  /** Fraction of flows whose greedy route reached the destination just before the event. */
+  flowsRouted: number;
 }
 
 const WARMUP_END = 20_000;
@@ -159,7 +178,8 @@ export function runSimulation(options: SimOptions): SimResult {
   const places = placeNodes(n, random);
   const topo: Topology = buildTopology(places, random, {
     nearest: options.nearest ?? 4,
-    long: options.long ?? 1,
+    long: options.long ?? 2,
+    longLinks: options.longLinks ?? "rank",
   });
   const ids = places.map((_, i) => `n${i}`);
   const index = new Map(ids.map((id, i) => [id, i]));
@@ -198,6 +218,7 @@ export function runSimulation(options: SimOptions): SimResult {
   const control = {
     warmup: 0,
     steady: 0,
+    steadyQueries: 0,
     after: 0,
     queries: 0,
     reports: 0,
@@ -210,8 +231,10 @@ export function runSimulation(options: SimOptions): SimResult {
     for (const { to, message } of outs) {
       const v = index.get(to)!;
       if (now < WARMUP_END) control.warmup++;
-      else if (now < EVENT_AT) control.steady++;
-      else control.after++;
+      else if (now < EVENT_AT) {
+        control.steady++;
+        if (message.kind === "query") control.steadyQueries++;
+      } else control.after++;
       if (message.kind === "query") control.queries++;
       else {
         control.reports++;
@@ -338,6 +361,7 @@ export function runSimulation(options: SimOptions): SimResult {
   const stretch = (): StretchStats => {
     const want = Math.min(options.stretchSamples ?? 300, flows.length);
     const values: number[] = [];
+    let hops = 0;
     let noRoute = 0;
     let tried = 0;
     for (let s = 0; s < want * 3 && tried < want; s++) {
@@ -353,6 +377,7 @@ export function runSimulation(options: SimOptions): SimResult {
         continue;
       }
       let d = 0;
+      hops += path.length - 1;
       for (let i = 1; i < path.length; i++) d += delay(linkOf.get(path[i - 1] * n + path[i])!);
       values.push(d / opt);
     }
@@ -362,6 +387,7 @@ export function runSimulation(options: SimOptions): SimResult {
       p99: round(percentile(values, 99)),
       samples: values.length,
       noRoute: round(noRoute / Math.max(1, tried)),
+      meanHops: round(hops / Math.max(1, values.length), 2),
     };
   };
 
@@ -374,6 +400,8 @@ export function runSimulation(options: SimOptions): SimResult {
   };
   runTo(EVENT_AT - 1);
   const before = stretch();
+  let routed = 0;
+  for (const f of flows) if (greedyPath(f.src, f.dst)) routed++;
 
   let recovery: RecoveryStats | null = null;
   let victim = -1;
@@ -464,6 +492,9 @@ export function runSimulation(options: SimOptions): SimResult {
       afterEventPerNodePerSec: round(control.after / n / ((END - EVENT_AT) / 1000)),
       queries: control.queries,
       reports: control.reports,
+      steadyQueriesPerNodePerSec: round(
+        control.steadyQueries / n / ((EVENT_AT - WARMUP_END) / 1000),
+      ),
       estimates: control.estimates,
       infiniteEstimates: control.infinite,
       probesPerNodePerSec: round((4 * degreeSum) / n, 1),
@@ -478,6 +509,11 @@ export function runSimulation(options: SimOptions): SimResult {
     explorationRate: round(explorations / Math.max(1, decisions), 4),
     routesCarriedPerNode: round(carried / n, 2),
     discoveriesFailed: stats.reduce((s, x) => s + x.discoveriesFailed, 0),
+    discovery: {
+      started: stats.reduce((s, x) => s + x.discoveriesStarted, 0),
+      failed: stats.reduce((s, x) => s + x.discoveriesFailed, 0),
+      flowsRouted: round(routed / Math.max(1, flows.length), 4),
+    },
     wallMs: Math.round(performance.now() - wallStart),
   };
 }

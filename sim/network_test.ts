@@ -8,6 +8,8 @@ Deno.test("simulation: agents find near-shortest routes and heal after a relay f
   assert.ok(r.stretch.mean >= 1, "never shorter than the shortest path");
   assert.ok(r.stretch.mean < 1.5, `mean stretch ${r.stretch.mean}`);
   assert.ok(r.stretch.noRoute < 0.05);
+  assert.ok(r.discovery.flowsRouted >= 0.99, `flows routed ${r.discovery.flowsRouted}`);
+  assert.ok(r.discovery.started >= r.flows * 0.5 && r.discovery.failed === 0);
   assert.ok(r.delivery.steady > 0.95, `steady delivery ${r.delivery.steady}`);
   assert.ok(r.recovery && r.recovery.affectedFlows > 0, "the failed relay carried flows");
   assert.equal(

@@ -12,7 +12,11 @@
  * reports estimates only to neighbours that route frames through it ({@link RouteAgent.noteUpstream})
  * or asked it (a query), only when the value moved noticeably or a slow refresh is due, batched
  * per neighbour. Discovery is a query forwarded towards the destination along a bounded number
- * of paths (not a flood) and answered only by the first node that has a finite estimate.
+ * of paths (not a flood), steered by progress towards it, and answered only by the first node
+ * that has a finite estimate. Sources and relays that carry frames occasionally ask one more
+ * neighbour for a better route, backing off while that finds nothing. After the route in use
+ * breaks, a short hold-down accepts only neighbours that cannot be routing through us, so no
+ * loop forms while the news spreads.
  *
  * Pure: time is a millisecond number passed in, randomness a {@link Random}; no I/O, no timers.
  * The runtime calls {@link RouteAgent.poll} regularly (every ~100–250 ms and after events) and
@@ -79,8 +83,32 @@ export interface RouteAgentOptions {
   askTtl?: number;
   /** Time between two such queries for one destination (default 15 s). */
   askIntervalMs?: number;
+  /**
+   * Asking backs off while it finds nothing better (Trickle, RFC 6206): after an ask that did
+   * not improve the best estimate the interval doubles, up to this (default 120 s); losing a
+   * route or finding a better one resets it to `askIntervalMs`. Steady routes then cost almost
+   * nothing, whatever the size of the realm.
+   */
+  askMaxIntervalMs?: number;
+  /**
+   * Asks this node may start per second over all destinations (default 0.5, bursts of 2): a
+   * node that carries many routes (long paths in a large realm) asks no more than one that
+   * carries few, so query load per node stays flat as the realm grows. A destination refused
+   * by the budget is tried again at a random point of the next ask interval.
+   */
+  askBudgetPerSec?: number;
   /** Pause before discovery starts over after every attempt failed (default 5 s). */
   discoveryBackoffMs?: number;
+  /**
+   * After the route in use breaks (its tether failed or its next hop reported no route), for
+   * this long only neighbours that reported less than our old estimate may carry traffic
+   * (default 200 ms; 0 turns it off). Such a neighbour cannot be routing through us, so no loop
+   * forms while the bad news spreads (the feasibility condition of DUAL and Babel); without it
+   * stale estimates can form loops that count up for seconds. A longer route is taken once the
+   * hold ends or discovery finds a feasible one, so a longer hold also delays recovery: 200 ms
+   * gave the best recovery p99 over seven simulated relay failures (sim/README.md).
+   */
+  holdDownMs?: number;
   /** Candidates kept per destination; the worst is dropped beyond it (default 8). */
   maxCandidates?: number;
   /** State of a destination nobody uses is forgotten after this long (default 120 s). */
@@ -90,6 +118,14 @@ export interface RouteAgentOptions {
    * discovery query goes first (e.g. from network coordinates). Default: 0 for every pair.
    */
   heuristic?: (neighbour: string, destination: string) => number;
+  /**
+   * Weight of the tether's own cost when a discovery query picks its next hop by the prior
+   * (default 0.1). Low on purpose: a query should make progress towards the destination, and a
+   * long tether that jumps close to it is worth more than a cheap one that inches along (with a
+   * weight of 1 every hop scores as the whole detour and the walk crawls through dense regions,
+   * running out of TTL). The route itself is then learned from measured estimates, not from this.
+   */
+  queryCostWeight?: number;
 }
 
 /** The outcome of {@link RouteAgent.choose}. */
@@ -142,6 +178,8 @@ interface Link {
   loss: number;
   queueMs: number;
   up: boolean;
+  /** Cost when routes through this link were last re-evaluated. */
+  announcedCost: number;
 }
 
 interface Candidate {
@@ -179,18 +217,42 @@ interface Destination {
   retryAfter: number;
   /** Last poll at which a finite route existed (relays repair only routes they had). */
   routedAt: number;
+  /**
+   * Last time a neighbour sent us a frame for this destination. Only relays that carry data
+   * look for better routes or repair broken ones: a node that merely answered or forwarded a
+   * query must not, or every answer would make it ask its own neighbours and asking would
+   * spread over the whole realm like a flood.
+   */
+  relayedAt: number;
   /** When the origin may next ask one more neighbour for this destination. */
   nextAskAt: number;
-  /** Neighbours asked so far in the current round of asking. */
-  asked: Set<string>;
+  /** Current time between asks (grows while asking finds nothing better). */
+  askEveryMs: number;
+  /** Best estimate when we last asked (Infinity before the first ask). */
+  askedBestMs: number;
+  /** Neighbours asked so far in the current round of asking (null until the first ask). */
+  asked: Set<string> | null;
+  /**
+   * While holding down after a loss: candidates must have reported less than this (our
+   * estimate before the loss). Infinity when not holding.
+   */
+  feasibleMs: number;
+  holdUntil: number;
 }
 
 const NONE: RouteEntry = { nextHop: "", estimateMs: Infinity, hops: 0 };
 const MIN_DELIVERY_PROBABILITY = 0.1;
 /** Hops without progress after which a discovery query jumps along the longest tether. */
 const ESCAPE_AFTER = 3;
+/** Asks a node may save up (see `askBudgetPerSec`), or one second's worth if more. */
+const ASK_BURST = 2;
 /** Refreshes and expiries are checked this often; events are handled at every poll. */
 const SWEEP_INTERVAL_MS = 1_000;
+
+/** One-way delivery time over a tether, inflated by loss (retransmissions). */
+function linkCost(l: Link): number {
+  return (l.srttMs / 2 + l.queueMs) / Math.max(MIN_DELIVERY_PROBABILITY, 1 - l.loss);
+}
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   const v = value ?? fallback;
@@ -224,9 +286,15 @@ export class RouteAgent {
   readonly #backoff: number;
   readonly #askTtl: number;
   readonly #askInterval: number;
+  readonly #askMaxInterval: number;
+  readonly #askBudget: number;
+  #askTokens = ASK_BURST;
+  #askTokensAt = -Infinity;
   readonly #maxCandidates: number;
+  readonly #holdMs: number;
   readonly #idle: number;
   readonly #heuristic: (neighbour: string, destination: string) => number;
+  readonly #queryCostWeight: number;
 
   readonly #links = new Map<string, Link>();
   readonly #dests = new Map<string, Destination>();
@@ -276,13 +344,20 @@ export class RouteAgent {
     if (this.#fanout.length === 0) throw new RouteError("options", "queryFanout is empty");
     this.#backoff = positive(options.discoveryBackoffMs, 5_000, "discoveryBackoffMs");
     this.#askInterval = positive(options.askIntervalMs, 15_000, "askIntervalMs");
+    this.#askMaxInterval = Math.max(
+      this.#askInterval,
+      positive(options.askMaxIntervalMs, 120_000, "askMaxIntervalMs"),
+    );
     this.#askTtl = Math.min(
       this.#queryTtl,
       Math.max(1, Math.floor(positive(options.askTtl, 3, "askTtl"))),
     );
     this.#maxCandidates = Math.max(1, Math.floor(positive(options.maxCandidates, 8, "max")));
+    this.#askBudget = positive(options.askBudgetPerSec, 0.5, "askBudgetPerSec");
+    this.#holdMs = positive(options.holdDownMs, 200, "holdDownMs");
     this.#idle = positive(options.idleDestinationMs, 120_000, "idleDestinationMs");
     this.#heuristic = options.heuristic ?? (() => 0);
+    this.#queryCostWeight = positive(options.queryCostWeight, 0.1, "queryCostWeight");
   }
 
   /** Counters since creation (a copy). */
@@ -309,7 +384,7 @@ export class RouteAgent {
     const queueMs = Math.max(0, sample.queueMs ?? 0);
     const link = this.#links.get(neighbour);
     if (!link || !link.up) {
-      this.#links.set(neighbour, { srttMs: rtt, loss, queueMs, up: true });
+      this.#links.set(neighbour, { srttMs: rtt, loss, queueMs, up: true, announcedCost: 0 });
       if (link && !link.up) {
         // A recovered tether must earn its estimates again through fresh reports.
         for (const d of this.#dests.values()) d.candidates.delete(neighbour);
@@ -318,7 +393,14 @@ export class RouteAgent {
       link.srttMs += this.#linkAlpha * (rtt - link.srttMs);
       link.loss = loss;
       link.queueMs = queueMs;
+      // Probe noise must not make every route through this link be re-evaluated (and every
+      // subscriber re-checked) at each probe: only a move of half the report threshold since
+      // the last re-evaluation counts, and slow drift adds up until it does.
+      const cost = this.#cost(neighbour);
+      const moved = Math.abs(cost - link.announcedCost);
+      if (moved <= Math.max(0.05, (this.#change / 2) * link.announcedCost)) return;
     }
+    this.#links.get(neighbour)!.announcedCost = this.#cost(neighbour);
     this.#touchDirect(neighbour, now);
     this.#linkVersion++;
   }
@@ -335,7 +417,15 @@ export class RouteAgent {
     this.#linkVersion++;
     for (const [name, d] of this.#dests) {
       d.subscribers.delete(neighbour);
-      if (d.candidates.delete(neighbour) || name === neighbour) d.version++;
+      if (d.candidates.has(neighbour) || name === neighbour) {
+        // The link is already down, so the best route before the loss is computed by hand.
+        const c = d.candidates.get(neighbour);
+        const viaLost = linkCost(link) + (name === neighbour ? 0 : c ? c.remainingMs : Infinity);
+        const other = this.#bestOf(name, d, neighbour);
+        d.candidates.delete(neighbour);
+        if (viaLost < other.estimateMs) this.#startHold(name, d, viaLost, now);
+        d.version++;
+      }
       d.lastActive = Math.max(d.lastActive, now);
       // Report the change and, for destinations in use, look for a new route right away.
       if (d.subscribers.size > 0 || now - d.lastWanted < this.#subTtl) this.#dirty.add(name);
@@ -348,8 +438,16 @@ export class RouteAgent {
    * hop: it will get our estimate for that destination when it changes.
    */
   noteUpstream(neighbour: string, destination: string, now: number): void {
-    if (neighbour === this.self || destination === neighbour) return;
+    // Frames for us end here: there is nothing to relay and no route of ours to report.
+    if (neighbour === this.self || destination === neighbour || destination === this.self) return;
     const d = this.#dest(destination, now);
+    // A relay that just started carrying this destination (often only because an upstream
+    // node explored through it) waits an ask interval before asking around: most such paths
+    // carry a frame or two and are dropped again.
+    if (now - d.relayedAt >= this.#subTtl) {
+      d.nextAskAt = Math.max(d.nextAskAt, now + this.#askInterval);
+    }
+    d.relayedAt = now;
     if (this.#subscribe(d, neighbour, now + this.#subTtl)) this.#dirty.add(destination);
   }
 
@@ -369,18 +467,37 @@ export class RouteAgent {
     const d = this.#dest(destination, now);
     const discover = options.discover ?? true;
     if (discover) d.lastWanted = now;
-    const ranked = this.#ranked(destination, d, options.exclude);
-    if (ranked.length === 0) {
+    // Every frame of every flow comes through here: the greedy case neither sorts nor builds
+    // a list; the ranking is built only when exploring.
+    const exclude = options.exclude;
+    let pick = NONE;
+    let finite = 0;
+    if (destination !== exclude) {
+      pick = this.#q(destination, d, destination);
+      if (pick !== NONE) finite++;
+    }
+    for (const y of d.candidates.keys()) {
+      if (y === exclude || y === destination) continue;
+      const e = this.#q(destination, d, y);
+      if (e === NONE) continue;
+      finite++;
+      if (
+        e.estimateMs < pick.estimateMs || (e.estimateMs === pick.estimateMs && e.hops < pick.hops)
+      ) {
+        pick = e;
+      }
+    }
+    if (finite === 0) {
       if (discover) this.#startDiscovery(destination, d, now);
       return { kind: "no-route", discovering: d.discovery !== null };
     }
     d.decisions++;
     this.#stats.decisions++;
-    let pick = ranked[0];
     let explored = false;
-    if (ranked.length > 1 && this.#cap > 0 && this.#random() < this.#cap) {
+    if (finite > 1 && this.#cap > 0 && this.#random() < this.#cap) {
       // Deterministic cap: explorations never exceed cap × decisions for a destination.
       if (d.explorations + 1 <= this.#cap * d.decisions) {
+        const ranked = this.#ranked(destination, d, exclude);
         const limit = ranked[0].estimateMs * this.#slack;
         let stalest: RouteEntry | null = null;
         let stalestAt = Infinity;
@@ -458,6 +575,23 @@ export class RouteAgent {
     for (const name of names) {
       const d = this.#dests.get(name);
       if (!d) continue;
+      if (d.feasibleMs !== Infinity) {
+        if (now >= d.holdUntil) {
+          d.feasibleMs = Infinity;
+          d.version++;
+        } else this.#dirty.add(name); // looked at again at the next poll, to end the hold
+      }
+      if (d.subscribers.size === 0 && d.discovery === null && now - d.lastWanted >= this.#subTtl) {
+        // Nobody uses it and nobody routes through us for it: only its expiry may be due. Most
+        // destinations a node knows are like this (it forwarded a query once), so skipping
+        // them keeps a sweep proportional to the routes the node actually carries.
+        // A destination we only forwarded a query for, and learnt nothing about, goes soon.
+        const ttl = d.candidates.size === 0 && d.lastWanted === -Infinity
+          ? this.#queryTimeout * 4
+          : this.#idle;
+        if (sweep && now - Math.max(d.lastActive, d.lastWanted) > ttl) this.#dests.delete(name);
+        continue;
+      }
       this.#pollDiscovery(name, d, now);
       for (const [to, sub] of d.subscribers) {
         if (sub.expires <= now) {
@@ -528,8 +662,13 @@ export class RouteAgent {
         discovery: null,
         retryAfter: -Infinity,
         routedAt: -Infinity,
+        relayedAt: -Infinity,
         nextAskAt: -Infinity,
-        asked: new Set(),
+        askEveryMs: this.#askInterval,
+        askedBestMs: Infinity,
+        asked: null,
+        feasibleMs: Infinity,
+        holdUntil: -Infinity,
       };
       this.#dests.set(name, d);
     }
@@ -547,8 +686,7 @@ export class RouteAgent {
 
   #cost(neighbour: string): number {
     const l = this.#links.get(neighbour);
-    if (!l || !l.up) return Infinity;
-    return (l.srttMs / 2 + l.queueMs) / Math.max(MIN_DELIVERY_PROBABILITY, 1 - l.loss);
+    return l && l.up ? linkCost(l) : Infinity;
   }
 
   #q(name: string, d: Destination | undefined, neighbour: string): RouteEntry {
@@ -557,6 +695,7 @@ export class RouteAgent {
     if (neighbour === name) return { nextHop: neighbour, estimateMs: cost, hops: 1 };
     const c = d?.candidates.get(neighbour);
     if (!c || !Number.isFinite(c.remainingMs) || c.hops + 1 > this.#hopLimit) return NONE;
+    if (c.remainingMs >= d!.feasibleMs) return NONE; // holding down: may route through us
     return { nextHop: neighbour, estimateMs: cost + c.remainingMs, hops: c.hops + 1 };
   }
 
@@ -666,6 +805,10 @@ export class RouteAgent {
       const c = d.candidates.get(from);
       if (!Number.isFinite(e.estimateMs) || e.hops + 1 > this.#hopLimit) {
         if (c && Number.isFinite(c.remainingMs)) {
+          // Losing the route in use starts a hold-down. A finite increase does not: the next
+          // hop still has a route, and holding would cut every upstream node off for a while.
+          const before = this.#bestOf(e.destination, d, undefined);
+          if (before.nextHop === from) this.#startHold(e.destination, d, before.estimateMs, now);
           c.remainingMs = Infinity;
           c.updatedAt = now;
           d.version++;
@@ -693,6 +836,15 @@ export class RouteAgent {
       d.version++;
       this.#dirty.add(e.destination);
     }
+  }
+
+  /** Starts (or extends) a hold-down with our estimate before the loss as the bound. */
+  #startHold(name: string, d: Destination, beforeMs: number, now: number): void {
+    if (this.#holdMs <= 0 || !Number.isFinite(beforeMs)) return;
+    d.feasibleMs = Math.min(d.feasibleMs, beforeMs);
+    d.holdUntil = now + this.#holdMs;
+    d.version++;
+    this.#dirty.add(name);
   }
 
   #trimCandidates(name: string, d: Destination): void {
@@ -793,7 +945,9 @@ export class RouteAgent {
     for (const [n, l] of this.#links) {
       if (!l.up || skip.has(n)) continue;
       const known = this.#q(name, d, n).estimateMs;
-      const score = Number.isFinite(known) ? known : this.#cost(n) + this.#heuristic(n, name);
+      const score = Number.isFinite(known)
+        ? known
+        : this.#queryCostWeight * this.#cost(n) + this.#heuristic(n, name);
       scored.push({ n, score });
     }
     scored.sort((a, b) => a.score - b.score);
@@ -835,16 +989,22 @@ export class RouteAgent {
    * messages per destination in use per ask interval.
    */
   #askOneNeighbour(name: string, d: Destination, now: number): void {
-    d.nextAskAt = now + this.#askInterval;
+    const best = this.#bestOf(name, d, undefined).estimateMs;
+    d.askEveryMs = best < d.askedBestMs * (1 - this.#change)
+      ? this.#askInterval
+      : Math.min(this.#askMaxInterval, d.askEveryMs * 2);
+    d.askedBestMs = best;
+    d.nextAskAt = now + d.askEveryMs;
     // Peers that route through us for `name` cannot offer a route that avoids us.
     const base = [this.self, name, ...d.candidates.keys(), ...d.subscribers.keys()];
-    let to = this.#queryTargets(name, d, new Set([...base, ...d.asked]), 1)[0];
-    if (to === undefined && d.asked.size > 0) {
-      d.asked.clear(); // every peer was asked: start a new round, answers may have changed
+    const asked = d.asked ??= new Set();
+    let to = this.#queryTargets(name, d, new Set([...base, ...asked]), 1)[0];
+    if (to === undefined && asked.size > 0) {
+      asked.clear(); // every peer was asked: start a new round, answers may have changed
       to = this.#queryTargets(name, d, new Set(base), 1)[0];
     }
     if (to === undefined) return;
-    d.asked.add(to);
+    asked.add(to);
     const message: RouteQuery = {
       kind: "query",
       queryId: this.#nextQueryId++ >>> 0,
@@ -859,17 +1019,37 @@ export class RouteAgent {
     this.#stats.queriesSent++;
   }
 
+  #takeAskToken(now: number): boolean {
+    const elapsed = Number.isFinite(this.#askTokensAt) ? Math.max(0, now - this.#askTokensAt) : 0;
+    const burst = Math.max(ASK_BURST, this.#askBudget);
+    this.#askTokens = Math.min(burst, this.#askTokens + (elapsed / 1000) * this.#askBudget);
+    this.#askTokensAt = now;
+    if (this.#askTokens < 1) return false;
+    this.#askTokens--;
+    return true;
+  }
+
   #pollDiscovery(name: string, d: Destination, now: number): void {
-    const hasRoute = Number.isFinite(this.#bestOf(name, d, undefined).estimateMs);
+    const bestMs = this.#bestOf(name, d, undefined).estimateMs;
+    const hasRoute = Number.isFinite(bestMs);
     if (hasRoute) d.routedAt = now;
+    if (bestMs > d.askedBestMs * (1 + 2 * this.#change)) {
+      // The route got clearly worse (a relay failed, a link is loaded): ask again at once and
+      // at the short interval, as there may be something better now.
+      d.askedBestMs = Infinity;
+      d.askEveryMs = this.#askInterval;
+      d.nextAskAt = Math.min(d.nextAskAt, now);
+    }
     if (d.discovery === null) {
       const inUse = now - d.lastWanted < this.#subTtl;
+      const relaying = d.subscribers.size > 0 && now - d.relayedAt < this.#subTtl;
       // Self-healing: a destination in use that lost its last route is looked for again, by
       // its sources and also by relays that carry it (repair next to the break is faster).
-      const repair = d.subscribers.size > 0 && now - d.routedAt < this.#subTtl;
+      const repair = relaying && now - d.routedAt < this.#subTtl;
       if (!hasRoute && (inUse || repair)) this.#startDiscovery(name, d, now);
-      else if (hasRoute && (inUse || d.subscribers.size > 0) && now >= d.nextAskAt) {
-        this.#askOneNeighbour(name, d, now);
+      else if (hasRoute && (inUse || relaying) && now >= d.nextAskAt) {
+        if (this.#takeAskToken(now)) this.#askOneNeighbour(name, d, now);
+        else d.nextAskAt = now + this.#random() * this.#askInterval;
       }
       return;
     }

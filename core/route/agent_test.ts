@@ -4,6 +4,13 @@ import type { RouteAgentOptions } from "./agent.ts";
 import type { OutboundRouteMessage, RouteMessage } from "./messages.ts";
 import { mulberry32 } from "./prng.ts";
 import { shortestDelays } from "../../sim/dijkstra.ts";
+import {
+  buildTopology,
+  FIBRE_KM_PER_MS,
+  greatCircleKm,
+  placeNodes,
+  ROUTE_INFLATION,
+} from "../../sim/globe.ts";
 
 /** A tiny synchronous network of real agents: links with one-way delays in ms. */
 class Net {
@@ -343,4 +350,179 @@ Deno.test("bad options are rejected with a typed error", () => {
     () => new RouteAgent({ self: "S", random: Math.random, hopLimit: 0 }),
     { name: "RouteError" },
   );
+});
+
+/** A small world of `n` nodes on the globe (as in sim/), with the position prior for queries. */
+function smallWorld(n: number, seed: number, options: Partial<RouteAgentOptions> = {}): Net {
+  const random = mulberry32(seed);
+  const places = placeNodes(n, random);
+  const topo = buildTopology(places, random, { nearest: 4, long: 2 });
+  const heuristic = (a: string, b: string) =>
+    (greatCircleKm(places[Number(a.slice(1))], places[Number(b.slice(1))]) * ROUTE_INFLATION) /
+    FIBRE_KM_PER_MS;
+  return new Net(
+    topo.links.map((l) => [`n${l.a}`, `n${l.b}`, l.delayMs]),
+    { hopLimit: 32, heuristic, ...options },
+  );
+}
+
+Deno.test("discovery on a 600-node small world: every cold query finds its destination", () => {
+  const random = mulberry32(99);
+  let walks = 0;
+  for (let i = 0; i < 25; i++) {
+    // A fresh realm for every pair, so that no earlier answer helps: each query must walk all
+    // the way to the destination itself, within the first attempt (two walks, no retry).
+    const net = smallWorld(600, 11);
+    const src = `n${Math.floor(random() * 600)}`;
+    const dst = `n${Math.floor(random() * 600)}`;
+    if (src === dst || net.agent(src).best(dst)) continue;
+    assert.equal(net.agent(src).choose(dst, 0).kind, "no-route");
+    net.settle();
+    walks += net.sent.filter((s) => s.message.kind === "query").length;
+    assert.ok(net.agent(src).best(dst), `${src} found ${dst}`);
+    assert.equal(net.agent(src).stats.discoveriesStarted, 1);
+  }
+  // Each discovery is two bounded walks (not a flood): at most 2 × TTL query messages.
+  assert.ok(walks > 0 && walks <= 25 * 2 * 32, `${walks} query messages`);
+});
+
+Deno.test("a query steered by cost as much as by the prior crawls and runs out of hops", () => {
+  // The same realm and pairs with a tight TTL: progress-first steering (the default) gets
+  // further than steering that scores each hop by its whole detour (cost weight 1).
+  const found = (queryCostWeight: number) => {
+    const net = smallWorld(600, 11, { queryTtl: 8, queryFanout: [1], queryCostWeight });
+    const random = mulberry32(5);
+    let ok = 0;
+    for (let i = 0; i < 40; i++) {
+      const a = `n${Math.floor(random() * 600)}`;
+      const b = `n${Math.floor(random() * 600)}`;
+      if (a === b) continue;
+      net.agent(a).choose(b, net.now);
+      net.settle();
+      if (net.agent(a).best(b)) ok++;
+      net.now += 10_000;
+    }
+    return ok;
+  };
+  const progress = found(0.1);
+  const detour = found(1);
+  assert.ok(progress > detour, `progress-first ${progress} vs detour ${detour}`);
+});
+
+Deno.test("hold-down: after losing its route a node uses only neighbours that cannot loop", () => {
+  const agent = new RouteAgent({ self: "A", random: mulberry32(1), holdDownMs: 500 });
+  for (const p of ["X", "B", "U"]) agent.linkMeasured(p, 0, { rttMs: 2 });
+  const report = (from: string, estimateMs: number, hops: number, now: number) =>
+    agent.receive(
+      from,
+      { kind: "report", estimates: [{ destination: "D", estimateMs, hops }] },
+      now,
+    );
+  report("X", 2, 1, 0); // A -> X -> D: 3 ms
+  report("B", 10, 4, 0); // B's (stale) route runs through A itself: B -> C -> A -> X -> D
+  agent.noteUpstream("U", "D", 0);
+  agent.poll(0);
+  assert.equal(agent.best("D")?.nextHop, "X");
+  agent.linkDown("X", 100);
+  // B reported more than our old 3 ms: it may route through us, so it is not used yet.
+  assert.deepEqual(agent.choose("D", 100, { exclude: "U", discover: false }), {
+    kind: "no-route",
+    discovering: false,
+  });
+  const told = agent.poll(100).filter((m) => m.to === "U" && m.message.kind === "report");
+  assert.equal(told.length, 1);
+  const poisoned = told[0].message;
+  assert.ok(poisoned.kind === "report" && poisoned.estimates[0].estimateMs === Infinity);
+  // A neighbour strictly closer than we were is safe at once, even during the hold.
+  agent.linkMeasured("Y", 150, { rttMs: 4 });
+  report("Y", 2.5, 2, 150);
+  assert.equal(agent.best("D")?.nextHop, "Y");
+  report("Y", Infinity, 0, 200);
+  assert.equal(agent.best("D"), null);
+  // Once the hold is over, the longer route through B is taken.
+  agent.poll(700);
+  const c = agent.choose("D", 700, { exclude: "U", discover: false });
+  assert.equal(c.kind === "next-hop" && c.nextHop, "B");
+});
+
+Deno.test("asking for better routes backs off while it finds nothing, and resets on a loss", () => {
+  // S reaches D through A; B and C are dead ends, so asking them never helps.
+  const net = new Net([
+    ["S", "A", 1],
+    ["A", "D", 1],
+    ["S", "B", 1],
+    ["S", "C", 1],
+    ["S", "E", 5],
+    ["E", "D", 5],
+  ], { askIntervalMs: 1_000, askMaxIntervalMs: 8_000, askTtl: 1 });
+  const asks = () =>
+    net.sent.filter((s) => s.from === "S" && s.message.kind === "query" && s.message.ttl === 1)
+      .length;
+  net.run(60_000, [["S", "D"]]);
+  const steady = asks();
+  // Without backoff: one ask a second, 60. With it: 1, 2, 4, 8, 8, 8... seconds apart.
+  assert.ok(steady >= 4 && steady <= 12, `${steady} asks in 60 s`);
+  assert.equal(net.agent("S").best("D")?.nextHop, "A");
+  net.fail("A", "D"); // S falls back to the much longer route through E...
+  net.run(3_000, [["S", "D"]]);
+  assert.equal(net.agent("S").best("D")?.nextHop, "E");
+  assert.ok(asks() - steady >= 2, "...and asks at the short interval again");
+});
+
+Deno.test("only nodes that carry data ask for better routes, not those that answered a query", () => {
+  const agent = new RouteAgent({ self: "A", random: mulberry32(1), askIntervalMs: 1_000 });
+  for (const p of ["S", "D", "B"]) agent.linkMeasured(p, 0, { rttMs: 2 });
+  const query = {
+    kind: "query" as const,
+    queryId: 1,
+    origin: "S",
+    destination: "D",
+    ttl: 8,
+    path: ["S"],
+    closestMs: Infinity,
+    stall: 0,
+  };
+  agent.receive("S", query, 0);
+  const queriesBetween = (from: number, to: number) => {
+    let n = 0;
+    for (let t = from; t <= to; t += 100) {
+      n += agent.poll(t).filter((m) => m.message.kind === "query").length;
+    }
+    return n;
+  };
+  // Answering must not make A ask its own neighbours: that would spread like a flood.
+  assert.equal(queriesBetween(0, 10_000), 0);
+  agent.noteUpstream("S", "D", 10_000); // now S sends frames for D through A
+  assert.ok(queriesBetween(10_000, 12_000) > 0, "a relay in use looks for better routes");
+});
+
+Deno.test("the ask budget caps asks per node, however many routes it carries", () => {
+  const run = (askBudgetPerSec: number) => {
+    const agent = new RouteAgent({
+      self: "A",
+      random: mulberry32(3),
+      askIntervalMs: 1_000,
+      askMaxIntervalMs: 1_000, // no backoff: only the budget limits asking here
+      askBudgetPerSec,
+    });
+    for (let i = 0; i < 10; i++) agent.linkMeasured(`p${i}`, 0, { rttMs: 2 });
+    // A relays 40 destinations, each reachable through p0.
+    const estimates = Array.from({ length: 40 }, (_, i) => ({
+      destination: `d${i}`,
+      estimateMs: 5,
+      hops: 2,
+    }));
+    agent.receive("p0", { kind: "report", estimates }, 0);
+    let asks = 0;
+    for (let t = 0; t <= 20_000; t += 100) {
+      for (const e of estimates) agent.noteUpstream("p1", e.destination, t);
+      asks += agent.poll(t).filter((m) => m.message.kind === "query").length;
+    }
+    return asks;
+  };
+  const capped = run(0.5);
+  // 20 s at 0.5 asks/s plus a burst of 2: at most 12, where 40 routes would ask ~400 times.
+  assert.ok(capped >= 5 && capped <= 12, `${capped} asks with the budget`);
+  const free = run(100);
+  assert.ok(free > 100, `${free}: without a real budget every route asks`);
 });
