@@ -2,7 +2,7 @@
  * `deno task sim`: runs the routing simulator for one or more network sizes and prints JSON.
  *
  * Flags:
- *   --nodes 100,300      network sizes (comma-separated; default 100,300)
+ *   --nodes 100,1000     network sizes (comma-separated; default 100,1000)
  *   --seed 1             PRNG seed (default 1)
  *   --scenario NAME      steady | relay-failure | churn (default relay-failure)
  *   --out DIR            also write DIR/sim.json and DIR/sim.svg (stretch and control vs N)
@@ -46,7 +46,7 @@ export function parseCli(args: string[]): SimCli {
     parsed = parseArgs({
       args,
       options: {
-        nodes: { type: "string", default: "100,300" },
+        nodes: { type: "string", default: "100,1000" },
         seed: { type: "string", default: "1" },
         scenario: { type: "string", default: "relay-failure" },
         out: { type: "string" },
