@@ -15,7 +15,7 @@
  */
 
 import type { RawChannel, RawPeer, RawPeerConfig, RawPeerFactory } from "./engine.ts";
-import { CONTROL_CHANNEL_ID, sdpMaxMessageSize } from "./engine.ts";
+import { PeerBase } from "./peer_base.ts";
 import { TetherError } from "./errors.ts";
 import { parseStunServers } from "./candidates.ts";
 
@@ -114,19 +114,13 @@ let sctpApplied = false;
 
 let peerCounter = 0;
 
-class LibdatachannelPeer implements RawPeer {
+class LibdatachannelPeer extends PeerBase implements RawPeer {
   readonly engine = "libdatachannel" as const;
   readonly #pc: NdcPeer;
-  readonly #config: RawPeerConfig;
-  #control: RawChannel | undefined;
-  #channels: RawChannel[] = [];
-  #remoteMax = 65536;
-  #downCbs: ((why: string) => void)[] = [];
-  #down = false;
   #descriptionWaiters: ((sdp: string) => void)[] = [];
 
   constructor(ndc: Ndc, config: RawPeerConfig) {
-    this.#config = config;
+    super(config);
     const iceServers = parseStunServers(config.iceServers).map((s) => `stun:${s.host}:${s.port}`);
     this.#pc = new ndc.PeerConnection(`tether-${++peerCounter}`, {
       iceServers,
@@ -138,34 +132,18 @@ class LibdatachannelPeer implements RawPeer {
     this.#pc.onLocalDescription((sdp) => {
       for (const w of this.#descriptionWaiters.splice(0)) w(sdp);
     });
-    this.#pc.onStateChange((state) => {
-      if (state === "failed" || state === "closed" || state === "disconnected") {
-        this.#fireDown(`peer connection ${state}`);
-      }
-    });
+    this.#pc.onStateChange((state) => this.connectionState(state));
   }
 
-  get control(): RawChannel {
-    if (!this.#control) throw new TetherError("negotiation", "channels not created yet");
-    return this.#control;
-  }
-
-  get channels(): readonly RawChannel[] {
-    return this.#channels;
-  }
-
-  #createChannels(count: number): void {
-    const make = (label: string, id: number) =>
-      wrap(
-        this.#pc.createDataChannel(label, {
-          negotiated: true,
-          id,
-          unordered: true,
-          maxRetransmits: 0,
-        }),
-      );
-    this.#control = make("ctl", CONTROL_CHANNEL_ID);
-    for (let i = 1; i <= count; i++) this.#channels.push(make(`d${i}`, i));
+  protected openChannel(label: string, id: number): RawChannel {
+    return wrap(
+      this.#pc.createDataChannel(label, {
+        negotiated: true,
+        id,
+        unordered: true,
+        maxRetransmits: 0,
+      }),
+    );
   }
 
   #localDescription(type?: "offer" | "answer"): Promise<string> {
@@ -175,19 +153,19 @@ class LibdatachannelPeer implements RawPeer {
   }
 
   createOffer(): Promise<string> {
-    this.#createChannels(this.#config.channels);
+    this.createChannels(this.config.channels);
     return this.#localDescription("offer");
   }
 
   acceptOffer(sdp: string, channels: number): Promise<string> {
-    this.#remoteMax = sdpMaxMessageSize(sdp, 65536);
-    this.#createChannels(Math.min(channels, this.#config.channels));
+    this.remoteDescription(sdp);
+    this.createChannels(Math.min(channels, this.config.channels));
     this.#pc.setRemoteDescription(sdp, "offer");
     return this.#localDescription("answer");
   }
 
   acceptAnswer(sdp: string): Promise<void> {
-    this.#remoteMax = sdpMaxMessageSize(sdp, 65536);
+    this.remoteDescription(sdp);
     this.#pc.setRemoteDescription(sdp, "answer");
     return Promise.resolve();
   }
@@ -207,24 +185,9 @@ class LibdatachannelPeer implements RawPeer {
     });
   }
 
-  onDown(cb: (why: string) => void): void {
-    if (this.#down) queueMicrotask(() => cb("closed"));
-    else this.#downCbs.push(cb);
-  }
-
-  remoteMaxMessageSize(): number {
-    return Math.min(this.#remoteMax, this.#config.maxMessageSize);
-  }
-
   close(): void {
-    this.#fireDown("closed");
+    this.fireDown("closed");
     this.#pc.close();
-  }
-
-  #fireDown(why: string): void {
-    if (this.#down) return;
-    this.#down = true;
-    for (const cb of this.#downCbs.splice(0)) cb(why);
   }
 }
 

@@ -9,7 +9,7 @@
 
 import { Buffer } from "node:buffer";
 import type { RawChannel, RawPeer, RawPeerConfig, RawPeerFactory } from "./engine.ts";
-import { CONTROL_CHANNEL_ID, sdpMaxMessageSize } from "./engine.ts";
+import { PeerBase } from "./peer_base.ts";
 import { TetherError } from "./errors.ts";
 import { parseStunServers } from "./candidates.ts";
 
@@ -62,18 +62,12 @@ function disablePublicStunDefault(werift: Werift): void {
   patched.veilnetPatched = true;
 }
 
-class WeriftPeer implements RawPeer {
+class WeriftPeer extends PeerBase implements RawPeer {
   readonly engine = "werift" as const;
   readonly #pc: WPeer;
-  readonly #config: RawPeerConfig;
-  #control: RawChannel | undefined;
-  #channels: RawChannel[] = [];
-  #remoteMax = 65536;
-  #downCbs: ((why: string) => void)[] = [];
-  #down = false;
 
   constructor(werift: Werift, config: RawPeerConfig) {
-    this.#config = config;
+    super(config);
     const hosts = config.hostAddresses;
     const iceServers = parseStunServers(config.iceServers).map((s) => ({
       urls: `stun:${s.host}:${s.port}`,
@@ -91,54 +85,38 @@ class WeriftPeer implements RawPeer {
       sctp: { mtu: config.mtu },
       maxMessageSize: config.maxMessageSize,
     });
-    this.#pc.connectionStateChange.subscribe((state) => {
-      if (state === "failed" || state === "closed" || state === "disconnected") {
-        this.#fireDown(`peer connection ${state}`);
-      }
-    });
+    this.#pc.connectionStateChange.subscribe((state) => this.connectionState(state));
   }
 
-  get control(): RawChannel {
-    if (!this.#control) throw new TetherError("negotiation", "channels not created yet");
-    return this.#control;
-  }
-
-  get channels(): readonly RawChannel[] {
-    return this.#channels;
-  }
-
-  #createChannels(count: number): void {
-    const make = (label: string, id: number) =>
-      wrap(
-        this.#pc.createDataChannel(label, {
-          negotiated: true,
-          id,
-          ordered: false,
-          maxRetransmits: 0,
-        }),
-      );
-    this.#control = make("ctl", CONTROL_CHANNEL_ID);
-    for (let i = 1; i <= count; i++) this.#channels.push(make(`d${i}`, i));
+  protected openChannel(label: string, id: number): RawChannel {
+    return wrap(
+      this.#pc.createDataChannel(label, {
+        negotiated: true,
+        id,
+        ordered: false,
+        maxRetransmits: 0,
+      }),
+    );
   }
 
   async createOffer(): Promise<string> {
-    this.#createChannels(this.#config.channels);
+    this.createChannels(this.config.channels);
     const offer = await this.#pc.createOffer();
     await this.#pc.setLocalDescription(offer);
     return this.#pc.localDescription?.sdp ?? offer.sdp;
   }
 
   async acceptOffer(sdp: string, channels: number): Promise<string> {
-    this.#remoteMax = sdpMaxMessageSize(sdp, 65536);
+    this.remoteDescription(sdp);
     await this.#pc.setRemoteDescription({ type: "offer", sdp });
-    this.#createChannels(Math.min(channels, this.#config.channels));
+    this.createChannels(Math.min(channels, this.config.channels));
     const answer = await this.#pc.createAnswer();
     await this.#pc.setLocalDescription(answer);
     return this.#pc.localDescription?.sdp ?? answer.sdp;
   }
 
   async acceptAnswer(sdp: string): Promise<void> {
-    this.#remoteMax = sdpMaxMessageSize(sdp, 65536);
+    this.remoteDescription(sdp);
     await this.#pc.setRemoteDescription({ type: "answer", sdp });
   }
 
@@ -158,24 +136,9 @@ class WeriftPeer implements RawPeer {
     });
   }
 
-  onDown(cb: (why: string) => void): void {
-    if (this.#down) queueMicrotask(() => cb("closed"));
-    else this.#downCbs.push(cb);
-  }
-
-  remoteMaxMessageSize(): number {
-    return Math.min(this.#remoteMax, this.#config.maxMessageSize);
-  }
-
   close(): void {
-    this.#fireDown("closed");
+    this.fireDown("closed");
     this.#pc.close().catch(() => {});
-  }
-
-  #fireDown(why: string): void {
-    if (this.#down) return;
-    this.#down = true;
-    for (const cb of this.#downCbs.splice(0)) cb(why);
   }
 }
 
