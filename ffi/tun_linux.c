@@ -348,20 +348,32 @@ static int family_of(int32_t family, size_t *len) {
   return -1;
 }
 
+/* Checks family and prefix and finds the interface: its index (> 0), or -errno. */
+static int nl_target(const char *name, int32_t family, int32_t prefix, size_t *alen, int *af) {
+  *af = family_of(family, alen);
+  if (*af < 0 || prefix < 0 || prefix > (int32_t)(*alen * 8)) return -EINVAL;
+  unsigned idx = if_nametoindex(name);
+  return idx == 0 ? -ENODEV : (int)idx;
+}
+
+/* Starts an add (create or replace) or delete request with a `body`-byte message header. */
+static void nl_start(union nl_req *req, size_t body, uint16_t add, uint16_t del, int32_t op) {
+  memset(req, 0, sizeof *req);
+  req->h.nlmsg_len = NLMSG_LENGTH(body);
+  req->h.nlmsg_type = op == VN_OP_ADD ? add : del;
+  req->h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  if (op == VN_OP_ADD) req->h.nlmsg_flags |= NLM_F_CREATE | NLM_F_REPLACE;
+}
+
 VN_EXPORT int32_t vn_tun_addr(const char *name, int32_t family, const uint8_t *addr,
                               int32_t prefix, int32_t op) {
   size_t alen;
-  int af = family_of(family, &alen);
-  if (af < 0 || prefix < 0 || prefix > (int32_t)(alen * 8)) return -EINVAL;
-  unsigned idx = if_nametoindex(name);
-  if (idx == 0) return -ENODEV;
+  int af;
+  int idx = nl_target(name, family, prefix, &alen, &af);
+  if (idx < 0) return idx;
   union nl_req req;
-  memset(&req, 0, sizeof req);
+  nl_start(&req, sizeof(struct ifaddrmsg), RTM_NEWADDR, RTM_DELADDR, op);
   struct ifaddrmsg *ifa = (struct ifaddrmsg *)NLMSG_DATA(&req.h);
-  req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
-  req.h.nlmsg_type = op == VN_OP_ADD ? RTM_NEWADDR : RTM_DELADDR;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  if (op == VN_OP_ADD) req.h.nlmsg_flags |= NLM_F_CREATE | NLM_F_REPLACE;
   ifa->ifa_family = (unsigned char)af;
   ifa->ifa_prefixlen = (unsigned char)prefix;
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
@@ -374,17 +386,12 @@ VN_EXPORT int32_t vn_tun_addr(const char *name, int32_t family, const uint8_t *a
 VN_EXPORT int32_t vn_tun_route(const char *name, int32_t family, const uint8_t *dst,
                                int32_t prefix, int32_t op) {
   size_t alen;
-  int af = family_of(family, &alen);
-  if (af < 0 || prefix < 0 || prefix > (int32_t)(alen * 8)) return -EINVAL;
-  unsigned idx = if_nametoindex(name);
-  if (idx == 0) return -ENODEV;
+  int af;
+  int idx = nl_target(name, family, prefix, &alen, &af);
+  if (idx < 0) return idx;
   union nl_req req;
-  memset(&req, 0, sizeof req);
+  nl_start(&req, sizeof(struct rtmsg), RTM_NEWROUTE, RTM_DELROUTE, op);
   struct rtmsg *rt = (struct rtmsg *)NLMSG_DATA(&req.h);
-  req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-  req.h.nlmsg_type = op == VN_OP_ADD ? RTM_NEWROUTE : RTM_DELROUTE;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  if (op == VN_OP_ADD) req.h.nlmsg_flags |= NLM_F_CREATE | NLM_F_REPLACE;
   rt->rtm_family = (unsigned char)af;
   rt->rtm_dst_len = (unsigned char)prefix;
   rt->rtm_table = RT_TABLE_MAIN;
