@@ -24,7 +24,7 @@ export const DEFAULT_CHANNELS = 2;
 /** Largest message a tether sends by default (a batch of frames fits well below it). */
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024;
 
-/** Measurements of one tether for the routing agent; cumulative counters since it opened. */
+/** Measurements of one tether (status output, idle timer); cumulative counters since it opened. */
 export interface TetherStats {
   /** Smoothed round-trip time of liveness probes in ms; NaN until the first reply. */
   rttMs: number;
