@@ -82,6 +82,9 @@ Deno.test({
         assert.ok(await lab.reachable(relay, h[H3].overlayIp), `h${relay + 1} never reached h3`);
         assert.ok(await lab.reachable(relay, h[H1].overlayIp), `h${relay + 1} never reached h1`);
       }
+      // Let the probes measure every tether, and the relays' own route queries through h1 and
+      // h3 expire (3 s), so that h1's and h3's first use of each other asks both relays.
+      await new Promise((r) => setTimeout(r, 4000));
       assert.ok(await lab.reachable(H1, h[H3].overlayIp, 45_000), "h1 never reached h3");
       // Estimates settle within a few probe rounds.
       await new Promise((r) => setTimeout(r, 2000));

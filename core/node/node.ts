@@ -281,6 +281,11 @@ export class Node {
       },
       queueMs: (ip) => this.#queueMs(ip),
       relay: options.relay,
+      accepts: (name) => {
+        const ip = parseIpv4(name);
+        return ip >= 0 && cidrContains(this.#realm, ip) && ip !== this.#realm.network &&
+          ip !== this.#realmBroadcast;
+      },
       log: options.log,
     });
   }

@@ -57,6 +57,11 @@ export interface RouterOptions {
   queueMs: (neighbour: string) => number;
   /** Whether this node forwards for others; a node that does not never answers route queries. */
   relay: boolean;
+  /**
+   * Whether `name` can be a destination (an overlay address of the realm); route messages about
+   * anything else are dropped. Default: everything.
+   */
+  accepts?: (name: string) => boolean;
   /** Probe interval and dead time (defaults {@link PROBE_INTERVAL_MS}, {@link LINK_DEAD_AFTER_MS}). */
   probeIntervalMs?: number;
   deadAfterMs?: number;
@@ -78,7 +83,13 @@ export class Router {
   #now = 0;
   readonly #paths: FlowletPaths = {
     choose: () => {
-      const c = this.agent.choose(this.#dst, this.#now, { exclude: this.#exclude });
+      // A relay does not start discovery for what it forwards: a neighbour sending frames to
+      // made-up addresses would otherwise turn each into queries. Its routes come from the
+      // queries and reports that pass through it, and from the source's repairs.
+      const c = this.agent.choose(this.#dst, this.#now, {
+        exclude: this.#exclude,
+        discover: this.#exclude === undefined,
+      });
       return c.kind === "next-hop" ? c.nextHop : null;
     },
     delayMs: (hop) => hop === this.#exclude ? Infinity : this.agent.estimateVia(this.#dst, hop),
@@ -122,7 +133,13 @@ export class Router {
       const queueMs = this.#o.queueMs(neighbour);
       const sample = this.#monitor.ack(neighbour, now, { probeId: f.probeId, queueMs });
       if (sample) this.agent.linkMeasured(neighbour, now, sample);
-    } else if (f.message.kind === "report" || this.#o.relay) {
+    } else if (f.message.kind === "report") {
+      const accepts = this.#o.accepts;
+      const estimates = accepts
+        ? f.message.estimates.filter((e) => accepts(e.destination))
+        : f.message.estimates;
+      this.agent.receive(neighbour, { kind: "report", estimates }, now);
+    } else if (this.#o.relay && (this.#o.accepts?.(f.message.destination) ?? true)) {
       this.agent.receive(neighbour, f.message, now);
     }
   }

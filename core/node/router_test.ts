@@ -13,7 +13,10 @@ class Net {
   #cut = new Set<string>();
   #inFlight: { at: number; from: string; to: string; bytes: Uint8Array }[] = [];
 
-  constructor(names: string[], options: { relay?: (name: string) => boolean } = {}) {
+  constructor(
+    names: string[],
+    options: { relay?: (name: string) => boolean; accepts?: (name: string) => boolean } = {},
+  ) {
     for (const name of names) {
       this.routers.set(
         name,
@@ -33,6 +36,7 @@ class Net {
           },
           queueMs: () => 0,
           relay: options.relay?.(name) ?? true,
+          accepts: options.accepts,
           log: memoryLogger(),
         }),
       );
@@ -194,4 +198,30 @@ Deno.test("router: malformed routing frames throw RouteError only", () => {
   for (const bytes of bad) {
     assert.throws(() => net.r("a").onLinkFrame("b", decodeFrame(bytes), 0), RouteError);
   }
+});
+
+Deno.test("router: route messages about names outside the realm are dropped", () => {
+  const net = new Net(["a", "b", "c", "x"], { accepts: (n) => n !== "x" });
+  net.link("a", "b", 1);
+  net.link("b", "c", 1);
+  net.link("b", "x", 1);
+  net.r("a").nextHop("c", 1, 0);
+  net.r("a").nextHop("x", 2, 0);
+  net.run(3000);
+  assert.equal(net.r("a").nextHop("c", 1, net.now), "b");
+  // b never answers a query for x, and its reports about x never reach a's agent.
+  assert.equal(net.r("a").nextHop("x", 2, net.now), null);
+  assert.ok(!net.r("a").snapshot().some((d) => d.destination === "x" && d.best !== null));
+});
+
+Deno.test("router: a relay does not start discovery for what it forwards", () => {
+  const net = new Net(["a", "b", "c"]);
+  net.link("a", "b", 1);
+  net.link("b", "c", 1);
+  net.run(500);
+  const before = net.r("b").agent.stats.discoveriesStarted;
+  for (let i = 0; i < 50; i++) net.r("b").nextHop(`nowhere-${i}`, i, net.now, "a");
+  net.run(500);
+  assert.equal(net.r("b").agent.stats.discoveriesStarted, before);
+  assert.equal(net.r("b").nextHop("c", 1, net.now, "a"), "c");
 });

@@ -111,6 +111,12 @@ export interface RouteAgentOptions {
   holdDownMs?: number;
   /** Candidates kept per destination; the worst is dropped beyond it (default 8). */
   maxCandidates?: number;
+  /**
+   * Most destinations with state (default 65,536). Beyond it, what neighbours send (reports,
+   * queries, relayed frames) about new destinations is ignored, so a neighbour that invents
+   * destinations cannot grow the node's memory without bound; the node's own choices still count.
+   */
+  maxDestinations?: number;
   /** State of a destination nobody uses is forgotten after this long (default 120 s). */
   idleDestinationMs?: number;
   /**
@@ -291,6 +297,7 @@ export class RouteAgent {
   #askTokens = ASK_BURST;
   #askTokensAt = -Infinity;
   readonly #maxCandidates: number;
+  readonly #maxDests: number;
   readonly #holdMs: number;
   readonly #idle: number;
   readonly #heuristic: (neighbour: string, destination: string) => number;
@@ -353,6 +360,7 @@ export class RouteAgent {
       Math.max(1, Math.floor(positive(options.askTtl, 3, "askTtl"))),
     );
     this.#maxCandidates = Math.max(1, Math.floor(positive(options.maxCandidates, 8, "max")));
+    this.#maxDests = Math.max(1, Math.floor(positive(options.maxDestinations, 65_536, "max")));
     this.#askBudget = positive(options.askBudgetPerSec, 0.5, "askBudgetPerSec");
     this.#holdMs = positive(options.holdDownMs, 200, "holdDownMs");
     this.#idle = positive(options.idleDestinationMs, 120_000, "idleDestinationMs");
@@ -440,6 +448,7 @@ export class RouteAgent {
   noteUpstream(neighbour: string, destination: string, now: number): void {
     // Frames for us end here: there is nothing to relay and no route of ours to report.
     if (neighbour === this.self || destination === neighbour || destination === this.self) return;
+    if (this.#full(destination)) return;
     const d = this.#dest(destination, now);
     // A relay that just started carrying this destination (often only because an upstream
     // node explored through it) waits an ask interval before asking around: most such paths
@@ -466,6 +475,7 @@ export class RouteAgent {
     if (destination === this.self) return { kind: "local" };
     const d = this.#dest(destination, now);
     const discover = options.discover ?? true;
+    const firstUse = discover && d.lastWanted === -Infinity;
     if (discover) d.lastWanted = now;
     // Every frame of every flow comes through here: the greedy case neither sorts nor builds
     // a list; the ranking is built only when exploring.
@@ -490,6 +500,13 @@ export class RouteAgent {
     if (finite === 0) {
       if (discover) this.#startDiscovery(destination, d, now);
       return { kind: "no-route", discovering: d.discovery !== null };
+    }
+    // A route learnt on the side (from answering or forwarding someone else's query) is one
+    // neighbour's view: on first use, ask another peer at once rather than after the first ask
+    // interval, so that the choice is made between them.
+    if (firstUse) {
+      d.nextAskAt = now;
+      this.#dirty.add(destination);
     }
     d.decisions++;
     this.#stats.decisions++;
@@ -648,6 +665,11 @@ export class RouteAgent {
 
   // ---- internals --------------------------------------------------------------------------
 
+  /** True when `name` has no state yet and there is no room for more. */
+  #full(name: string): boolean {
+    return this.#dests.size >= this.#maxDests && !this.#dests.has(name);
+  }
+
   #dest(name: string, now: number): Destination {
     let d = this.#dests.get(name);
     if (!d) {
@@ -799,7 +821,9 @@ export class RouteAgent {
     for (const e of report.estimates) {
       if (e.destination === this.self) continue;
       const d = this.#dests.get(e.destination) ??
-        (Number.isFinite(e.estimateMs) ? this.#dest(e.destination, now) : undefined);
+        (Number.isFinite(e.estimateMs) && !this.#full(e.destination)
+          ? this.#dest(e.destination, now)
+          : undefined);
       if (!d) continue;
       d.lastActive = now;
       const c = d.candidates.get(from);
@@ -864,6 +888,7 @@ export class RouteAgent {
   #onQuery(from: string, q: RouteQuery, now: number): void {
     const key = `${q.origin}\u0000${q.queryId}`;
     if (this.#seenQueries.has(key) || q.origin === this.self) return;
+    if (this.#full(q.destination) || this.#seenQueries.size >= this.#maxDests) return;
     this.#seenQueries.set(key, now + this.#queryTimeout * 4);
     const d = this.#dest(q.destination, now);
     // The asker hears from us when we know (now or once the forwarded query is answered).

@@ -526,3 +526,50 @@ Deno.test("the ask budget caps asks per node, however many routes it carries", (
   const free = run(100);
   assert.ok(free > 100, `${free}: without a real budget every route asks`);
 });
+
+Deno.test("agent: a neighbour inventing destinations cannot grow its state past the cap", () => {
+  const agent = new RouteAgent({ self: "me", random: mulberry32(3), maxDestinations: 10 });
+  agent.linkMeasured("n", 0, { rttMs: 2 });
+  const estimates = Array.from({ length: 512 }, (_, i) => ({
+    destination: `fake-${i}`,
+    estimateMs: 1,
+    hops: 1,
+  }));
+  agent.receive("n", { kind: "report", estimates }, 1);
+  for (let i = 0; i < 100; i++) {
+    agent.receive("n", {
+      kind: "query",
+      queryId: i,
+      origin: "n",
+      destination: `q-${i}`,
+      ttl: 4,
+      path: ["n"],
+      closestMs: Infinity,
+      stall: 0,
+    }, 2);
+    agent.noteUpstream("n", `relayed-${i}`, 3);
+  }
+  assert.ok(agent.snapshot().length <= 10, `${agent.snapshot().length} destinations`);
+  // What it already knows still updates, and the node's own choices still work.
+  assert.equal(agent.best("fake-0")?.nextHop, "n");
+  assert.equal(agent.choose("n", 4).kind, "next-hop");
+});
+
+Deno.test("agent: a route learnt on the side is checked with the other peers on first use", () => {
+  const agent = new RouteAgent({ self: "a", random: mulberry32(5) });
+  agent.linkMeasured("b", 0, { rttMs: 2 });
+  agent.linkMeasured("c", 0, { rttMs: 2 });
+  // b's answer to a query a only forwarded for someone else.
+  agent.receive(
+    "b",
+    { kind: "report", estimates: [{ destination: "d", estimateMs: 9, hops: 1 }] },
+    1,
+  );
+  agent.poll(1);
+  assert.equal(agent.choose("d", 2).kind, "next-hop");
+  // The peer that is not yet a candidate is asked at once (not after the 15 s ask interval).
+  const queried = agent.poll(3).filter((m) => m.message.kind === "query").map((m) => m.to);
+  assert.deepEqual(queried, ["c"]);
+  agent.choose("d", 4);
+  assert.equal(agent.poll(5).filter((m) => m.message.kind === "query").length, 0);
+});
