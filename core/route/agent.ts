@@ -234,6 +234,8 @@ interface Destination {
   nextAskAt: number;
   /** Current time between asks (grows while asking finds nothing better). */
   askEveryMs: number;
+  /** The next ask is the check of a side-learnt route on first use: it needs no ask token. */
+  firstAsk: boolean;
   /** Best estimate when we last asked (Infinity before the first ask). */
   askedBestMs: number;
   /** Neighbours asked so far in the current round of asking (null until the first ask). */
@@ -506,6 +508,7 @@ export class RouteAgent {
     // interval, so that the choice is made between them.
     if (firstUse) {
       d.nextAskAt = now;
+      d.firstAsk = true;
       this.#dirty.add(destination);
     }
     d.decisions++;
@@ -687,6 +690,7 @@ export class RouteAgent {
         relayedAt: -Infinity,
         nextAskAt: -Infinity,
         askEveryMs: this.#askInterval,
+        firstAsk: false,
         askedBestMs: Infinity,
         asked: null,
         feasibleMs: Infinity,
@@ -1073,8 +1077,11 @@ export class RouteAgent {
       const repair = relaying && now - d.routedAt < this.#subTtl;
       if (!hasRoute && (inUse || repair)) this.#startDiscovery(name, d, now);
       else if (hasRoute && (inUse || relaying) && now >= d.nextAskAt) {
-        if (this.#takeAskToken(now)) this.#askOneNeighbour(name, d, now);
+        // The first-use ask happens once per destination a node itself sends to, so it stays
+        // outside the ask budget.
+        if (d.firstAsk || this.#takeAskToken(now)) this.#askOneNeighbour(name, d, now);
         else d.nextAskAt = now + this.#random() * this.#askInterval;
+        d.firstAsk = false;
       }
       return;
     }

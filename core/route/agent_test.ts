@@ -573,3 +573,28 @@ Deno.test("agent: a route learnt on the side is checked with the other peers on 
   agent.choose("d", 4);
   assert.equal(agent.poll(5).filter((m) => m.message.kind === "query").length, 0);
 });
+
+Deno.test("agent: the first-use ask needs no ask token", () => {
+  const agent = new RouteAgent({ self: "a", random: mulberry32(6), askBudgetPerSec: 0 });
+  agent.linkMeasured("b", 0, { rttMs: 2 });
+  agent.linkMeasured("c", 0, { rttMs: 2 });
+  // Spend the saved-up asks on other destinations this node uses.
+  for (const dest of ["x", "y", "z"]) {
+    agent.receive("b", {
+      kind: "report",
+      estimates: [{ destination: dest, estimateMs: 5, hops: 1 }],
+    }, 1);
+    agent.choose(dest, 1);
+    agent.poll(1);
+  }
+  agent.receive(
+    "b",
+    { kind: "report", estimates: [{ destination: "d", estimateMs: 9, hops: 1 }] },
+    2,
+  );
+  agent.choose("d", 2);
+  const queried = agent.poll(3).filter((m) =>
+    m.message.kind === "query" && m.message.destination === "d"
+  );
+  assert.deepEqual(queried.map((m) => m.to), ["c"]);
+});
