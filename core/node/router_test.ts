@@ -166,34 +166,12 @@ Deno.test("router: a node without relaying does not answer route queries", () =>
 Deno.test("router: malformed routing frames throw RouteError only", () => {
   const net = new Net(["a", "b"]);
   net.link("a", "b", 1);
+  const link = (type: FrameType, payload: Uint8Array) =>
+    encodeFrame({ type, hopLimit: 1, flags: 0, destination: 0, streamId: 0, counter: 0n, payload });
   const bad = [
-    encodeFrame({
-      type: FrameType.Probe,
-      hopLimit: 1,
-      flags: 0,
-      destination: 0,
-      streamId: 0,
-      counter: 0n,
-      payload: new Uint8Array(3),
-    }),
-    encodeFrame({
-      type: FrameType.Feedback,
-      hopLimit: 1,
-      flags: 0,
-      destination: 0,
-      streamId: 0,
-      counter: 0n,
-      payload: Uint8Array.of(7, 0xff, 0xff),
-    }),
-    encodeFrame({
-      type: FrameType.Feedback,
-      hopLimit: 1,
-      flags: 0,
-      destination: 0,
-      streamId: 0,
-      counter: 0n,
-      payload: Uint8Array.of(1),
-    }),
+    link(FrameType.Probe, new Uint8Array(3)),
+    link(FrameType.Feedback, Uint8Array.of(7, 0xff, 0xff)),
+    link(FrameType.Feedback, Uint8Array.of(1)),
   ];
   for (const bytes of bad) {
     assert.throws(() => net.r("a").onLinkFrame("b", decodeFrame(bytes), 0), RouteError);
