@@ -444,3 +444,20 @@ export async function rssMb(pid: number): Promise<number | null> {
     return null;
   }
 }
+
+/** The peers' topology: hosts h1–h2–h3 with links h1↔h2 and h2↔h3 (h1 and h3 share none). */
+export interface Chain {
+  h1: Host;
+  h2: Host;
+  h3: Host;
+  l12: Link;
+  l23: Link;
+}
+
+/** Builds {@link Chain} in `tb`. */
+export async function chain(tb: Testbed): Promise<Chain> {
+  const h1 = await tb.host("h1");
+  const h2 = await tb.host("h2");
+  const h3 = await tb.host("h3");
+  return { h1, h2, h3, l12: await tb.link(h1, h2), l23: await tb.link(h2, h3) };
+}

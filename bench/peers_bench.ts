@@ -9,7 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { withTestbed } from "./netns.ts";
+import { chain, withTestbed } from "./netns.ts";
 import { benchWireguard } from "./peers/wireguard.ts";
 import { benchNebula } from "./peers/nebula.ts";
 import type { BenchRow } from "./peers/row.ts";
@@ -37,11 +37,7 @@ const rows: BenchRow[] = [];
 const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).map(Number);
 
 await withTestbed(async (tb) => {
-  const h1 = await tb.host("h1");
-  const h2 = await tb.host("h2");
-  const h3 = await tb.host("h3");
-  const l12 = await tb.link(h1, h2);
-  const l23 = await tb.link(h2, h3);
+  const { h1, h2, h3, l12, l23 } = await chain(tb);
   if (only.has("wireguard")) {
     console.error("peers bench: wireguard-go direct");
     rows.push(await benchWireguard(tb, l12, { seconds, pings }));

@@ -19,7 +19,7 @@
  */
 import { parseArgs } from "node:util";
 import { createLab, type Lab, type LabConflux } from "../demo/lab.ts";
-import { createTestbed, type Host, rssMb, sh, type Testbed, withTestbed } from "./netns.ts";
+import { chain, createTestbed, type Host, rssMb, sh, type Testbed, withTestbed } from "./netns.ts";
 import { measureTunnelWithMemory } from "./peers/measure.ts";
 import { benchWireguard } from "./peers/wireguard.ts";
 import { benchNebula } from "./peers/nebula.ts";
@@ -206,11 +206,7 @@ async function conflux(rows: BenchRow[], memory: MemorySample[]): Promise<void> 
 /** The peers' rows in fresh namespaces h1–h2–h3 (h1 and h3 share no link). */
 async function peers(rows: BenchRow[], memory: MemorySample[]): Promise<void> {
   await withTestbed(async (tb) => {
-    const h1 = await tb.host("h1");
-    const h2 = await tb.host("h2");
-    const h3 = await tb.host("h3");
-    const l12 = await tb.link(h1, h2);
-    const l23 = await tb.link(h2, h3);
+    const { h1, h2, h3, l12, l23 } = await chain(tb);
     if (!values["no-wg"]) {
       progress("wireguard-go direct");
       try {

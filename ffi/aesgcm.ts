@@ -243,18 +243,9 @@ class OpensslAesGcmEngine implements AesGcmEngine {
   }
 
   open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | null {
-    if (this.#ptr === null || nonce.length !== 12 || sealed.length < TAG_LENGTH) return null;
+    if (sealed.length < TAG_LENGTH) return null;
     const out = new Uint8Array(sealed.length - TAG_LENGTH);
-    const rc = this.#s.vn_aesgcm_open(
-      this.#ptr,
-      b(nonce),
-      b(aad),
-      aad.length,
-      b(sealed),
-      sealed.length,
-      b(out),
-    );
-    return rc === out.length ? out : null;
+    return this.openInto(nonce, aad, sealed, { out, offset: 0 }) === out.length ? out : null;
   }
 
   openInto(
