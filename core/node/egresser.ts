@@ -6,6 +6,7 @@
  * @module
  */
 import type { StreamSender } from "../stream/session.ts";
+import { formatIpv4 } from "./packet.ts";
 
 /** A peer as this node knows it after a verified exchange. */
 export interface PeerRef {
@@ -35,6 +36,8 @@ export const EGRESS_BACKOFF_MAX_MS = 1000;
 export class Egresser {
   /** Destination overlay address. */
   readonly ip: number;
+  /** The same in dotted form (the routing agent's name for it). */
+  readonly ipText: string;
   /** Current state. */
   state: EgresserState = "idle";
   /** Destination conflux, once discovered and verified. */
@@ -59,6 +62,7 @@ export class Egresser {
   /** Creates an idle egresser for `ip` at `now`. */
   constructor(ip: number, now: number) {
     this.ip = ip;
+    this.ipText = formatIpv4(ip);
     this.lastPacketAt = now;
   }
 

@@ -423,7 +423,7 @@ export class Node {
   }
 
   #routeInfo(e: Egresser): RouteInfo {
-    const destination = formatIpv4(e.ip);
+    const destination = e.ipText;
     const ms = (v: number) => Math.round(v * 1000) / 1000;
     const candidates = this.#router.agent.candidates(destination).map((c) => ({
       next_hop: this.#ipTether.get(c.nextHop) ?? c.nextHop,
@@ -558,7 +558,7 @@ export class Node {
    */
   #hopFor(e: Egresser, inner: Uint8Array, now: number): string | undefined {
     const flow = flowKey(inner.subarray(INNER_HEADER_LENGTH));
-    const via = this.#router.nextHop(this.#text(e.ip), flow, now);
+    const via = this.#router.nextHop(e.ipText, flow, now);
     if (via !== null) {
       const id = this.#ipTether.get(via);
       if (id !== undefined && this.#pool.tether(id)) return id;
@@ -567,7 +567,7 @@ export class Node {
     return this.#pool.tether(fallback) ? fallback : undefined;
   }
 
-  /** Dotted form of an overlay address, cached (the data path asks for it per frame). */
+  /** Dotted form of an overlay address, cached (relays ask for it per frame). */
   #text(ip: number): string {
     let t = this.#ipText.get(ip);
     if (t === undefined) {
@@ -607,7 +607,7 @@ export class Node {
 
   async #connect(e: Egresser): Promise<void> {
     e.state = "connecting";
-    const ipText = formatIpv4(e.ip);
+    const ipText = e.ipText;
     try {
       const peer = await this.#discover(e.ip, ipText);
       if (this.#egress.get(e.ip) !== e || this.#stopped) return;
