@@ -37,7 +37,7 @@ const rows: BenchRow[] = [];
 const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).map(Number);
 
 await withTestbed(async (tb) => {
-  const { h1, h2, h3, l12, l23 } = await chain(tb);
+  const { l12, l23 } = await chain(tb);
   if (only.has("wireguard")) {
     console.error("peers bench: wireguard-go direct");
     rows.push(await benchWireguard(tb, l12, { seconds, pings }));

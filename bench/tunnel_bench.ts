@@ -206,7 +206,7 @@ async function conflux(rows: BenchRow[], memory: MemorySample[]): Promise<void> 
 /** The peers' rows in fresh namespaces h1–h2–h3 (h1 and h3 share no link). */
 async function peers(rows: BenchRow[], memory: MemorySample[]): Promise<void> {
   await withTestbed(async (tb) => {
-    const { h1, h2, h3, l12, l23 } = await chain(tb);
+    const { l12, l23 } = await chain(tb);
     if (!values["no-wg"]) {
       progress("wireguard-go direct");
       try {
