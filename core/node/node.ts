@@ -1239,6 +1239,11 @@ export class Node {
       } else if (e.peer) {
         used.add(e.peer.id);
         if (e.nextHop) used.add(e.nextHop);
+        // The other routes stay warm: failover then needs no discovery and no new tether.
+        for (const c of this.#router.agent.candidates(e.ipText)) {
+          const id = this.#ipTether.get(c.nextHop);
+          if (id !== undefined) used.add(id);
+        }
       }
     }
     for (const [id, ing] of this.#ingress) {

@@ -254,6 +254,8 @@ const MIN_DELIVERY_PROBABILITY = 0.1;
 const ESCAPE_AFTER = 3;
 /** Asks a node may save up (see `askBudgetPerSec`), or one second's worth if more. */
 const ASK_BURST = 2;
+/** Destinations in use a tether that just came up is asked about (most recently used first). */
+const GREET_LIMIT = 16;
 /** Refreshes and expiries are checked this often; events are handled at every poll. */
 const SWEEP_INTERVAL_MS = 1_000;
 
@@ -413,6 +415,7 @@ export class RouteAgent {
     this.#links.get(neighbour)!.announcedCost = this.#cost(neighbour);
     this.#touchDirect(neighbour, now);
     this.#linkVersion++;
+    if (!link || !link.up) this.#greet(neighbour, now);
   }
 
   /**
@@ -993,22 +996,7 @@ export class RouteAgent {
 
   #sendQueries(name: string, d: Destination, attempt: number): void {
     const targets = this.#queryTargets(name, d, new Set([this.self]), this.#fanout[attempt]);
-    for (const to of targets) {
-      // One id per branch: branches that cross must not suppress each other as duplicates.
-      const queryId = this.#nextQueryId++ >>> 0;
-      const message: RouteQuery = {
-        kind: "query",
-        queryId,
-        origin: this.self,
-        destination: name,
-        ttl: this.#queryTtl,
-        path: [this.self],
-        closestMs: this.#heuristic(this.self, name),
-        stall: 0,
-      };
-      this.#queries.push({ to, message });
-      this.#stats.queriesSent++;
-    }
+    for (const to of targets) this.#query(to, name, this.#queryTtl);
   }
 
   /**
@@ -1025,7 +1013,12 @@ export class RouteAgent {
     d.askedBestMs = best;
     d.nextAskAt = now + d.askEveryMs;
     // Peers that route through us for `name` cannot offer a route that avoids us.
-    const base = [this.self, name, ...d.candidates.keys(), ...d.subscribers.keys()];
+    // A candidate that last reported "no route" is worth asking again: its answer is stale,
+    // and a peer's subscription to it ended long ago, so it will not tell us by itself.
+    const base = [this.self, name, ...d.subscribers.keys()];
+    for (const y of d.candidates.keys()) {
+      if (Number.isFinite(this.#q(name, d, y).estimateMs)) base.push(y);
+    }
     const asked = d.asked ??= new Set();
     let to = this.#queryTargets(name, d, new Set([...base, ...asked]), 1)[0];
     if (to === undefined && asked.size > 0) {
@@ -1034,12 +1027,37 @@ export class RouteAgent {
     }
     if (to === undefined) return;
     asked.add(to);
+    this.#query(to, name, this.#askTtl);
+  }
+
+  /**
+   * A tether that just came up (new, or back after a failure) is asked at once about the
+   * destinations this node sends to. Otherwise a route through it would be learnt only at the
+   * next ask, up to `askMaxIntervalMs` later, and a failover would first have to discover it.
+   */
+  #greet(neighbour: string, now: number): void {
+    const inUse: { name: string; at: number }[] = [];
+    for (const [name, d] of this.#dests) {
+      // Peers that route through us for `name` cannot offer a route that avoids us.
+      if (name === neighbour || d.subscribers.has(neighbour)) continue;
+      if (now - d.lastWanted < this.#subTtl) inUse.push({ name, at: d.lastWanted });
+    }
+    inUse.sort((a, b) => b.at - a.at);
+    for (const { name } of inUse.slice(0, GREET_LIMIT)) {
+      this.#query(neighbour, name, this.#askTtl);
+      this.#dests.get(name)!.asked?.add(neighbour);
+    }
+  }
+
+  /** Queues a query for `name` from this node to the neighbour `to`. */
+  #query(to: string, name: string, ttl: number): void {
     const message: RouteQuery = {
       kind: "query",
+      // One id per branch: branches that cross must not suppress each other as duplicates.
       queryId: this.#nextQueryId++ >>> 0,
       origin: this.self,
       destination: name,
-      ttl: this.#askTtl,
+      ttl,
       path: [this.self],
       closestMs: this.#heuristic(this.self, name),
       stall: 0,

@@ -598,3 +598,56 @@ Deno.test("agent: the first-use ask needs no ask token", () => {
   );
   assert.deepEqual(queried.map((m) => m.to), ["c"]);
 });
+
+Deno.test("agent: a tether that comes up is asked at once about destinations in use", () => {
+  const agent = new RouteAgent({ self: "a", random: mulberry32(7) });
+  agent.linkMeasured("b", 0, { rttMs: 2 });
+  agent.receive(
+    "b",
+    { kind: "report", estimates: [{ destination: "d", estimateMs: 9, hops: 1 }] },
+    1,
+  );
+  agent.choose("d", 1);
+  agent.poll(1);
+  agent.poll(2_000); // the first-use ask found nobody else to ask
+  // c comes up long before the next ask (15 s): it is asked about d now, not then.
+  agent.linkMeasured("c", 2_100, { rttMs: 2 });
+  const queried = agent.poll(2_100).filter((m) => m.message.kind === "query");
+  assert.deepEqual(
+    queried.map((m) => [m.to, m.message.kind === "query" && m.message.destination]),
+    [
+      ["c", "d"],
+    ],
+  );
+  // Its answer makes it a candidate beside b.
+  agent.receive(
+    "c",
+    { kind: "report", estimates: [{ destination: "d", estimateMs: 20, hops: 1 }] },
+    2_110,
+  );
+  assert.deepEqual(agent.candidates("d").map((e) => e.nextHop), ["b", "c"]);
+});
+
+Deno.test("agent: a candidate that reported no route is asked again", () => {
+  const agent = new RouteAgent({ self: "a", random: mulberry32(8), askIntervalMs: 1_000 });
+  agent.linkMeasured("b", 0, { rttMs: 2 });
+  agent.linkMeasured("c", 0, { rttMs: 2 });
+  const report = (from: string, estimateMs: number, at: number) =>
+    agent.receive(
+      from,
+      { kind: "report", estimates: [{ destination: "d", estimateMs, hops: 1 }] },
+      at,
+    );
+  report("b", 5, 1);
+  report("c", 9, 1);
+  agent.choose("d", 1);
+  report("c", Infinity, 2); // c lost its route (say its tether to d flapped)...
+  assert.deepEqual(agent.candidates("d").map((e) => e.nextHop), ["b"]);
+  // ...and is asked again at the next ask, though it is still listed as a candidate.
+  const asked: string[] = [];
+  for (let t = 100; t <= 5_000; t += 100) {
+    agent.choose("d", t);
+    for (const m of agent.poll(t)) if (m.message.kind === "query") asked.push(m.to);
+  }
+  assert.ok(asked.includes("c"), `asked ${asked}`);
+});
