@@ -157,6 +157,7 @@ const cert = issueCertificate({
   expiresAt: now + 3_600_000,
   tag: "",
   portal: false,
+  subnets: [],
 }, guardian.secretKey);
 const team = new Uint8Array(32).fill(10);
 const tags = affinityTags([team], signer.publicKey);

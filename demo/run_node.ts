@@ -4,7 +4,7 @@
  *
  *   deno run -A demo/run_node.ts --guardian URL --token T --config-dir DIR
  *     [--rtc auto|werift|libdatachannel] [--idle-ms N] [--tun NAME] [--no-relay]
- *     [--tamper-relay] [--delay-ms N]
+ *     [--tamper-relay] [--delay-ms N] [--portal]
  *
  * @module
  */
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     "idle-ms": { type: "string" },
     tun: { type: "string", default: "veilnet0" },
     "no-relay": { type: "boolean", default: false },
+    portal: { type: "boolean", default: false },
     // Tests only: flip a ciphertext bit of every frame this node relays (a hostile relay).
     "tamper-relay": { type: "boolean", default: false },
     // Tests only: delay every frame this node sends by N ms (netem is not in every kernel).
@@ -40,7 +41,7 @@ try {
     guardianUrl: values.guardian!,
     confluxToken: values.token!,
     configDir: values["config-dir"]!,
-    portal: false,
+    portal: values.portal,
     rtcEngine: rtc,
     relay: !values["no-relay"],
     tunName: values.tun,

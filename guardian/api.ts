@@ -12,6 +12,7 @@
 import type { z } from "zod";
 import { fromPublic } from "@nats-io/nkeys";
 import { issueCertificate } from "../core/wire/certificate.ts";
+import { checkPortalSubnets } from "../core/wire/portal_subnets.ts";
 import { MLDSA_PUBLIC_KEY_LENGTH } from "../core/crypto/mldsa.ts";
 import { decodeBase64, encodeBase64 } from "../core/control/base64.ts";
 import { sealTeamKeys, type TeamKey, teamKeyToJson } from "../core/control/team_keys.ts";
@@ -566,13 +567,19 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
         } catch {
           throw new HttpError(400, "nkey: not a valid public user nkey");
         }
+        const portal = body.portal ?? false;
+        const subnets = body.subnets ?? [];
+        if (subnets.length > 0 && !portal) {
+          throw new HttpError(400, "subnets: only a portal (portal: true) serves subnets");
+        }
         const c = requireConflux(body.token);
         const realm = store.realmById(c.realmId) as RealmRecord;
+        const problem = checkPortalSubnets(subnets, realm.subnet);
+        if (problem !== null) throw new HttpError(400, `subnets: ${problem}`);
         const now = deps.now();
         // JWT `exp` has second resolution: round up so a session lasts at least the TTL.
         const expiresAtSec = Math.ceil(now / 1000) + ttlSec;
         const expiresAt = expiresAtSec * 1000;
-        const portal = body.portal ?? false;
         const natsJwt = await mintUserJwt(keys, {
           nkey: body.nkey,
           name: c.id,
@@ -590,6 +597,7 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
             expiresAt,
             tag: c.tag,
             portal,
+            subnets,
           },
           keys.identity.secretKey,
           crypto.getRandomValues(new Uint8Array(32)),
@@ -604,6 +612,7 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
           overlay_ip: c.overlayIp,
           tag: c.tag,
           portal,
+          subnets,
           certificate: encodeBase64(certificate),
           guardian_public_key: guardianPublicKey,
           nats_jwt: natsJwt,

@@ -4,7 +4,8 @@
  *
  * Subjects (PROTOCOL.md, "NATS subjects"): everything of realm R lives under `vn.R.`; a conflux
  * may publish anywhere in its realm and reply to requests it received, and may subscribe only to
- * its own subjects, realm discovery and its own inbox prefix `_INBOX.<conflux_id>`.
+ * its own subjects, realm discovery, the realm's portal announcements and its own inbox prefix
+ * `_INBOX.<conflux_id>`.
  *
  * @module
  */
@@ -12,7 +13,12 @@
 import { encodeAccount, encodeOperator, encodeUser, type Permissions } from "@nats-io/jwt";
 import type { KeyPair } from "@nats-io/nkeys";
 import type { GuardianKeys } from "./keys.ts";
-import { discoverSubject, inboxPrefix, realmPrefix } from "../core/control/subjects.ts";
+import {
+  discoverSubject,
+  inboxPrefix,
+  portalsSubject,
+  realmPrefix,
+} from "../core/control/subjects.ts";
 
 export {
   controlSubject,
@@ -42,6 +48,7 @@ export function confluxPermissions(realmId: string, confluxId: string): Permissi
       allow: [
         `${realmPrefix(realmId)}.c.${confluxId}.>`,
         discoverSubject(realmId),
+        portalsSubject(realmId),
         `${inboxPrefix(confluxId)}.>`,
       ],
     },

@@ -41,6 +41,8 @@ export const SessionLogin = z.object({
   mldsa_public_key: z.base64().max(4096),
   nkey: z.string().regex(/^U[A-Z2-7]{55}$/, "expected a public user nkey"),
   portal: z.boolean().optional(),
+  /** IPv4 networks the portal serves (only with `portal: true`); checked by checkPortalSubnets. */
+  subnets: z.array(z.string().max(64)).max(32).optional(),
 });
 
 /** `POST /org/team`. */

@@ -41,6 +41,15 @@ const sample: NodeInfo = {
     ],
   }],
   streams: [],
+  portals: {
+    serving: ["198.19.77.0/24"],
+    portals: [{
+      conflux_id: "c_portal",
+      overlay_ip: "100.64.0.3",
+      subnets: ["198.18.0.0/24", "198.19.80.0/20"],
+      routed: ["198.19.80.0/20"],
+    }],
+  },
 };
 
 Deno.test("info: table and --json from the node's status socket, in-process and as a program", async () => {
@@ -64,6 +73,11 @@ Deno.test("info: table and --json from the node's status socket, in-process and 
     );
     assert.match(text, /c_relay \(1\.25 ms, 2 hops\), c_peer \(9\.5 ms, 1 hop\)/);
     assert.match(text, /streams \(0\)/);
+    assert.match(text, /serving:\s+198\.19\.77\.0\/24/);
+    assert.match(
+      text,
+      /portals \(1\)\nCONFLUX_ID\s+OVERLAY_IP\s+SUBNETS\s+ROUTED\nc_portal\s+100\.64\.0\.3\s+198\.18\.0\.0\/24, 198\.19\.80\.0\/20\s+198\.19\.80\.0\/20/,
+    );
 
     // The real program, reading the directory from VEILNET_CONFIG_DIR.
     const r = await new Deno.Command(Deno.execPath(), {

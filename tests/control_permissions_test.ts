@@ -8,7 +8,7 @@ import { encodeUser } from "@nats-io/jwt";
 import { createAccount, createUser } from "@nats-io/nkeys";
 import { generateSigningKeyPair } from "../core/crypto/mldsa.ts";
 import { ControlClient } from "../core/control/control_client.ts";
-import { controlSubject, discoverSubject } from "../core/control/subjects.ts";
+import { controlSubject, discoverSubject, portalsSubject } from "../core/control/subjects.ts";
 import { createRealm, registerConflux, startGuardian } from "./helpers/guardian.ts";
 
 const enc = new TextEncoder();
@@ -61,18 +61,27 @@ Deno.test("permissions: foreign subjects, inboxes and realms are refused by nats
     assert.match(errInbox.message, /permissions violation/i);
     const spyAll = ca.subscribe(`vn.${realm.realmId}.>`);
     assert.match((await subscriptionError(spyAll))!.message, /permissions violation/i);
+    // Portal announcements are realm-wide: another realm's are refused (this realm's below).
+    const spyPortals = ca.subscribe(portalsSubject(other.realmId));
+    assert.match((await subscriptionError(spyPortals))!.message, /permissions violation/i);
 
     // Publishing into another realm: refused, and its subscriber sees nothing; the same
     // publication inside A's realm reaches B (so the path itself works).
     const xDisc = cx.subscribe(discoverSubject(other.realmId));
     const bDisc = cb.subscribe(discoverSubject(realm.realmId));
+    const bPortals = cb.subscribe(portalsSubject(realm.realmId));
     await cx.flush();
     await cb.flush();
     ca.publish(discoverSubject(other.realmId), enc.encode("intrusion"));
     ca.publish(discoverSubject(realm.realmId), enc.encode("hello"));
+    ca.publish(portalsSubject(realm.realmId), enc.encode("portal"));
     await ca.flush();
     for await (const m of bDisc) {
       assert.equal(new TextDecoder().decode(m.data), "hello");
+      break;
+    }
+    for await (const m of bPortals) {
+      assert.equal(new TextDecoder().decode(m.data), "portal");
       break;
     }
     // X got nothing: a canary published afterwards by X's own realm-mate path is the first.

@@ -9,6 +9,7 @@ import { generateSigningKeyPair } from "../core/crypto/mldsa.ts";
 import { ControlClient } from "../core/control/control_client.ts";
 import { GuardianApiError, type Session } from "../core/control/guardian_client.ts";
 import { controlSubject } from "../core/control/subjects.ts";
+import { verifyCertificate } from "../core/wire/certificate.ts";
 import { mintUserJwt } from "../guardian/nats_auth.ts";
 import { startGuardianServer } from "../guardian/server.ts";
 import { createRealm, registerConflux, startGuardian } from "./helpers/guardian.ts";
@@ -162,6 +163,53 @@ Deno.test("refresh: a revoked conflux token gets no new session and the client e
       await ca.close();
     }
   } finally {
+    await g.stop();
+  }
+});
+
+Deno.test("refresh: a portal's subnets reach the certificate; setSubnets changes the next one", async () => {
+  const g = await startGuardian({ sessionTtlSec: 2 });
+  const clients: ControlClient[] = [];
+  try {
+    const realm = await createRealm(g, { subnet: "100.64.0.0/24" });
+    const a = await registerConflux(g, realm);
+    const certified = (s: Session) =>
+      verifyCertificate(s.certificate, s.guardianPublicKey, Date.now()).subnets;
+    const first = ["198.18.0.0/16"];
+    const ca = await ControlClient.connect({
+      guardian: g.client,
+      confluxToken: a.token,
+      mldsaPublicKey: publicKey(),
+      portal: true,
+      subnets: first,
+    });
+    clients.push(ca);
+    assert.deepEqual(ca.session.subnets, first);
+    assert.deepEqual(certified(ca.session), first);
+
+    // Lists the Guardian would refuse are refused at once and change nothing.
+    assert.throws(() => ca.setSubnets(["100.64.0.0/25"]), /overlaps the realm subnet/);
+    assert.throws(() => ca.setSubnets(["198.18.0.1/16"]), /host bits set/);
+    const next = ["198.19.4.0/24", "198.18.128.0/17"];
+    const renewed = new Promise<Session>((resolve) => ca.onSession(resolve));
+    ca.setSubnets(next);
+    const session = await within(renewed, 15_000, "session renewal");
+    assert.deepEqual(session.subnets, next);
+    assert.deepEqual(certified(session), next);
+
+    // A non-portal cannot take subnets.
+    const b = await registerConflux(g, realm);
+    const cb = await ControlClient.connect({
+      guardian: g.client,
+      confluxToken: b.token,
+      mldsaPublicKey: publicKey(),
+    });
+    clients.push(cb);
+    assert.deepEqual(cb.session.subnets, []);
+    assert.throws(() => cb.setSubnets(["198.18.0.0/16"]), RangeError);
+    cb.setSubnets([]);
+  } finally {
+    for (const c of clients) await c.close();
     await g.stop();
   }
 });

@@ -1,7 +1,8 @@
 /**
  * A conflux with valid credentials sends garbage on the target's NATS subject and garbage frames
- * over a real tether, then one valid frame and replays of it: the target drops the junk without
- * harm, delivers the valid packet once, rejects the replays, and keeps serving others.
+ * over a real tether, then one valid frame and replays of it, then sealed packets with a foreign
+ * source or destination: the target drops the junk without harm, delivers the valid packet once,
+ * rejects the replays and the misaddressed packets, and keeps serving others.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -42,10 +43,13 @@ Deno.test({
       assert.equal(
         after.packets_in - before.packets_in,
         1,
-        `valid frame plus 3 replays delivered ${after.packets_in - before.packets_in} packets`,
+        `valid frame, 3 replays and 2 misaddressed packets delivered ${
+          after.packets_in - before.packets_in
+        } packets`,
       );
       assert.ok(
-        after.frames_dropped - before.frames_dropped >= report.tether_garbage + report.replays_sent,
+        after.frames_dropped - before.frames_dropped >=
+          report.tether_garbage + report.replays_sent + report.misaddressed_sent,
         `dropped ${after.frames_dropped - before.frames_dropped} frames`,
       );
       assert.ok(after.control_dropped > before.control_dropped, "no control message was refused");

@@ -215,6 +215,31 @@ tether.send(valid);
 tether.send(encodeBatch([valid, valid]));
 report.valid_sent = 1;
 report.replays_sent = 3;
+
+// --- 5. sealed frames whose packets are misaddressed: to an address the target does not serve
+// (it is no portal), and from an overlay address that is not the intruder's ---
+const misaddressed: [number, number][] = [
+  [parseIpv4(s.overlayIp), parseIpv4("198.19.200.1")],
+  [parseIpv4("100.64.0.200"), dst],
+];
+for (const [src, to] of misaddressed) {
+  const inner = udpPacket(src, to, 40000, 9, new TextEncoder().encode("no"));
+  const plain = new Uint8Array(10 + inner.length);
+  plain.set(inner, 10);
+  const n = sender.next(Date.now());
+  const f = new Uint8Array(FRAME_HEADER_LENGTH + plain.length + 16);
+  writeFrameHeader({
+    type: FrameType.Data,
+    hopLimit: DEFAULT_HOP_LIMIT,
+    flags: 0,
+    destination: dst,
+    streamId: sender.streamId,
+    counter: n,
+  }, { out: f, offset: 0 });
+  sender.sealInto(n, frameAad(f), plain, { out: f, offset: FRAME_HEADER_LENGTH });
+  tether.send(f);
+}
+report.misaddressed_sent = misaddressed.length;
 await new Promise((r) => setTimeout(r, 500));
 console.log(JSON.stringify({ done: true, ...report }));
 await new Promise(() => {});

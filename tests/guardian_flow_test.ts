@@ -82,6 +82,7 @@ Deno.test("guardian flow: signup to NATS, ctl request/reply, discovery, verified
     assert.deepEqual(claims.nats.sub?.allow, [
       `vn.${realm.realmId}.c.${a.confluxId}.>`,
       `vn.${realm.realmId}.discover`,
+      `vn.${realm.realmId}.portals`,
       `_INBOX.${a.confluxId}.>`,
     ]);
 

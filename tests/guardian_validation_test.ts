@@ -2,11 +2,13 @@
 // and `{error}` message, and the database is byte-for-byte unchanged afterwards.
 import assert from "node:assert/strict";
 import { createUser } from "@nats-io/nkeys";
-import { encodeBase64 } from "../core/control/base64.ts";
+import { decodeBase64, encodeBase64 } from "../core/control/base64.ts";
 import { generateSigningKeyPair } from "../core/crypto/mldsa.ts";
 import { memoryLogger } from "../core/log/logger.ts";
+import { parseCertificate, verifyCertificate } from "../core/wire/certificate.ts";
 import {
   createRealm,
+  registerConflux,
   registrationToken,
   startGuardian,
   type TestGuardian,
@@ -289,6 +291,87 @@ Deno.test("validation: unknown realm, expired/used/revoked/forged tokens leave t
       assert.ok(!text.includes(secret), "a secret was logged");
     }
     assert.ok(!text.includes(realm.accessToken));
+  } finally {
+    await g.stop();
+  }
+});
+
+Deno.test("validation: portal subnets at session login are checked and certified", async () => {
+  const g = await startGuardian({ nats: false });
+  try {
+    const realm = await createRealm(g, { subnet: "100.64.0.0/24" });
+    const { token } = await registerConflux(g, realm);
+    const login = (body: Record<string, unknown>) =>
+      send(g, "POST", "/conflux/session/login", {
+        body: { token, mldsa_public_key: mldsaKey, nkey: createUser().getPublicKey(), ...body },
+      });
+    const certified = (reply: Reply) => {
+      const bytes = decodeBase64(String(reply.body.certificate));
+      assert.ok(bytes);
+      const fields = parseCertificate(bytes).fields;
+      const guardianKey = decodeBase64(String(reply.body.guardian_public_key));
+      assert.ok(guardianKey);
+      assert.deepEqual(verifyCertificate(bytes, guardianKey, Date.now()), fields);
+      return fields;
+    };
+
+    // Refused requests change nothing (not even the conflux's last login).
+    await unchanged(g, async () => {
+      expect(
+        await login({ subnets: ["198.18.0.0/16"] }),
+        400,
+        "subnets: only a portal (portal: true) serves subnets",
+      );
+      expect(
+        await login({ portal: false, subnets: ["198.18.0.0/16"] }),
+        400,
+        "subnets: only a portal (portal: true) serves subnets",
+      );
+      expect(
+        await login({ portal: true, subnets: ["198.18.0.0/16", "100.64.0.0/16"] }),
+        400,
+        'subnets: "100.64.0.0/16" overlaps the realm subnet 100.64.0.0/24',
+      );
+      expect(
+        await login({ portal: true, subnets: ["100.64.0.128/25"] }),
+        400,
+        /^subnets: "100\.64\.0\.128\/25" overlaps the realm subnet/,
+      );
+      expect(
+        await login({ portal: true, subnets: ["198.18.0.1/16"] }),
+        400,
+        'subnets: "198.18.0.1/16" has host bits set',
+      );
+      expect(
+        await login({ portal: true, subnets: ["lan"] }),
+        400,
+        'subnets: "lan" is not IPv4 CIDR a.b.c.d/n',
+      );
+      expect(await login({ portal: true, subnets: ["127.0.0.0/8"] }), 400, /reserved range/);
+      expect(await login({ portal: true, subnets: "198.18.0.0/16" }), 400, /^subnets: /);
+      expect(await login({ portal: true, subnets: [7] }), 400, /^subnets\.0: /);
+      const many = Array.from({ length: 33 }, (_, i) => `198.18.${i}.0/24`);
+      expect(await login({ portal: true, subnets: many }), 400, /^subnets: /);
+    });
+
+    // A portal with valid subnets: the Guardian-signed certificate states them, in order.
+    const subnets = ["198.18.0.0/16", "198.19.4.0/24"];
+    const portal = await login({ portal: true, subnets });
+    assert.equal(portal.status, 200, JSON.stringify(portal.body));
+    assert.equal(portal.body.portal, true);
+    assert.deepEqual(portal.body.subnets, subnets);
+    const fields = certified(portal);
+    assert.equal(fields.portal, true);
+    assert.deepEqual(fields.subnets, subnets);
+
+    // Without subnets (older clients, non-portals): an empty list, in the response and certificate.
+    for (const body of [{ portal: true }, {}]) {
+      const reply = await login(body);
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(reply.body.subnets, []);
+      assert.deepEqual(certified(reply).subnets, []);
+      assert.equal(certified(reply).portal, "portal" in body);
+    }
   } finally {
     await g.stop();
   }

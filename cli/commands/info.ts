@@ -16,6 +16,24 @@ function statsLine(stats: unknown): Array<[string, string]> {
   return parts.length > 0 ? [["stats", parts.join(" ")]] : [];
 }
 
+/** The networks this node serves as a portal, as one `serving:` line. */
+function servingLine(portals: unknown): Array<[string, string]> {
+  const serving = (portals as { serving?: unknown } | null)?.serving;
+  return Array.isArray(serving) && serving.length > 0 ? [["serving", serving.join(", ")]] : [];
+}
+
+/** Known portals as table rows, their subnet lists joined. */
+function portalRows(portals: unknown): unknown[] {
+  const list = (portals as { portals?: unknown } | null)?.portals;
+  if (!Array.isArray(list)) return [];
+  return list.map((p) => {
+    if (typeof p !== "object" || p === null) return p;
+    const row = p as Record<string, unknown>;
+    const join = (v: unknown) => (Array.isArray(v) && v.length > 0 ? v.join(", ") : "-");
+    return { ...row, subnets: join(row.subnets), routed: join(row.routed) };
+  });
+}
+
 /** Renders `/info` as the text `info` prints. */
 export function renderInfo(info: NodeInfo): string {
   const out = [
@@ -26,6 +44,7 @@ export function renderInfo(info: NodeInfo): string {
       ["tag", info.tag],
       ["portal", info.portal ? "yes" : "no"],
       ["teams", info.teams.length > 0 ? info.teams.join(", ") : "-"],
+      ...servingLine(info.portals),
       ...statsLine(info.stats),
     ]),
   ];
@@ -34,6 +53,7 @@ export function renderInfo(info: NodeInfo): string {
       ["tethers", info.tethers],
       ["routes", info.routes.map(routeRow)],
       ["streams", info.streams],
+      ["portals", portalRows(info.portals)],
     ] as const
   ) {
     out.push("", `${title} (${rows.length})`);

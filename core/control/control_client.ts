@@ -25,6 +25,7 @@ import type { Logger } from "../log/logger.ts";
 import { GuardianApiError, type GuardianClient, type Session } from "./guardian_client.ts";
 import { ResilientSubscription } from "./resilient_subscription.ts";
 import { teamsSubject } from "./subjects.ts";
+import { checkPortalSubnets } from "../wire/portal_subnets.ts";
 import { openTeamKeys, type TeamKey } from "./team_keys.ts";
 
 export type { Msg } from "@nats-io/nats-core";
@@ -61,6 +62,11 @@ export interface ControlClientOptions {
   mldsaPublicKey: Uint8Array;
   /** Portal mode (stated in the certificate). */
   portal?: boolean;
+  /**
+   * IPv4 networks this portal serves (stated in the certificate); only with `portal`. Change them
+   * for later sessions with {@link ControlClient.setSubnets}.
+   */
+  subnets?: string[];
   /** Logger; default silent. */
   log?: Logger;
   /** Fraction of the session life after which to renew; default 0.6. */
@@ -80,6 +86,7 @@ export class ControlClient {
   readonly #log: Logger;
   readonly #now: () => number;
   #session: Session;
+  #subnets: string[] | undefined;
   #nc: NatsConnection | null = null;
   #connecting: Promise<void> | null = null;
   readonly #subs = new Set<ResilientSubscription>();
@@ -102,6 +109,7 @@ export class ControlClient {
     this.#log = options.log ?? silent;
     this.#now = options.now ?? Date.now;
     this.#session = session;
+    this.#subnets = options.subnets;
     this.#teams = session.teams;
     this.#teamsIssuedAt = session.teamsIssuedAt;
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
@@ -120,6 +128,7 @@ export class ControlClient {
       mldsaPublicKey: options.mldsaPublicKey,
       nkey: nkey.getPublicKey(),
       portal: options.portal,
+      subnets: options.subnets,
     });
     const client = new ControlClient(options, nkey, session);
     client.#watchTeams();
@@ -274,6 +283,7 @@ export class ControlClient {
         mldsaPublicKey: this.#options.mldsaPublicKey,
         nkey: this.#nkey.getPublicKey(),
         portal: this.#options.portal,
+        subnets: this.#subnets,
       });
     } catch (err) {
       if (this.#stopped) return;
@@ -328,6 +338,22 @@ export class ControlClient {
   /** The latest session (certificate, overlay IP, team keys, expiry…). */
   get session(): Session {
     return this.#session;
+  }
+
+  /**
+   * Sets the IPv4 networks this portal serves from the next session renewal on (the current
+   * certificate keeps stating the old ones until then). Throws RangeError, changing nothing, when
+   * the client is not a portal and `subnets` is not empty, or when the Guardian would refuse the
+   * list (checkPortalSubnets against the realm subnet) — a refused renewal would otherwise be
+   * retried until the session lapses.
+   */
+  setSubnets(subnets: string[]): void {
+    if (subnets.length > 0 && this.#options.portal !== true) {
+      throw new RangeError("subnets: only a portal serves subnets");
+    }
+    const problem = checkPortalSubnets(subnets, this.#session.realmSubnet);
+    if (problem !== null) throw new RangeError(`subnets: ${problem}`);
+    this.#subnets = [...subnets];
   }
 
   /** The team keys currently held. */

@@ -39,6 +39,8 @@ export interface Session {
   tag: string;
   /** Portal mode as requested at login. */
   portal: boolean;
+  /** IPv4 networks (CIDR) the certificate says this portal serves; `[]` unless a portal. */
+  subnets: string[];
   /** SignedCertificate bytes (Guardian-signed identity for this run's ML-DSA key). */
   certificate: Uint8Array;
   /** The Guardian's ML-DSA-65 public key (1,952 bytes). */
@@ -69,6 +71,8 @@ export interface SessionLoginRequest {
   nkey: string;
   /** Run in portal mode (stated in the certificate). */
   portal?: boolean;
+  /** IPv4 networks (CIDR, host bits zero) this portal serves; only with `portal: true`. */
+  subnets?: string[];
 }
 
 /** Body of a registration. */
@@ -102,6 +106,8 @@ const SessionJson = z.object({
   overlay_ip: z.string(),
   tag: z.string(),
   portal: z.boolean(),
+  // Absent from Guardians that predate portal subnets.
+  subnets: z.array(z.string()).default([]),
   certificate: z.string(),
   guardian_public_key: z.string(),
   nats_jwt: z.string().min(1),
@@ -138,6 +144,7 @@ export function parseSession(value: unknown): Session {
     overlayIp: s.overlay_ip,
     tag: s.tag,
     portal: s.portal,
+    subnets: s.subnets,
     certificate,
     guardianPublicKey,
     natsJwt: s.nats_jwt,
@@ -245,6 +252,7 @@ export class GuardianClient {
       nkey: request.nkey,
     };
     if (request.portal !== undefined) body.portal = request.portal;
+    if (request.subnets !== undefined) body.subnets = request.subnets;
     return parseSession(await this.call("POST", "/conflux/session/login", { body }));
   }
 

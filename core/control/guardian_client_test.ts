@@ -25,6 +25,16 @@ Deno.test("parseSession decodes base64 fields and team keys", () => {
   assert.equal(s.guardianPublicKey.length, 1952);
   assert.deepEqual(s.teams.map((t) => [t.teamId, t.version, t.key.length]), [["t1", 2, 32]]);
   assert.equal(s.teamsIssuedAt, 0, "absent from other Guardians: 0");
+  assert.deepEqual(s.subnets, [], "absent from older Guardians: none");
+});
+
+Deno.test("parseSession carries a portal's subnets", () => {
+  const subnets = ["198.18.0.0/16", "198.19.4.0/24"];
+  assert.deepEqual(parseSession({ ...wire, portal: true, subnets }).subnets, subnets);
+  assert.throws(
+    () => parseSession({ ...wire, portal: true, subnets: "198.18.0.0/16" }),
+    (e: unknown) => e instanceof GuardianApiError && e.status === 0,
+  );
 });
 
 Deno.test("parseSession refuses malformed responses with GuardianApiError(0)", () => {

@@ -28,6 +28,7 @@ export {
   discoverSubject,
   inboxPrefix,
   isSubjectToken,
+  portalsSubject,
   realmPrefix,
   teamsSubject,
 } from "./subjects.ts";

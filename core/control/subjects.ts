@@ -28,6 +28,14 @@ export function discoverSubject(realmId: string): string {
   return `${realmPrefix(realmId)}.discover`;
 }
 
+/**
+ * `vn.<realm>.portals`: portals announce themselves here (their certificate names the subnets they
+ * serve), and a node that starts asks here, answered by reply (PROTOCOL.md, "Portal mode").
+ */
+export function portalsSubject(realmId: string): string {
+  return `${realmPrefix(realmId)}.portals`;
+}
+
 /** `_INBOX.<conflux>`: the inbox prefix of a conflux. */
 export function inboxPrefix(confluxId: string): string {
   return `_INBOX.${confluxId}`;

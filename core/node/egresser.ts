@@ -6,7 +6,7 @@
  * @module
  */
 import type { StreamSender } from "../stream/session.ts";
-import { formatIpv4 } from "./packet.ts";
+import { formatIpv4, type Ipv4Cidr } from "./packet.ts";
 
 /** A peer as this node knows it after a verified exchange. */
 export interface PeerRef {
@@ -20,6 +20,8 @@ export interface PeerRef {
   tags: Uint8Array[];
   /** SHA-256 of its SignedCertificate. */
   certificateHash: Uint8Array;
+  /** Networks it serves as a portal (from its certificate; empty unless it is one). */
+  subnets: Ipv4Cidr[];
 }
 
 /** Where an egresser is in its life. */

@@ -20,6 +20,7 @@ function member(id: string, realmId: string, teamKeys: Uint8Array[], seed: numbe
     expiresAt: now + 600_000,
     tag: id,
     portal: false,
+    subnets: [],
   };
   return new Messenger({
     fields,

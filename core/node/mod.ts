@@ -26,6 +26,30 @@ import { parseCidr } from "./packet.ts";
 import { serveStatus, STATUS_SOCKET_NAME } from "./status_server.ts";
 import type { ControlPort } from "./ports.ts";
 import type { Session } from "../control/guardian_client.ts";
+import { enablePortalForwarding, readHostRoutes } from "../portal/linux_host.ts";
+import { servedSubnets, urlAddresses } from "../portal/subnets.ts";
+
+/**
+ * The networks a portal on this host serves (its connected IPv4 networks; see
+ * core/portal/subnets.ts). Read before login, since the certificate states them.
+ */
+async function hostSubnets(tunName: string, log: NodeOptions["log"]): Promise<string[]> {
+  if (Deno.build.os !== "linux") {
+    log.warn("portal mode serves networks on Linux only so far; serving none");
+    return [];
+  }
+  try {
+    const subnets = servedSubnets(await readHostRoutes(), {
+      tunName,
+      overlay: parseCidr("100.64.0.0/10")!,
+    });
+    log.info("portal: serving the host's networks", { subnets });
+    return subnets;
+  } catch (e) {
+    log.warn("portal: the host's networks could not be read; serving none", { error: String(e) });
+    return [];
+  }
+}
 
 /** TUN MTU (the seed: 1500; WebRTC data channels segment larger messages themselves). */
 export const TUN_MTU = 1500;
@@ -42,12 +66,15 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
     throw new RangeError("idleTimeoutMs must be at least 100 ms");
   }
   const keys = generateSigningKeyPair(crypto.getRandomValues(new Uint8Array(32)));
+  const tunName = options.tunName ?? DEFAULT_TUN_NAME;
+  const subnets = options.portal ? options.subnets ?? await hostSubnets(tunName, log) : undefined;
   log.info("logging in", { guardian: options.guardianUrl });
   const control = await ControlClient.connect({
     guardian: new GuardianClient(options.guardianUrl),
     confluxToken: options.confluxToken,
     mldsaPublicKey: keys.publicKey,
     portal: options.portal,
+    subnets,
     log,
   });
   const cleanup: (() => Promise<void> | void)[] = [() => control.close()];
@@ -66,7 +93,7 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
     // Offloads (TSO/USO super-packets through the TUN) unless VEILNET_TUN_OFFLOAD=0.
     const offload = Deno.build.os === "linux" && Deno.env.get("VEILNET_TUN_OFFLOAD") !== "0";
     const tun = await Tun.open({
-      name: options.tunName ?? DEFAULT_TUN_NAME,
+      name: tunName,
       mtu: TUN_MTU,
       offload,
     });
@@ -99,8 +126,20 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
       relayFault: options.relayFault,
       sendDelayMs: options.sendDelayMs,
       hostAddresses: underlayAddresses(realm),
+      // Portal routes need the host's routing table to avoid clashing with it: Linux only so far.
+      portalHost: Deno.build.os === "linux"
+        ? {
+          hostRoutes: readHostRoutes,
+          addRoute: (cidr) => tun.addRoute(cidr),
+          removeRoute: (cidr) => tun.removeRoute(cidr),
+        }
+        : undefined,
+      protectedAddresses: urlAddresses([options.guardianUrl, ...control.session.natsUrls]),
       log,
     });
+    if (cert.portal && (cert.subnets ?? []).length > 0) {
+      cleanup.push(await enablePortalForwarding(tun.name, realm, log));
+    }
     node.start();
     cleanup.push(() => node.stop());
     const offTeams = control.onTeams((teams) => node.setTeams(teams.map(teamOf)));

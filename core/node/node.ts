@@ -81,6 +81,8 @@ import type { NodeInfo, RouteInfo } from "./status_server.ts";
 import { DelayLine } from "./delay_line.ts";
 import { Router, ROUTER_TICK_MS } from "./router.ts";
 import { TetherPool } from "./tether_pool.ts";
+import { type PortalHost, Portals } from "./portals.ts";
+import { portalsSubject } from "../control/subjects.ts";
 
 /** How long a stream handshake may take before the egresser backs off. */
 export const HANDSHAKE_TIMEOUT_MS = 3000;
@@ -164,6 +166,10 @@ export interface NodeRuntimeOptions {
   relayFault?: (frame: Uint8Array) => void;
   /** Test fault injection: delay on every frame sent (see NodeOptions.sendDelayMs). */
   sendDelayMs?: number;
+  /** The host's routing table for portal mode; without it the node neither learns nor serves. */
+  portalHost?: PortalHost;
+  /** Addresses portal routes must never capture (Guardian, NATS servers). */
+  protectedAddresses?: number[];
 }
 
 interface Ingresser {
@@ -187,6 +193,7 @@ export class Node {
   #discovered = new Map<number, { peer: PeerRef; at: number }>();
   #pool: TetherPool;
   #router: Router;
+  #portals: Portals | null = null;
   /** Overlay address (dotted) of each tether peer, and back: routing names neighbours by it. */
   #tetherIp = new Map<string, string>();
   #ipTether = new Map<string, string>();
@@ -288,6 +295,19 @@ export class Node {
       },
       log: options.log,
     });
+    if (options.portalHost) {
+      this.#portals = new Portals({
+        subject: portalsSubject(s.certificate.realmId),
+        control: options.control,
+        messenger: this.#messenger,
+        host: options.portalHost,
+        tunName: options.tun.name,
+        realm,
+        protectedAddresses: options.protectedAddresses ?? [],
+        allowVerify: () => this.#verifyLimiter.allow("control", Date.now()),
+        log: options.log,
+      });
+    }
   }
 
   /** Our conflux id. */
@@ -308,6 +328,7 @@ export class Node {
     const every = Math.max(100, Math.min(1000, Math.floor(this.#o.idleTimeoutMs / 4)));
     this.#sweepTimer = setInterval(() => this.#sweep(Date.now()), every);
     this.#routeTimer = setInterval(() => this.#routeTick(Date.now()), ROUTER_TICK_MS);
+    this.#portals?.start(servedSubnetsOf(this.#o.session.certificate));
   }
 
   /** Stops everything the node started; the caller closes TUN and control afterwards. */
@@ -320,6 +341,7 @@ export class Node {
     this.#pool.closeAll();
     this.#egress.clear();
     this.#ingress.clear();
+    await this.#portals?.stop();
     await Promise.race([
       Promise.allSettled(this.#loops),
       new Promise((r) => setTimeout(r, 1500)),
@@ -338,6 +360,7 @@ export class Node {
       secretKey: this.#o.secretKey,
       guardianPublicKey: session.guardianPublicKey,
     });
+    this.#portals?.setServing(servedSubnetsOf(session.certificate));
   }
 
   /** Applies a new team set (live change): new streams obey it, streams without affinity end. */
@@ -363,6 +386,7 @@ export class Node {
     for (const [ip, d] of this.#discovered) {
       if (!this.#messenger.affine(d.peer.publicKey, d.peer.tags)) this.#discovered.delete(ip);
     }
+    this.#portals?.recheckAffinity();
     // Tethers to peers we no longer share anything with go at the next idle sweep.
   }
 
@@ -399,6 +423,7 @@ export class Node {
         };
       }),
       routes: [...this.#egress.values()].map((e) => this.#routeInfo(e)),
+      ...(this.#portals ? { portals: this.#portals.info() } : {}),
       streams: [
         ...[...this.#egress.values()].filter((e) => e.sender && e.peer).map((e) => ({
           direction: "egress" as const,
@@ -499,8 +524,11 @@ export class Node {
 
   /** `inner` is virtio header ‖ packet, in a scratch buffer (copied if it must wait). */
   #egressPacket(inner: Uint8Array, now: number): void {
-    const dst = ipv4Destination(inner.subarray(INNER_HEADER_LENGTH));
-    if (dst < 0 || dst === this.#ownIp || !cidrContains(this.#realm, dst)) return;
+    let dst = ipv4Destination(inner.subarray(INNER_HEADER_LENGTH));
+    if (dst < 0) return;
+    // Outside the realm: a portal's network, carried by the stream to that portal.
+    if (!cidrContains(this.#realm, dst)) dst = this.#portals?.lookup(dst) ?? -1;
+    if (dst < 0 || dst === this.#ownIp) return;
     let e = this.#egress.get(dst);
     if (!e) {
       // Network and broadcast addresses of the realm belong to nobody.
@@ -651,6 +679,7 @@ export class Node {
         publicKey: new Uint8Array(0),
         tags: [],
         certificateHash: new Uint8Array(0),
+        subnets: [],
       };
     }
     const body = toBinary(DiscoverSchema, create(DiscoverSchema, { overlayIp: ipText }));
@@ -807,6 +836,7 @@ export class Node {
     peer.publicKey = opened.sender.mldsaPublicKey;
     peer.tags = opened.affinityTags;
     peer.certificateHash = opened.senderCertificateHash;
+    peer.subnets = servedSubnetsOf(opened.sender);
     return new StreamSender(secrets, Date.now());
   }
 
@@ -858,7 +888,7 @@ export class Node {
         frame.payload,
         target,
       );
-      if (n < 0 || !this.#deliver(target.out.subarray(0, n), ing.peer.ip, batch)) {
+      if (n < 0 || !this.#deliver(target.out.subarray(0, n), ing.peer, batch)) {
         this.counters.framesDropped++;
       }
     }
@@ -925,10 +955,15 @@ export class Node {
    * address; a super-packet goes to the kernel whole when our TUN takes offloads, else it is
    * segmented here. False when refused.
    */
-  #deliver(plain: Uint8Array, peerIp: number, batch: PacketBatch): boolean {
+  #deliver(plain: Uint8Array, peer: PeerRef, batch: PacketBatch): boolean {
     if (plain.length < INNER_HEADER_LENGTH + 20) return false;
     const packet = plain.subarray(INNER_HEADER_LENGTH);
-    if (ipv4Source(packet) !== peerIp) return false;
+    // A peer speaks for its own address, or, if it is a portal, for the networks it serves; and
+    // it reaches only us, or the networks we serve as a portal.
+    const src = ipv4Source(packet);
+    if (src !== peer.ip && !peer.subnets.some((c) => cidrContains(c, src))) return false;
+    const dst = ipv4Destination(packet);
+    if (dst !== this.#ownIp && !this.#portals?.serves(dst)) return false;
     const h = decodeVirtioNetHeader(plain, 0, this.#header);
     const gso = h.gsoType & ~GsoType.ECN;
     const plainPacket = gso === GsoType.NONE && (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) === 0;
@@ -1295,7 +1330,14 @@ function peerOf(opened: OpenedEnvelope, ip: number): PeerRef {
     publicKey: opened.sender.mldsaPublicKey,
     tags: opened.affinityTags,
     certificateHash: opened.senderCertificateHash,
+    subnets: servedSubnetsOf(opened.sender),
   };
+}
+
+/** The networks a certificate says its conflux serves as a portal (none unless it is one). */
+function servedSubnetsOf(c: CertificateFields): Ipv4Cidr[] {
+  if (!c.portal) return [];
+  return (c.subnets ?? []).map((s) => parseCidr(s)).filter((x): x is Ipv4Cidr => x !== null);
 }
 
 function random(n: number): Uint8Array {

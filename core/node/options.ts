@@ -18,6 +18,8 @@ export interface NodeOptions {
   configDir: string;
   /** Portal mode: give teammates access to this host's networks. */
   portal: boolean;
+  /** IPv4 networks this portal serves; computed from the host when absent. */
+  subnets?: string[];
   /** Tether engine; "auto" prefers libdatachannel and falls back to werift. */
   rtcEngine: RtcEngineChoice;
   /** Whether this node forwards frames for other confluxes. */

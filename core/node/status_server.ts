@@ -6,6 +6,7 @@
  * @module
  */
 import type { Logger } from "../log/logger.ts";
+import type { PortalsInfo } from "./portals.ts";
 
 /** Name of the status socket inside the config directory. */
 export const STATUS_SOCKET_NAME = "conflux.sock";
@@ -23,6 +24,8 @@ export interface NodeInfo {
   tethers: TetherInfo[];
   routes: RouteInfo[];
   streams: StreamInfo[];
+  /** Portal mode: the networks this node serves, and the portals it routes to. */
+  portals?: PortalsInfo;
 }
 
 /** Data-path counters in /info. */

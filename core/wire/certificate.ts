@@ -15,6 +15,7 @@ import { MLDSA_PUBLIC_KEY_LENGTH, MLDSA_SIGNATURE_LENGTH, sign, verify } from ".
 import { sha256 } from "../crypto/hash.ts";
 import { WireError } from "./errors.ts";
 import { decodeMessage, safeNumber } from "./protobuf.ts";
+import { checkPortalSubnets } from "./portal_subnets.ts";
 
 /** What a certificate states about one conflux for one Guardian session. */
 export interface CertificateFields {
@@ -36,6 +37,11 @@ export interface CertificateFields {
   tag: string;
   /** Whether the conflux runs in portal mode. */
   portal: boolean;
+  /**
+   * IPv4 networks (canonical CIDR, host bits zero) the portal serves to its teammates; `[]` unless
+   * `portal`. Rules: core/wire/portal_subnets.ts.
+   */
+  subnets: string[];
 }
 
 /** Largest accepted SignedCertificate in bytes (a real one is about 5.3 KB). */
@@ -68,6 +74,10 @@ function checkFields(fields: CertificateFields): void {
     bad("times must be integers");
   }
   if (fields.expiresAt <= fields.issuedAt) bad("expires before it is issued");
+  if (!Array.isArray(fields.subnets)) bad("subnets must be a list");
+  if (fields.subnets.length > 0 && fields.portal !== true) bad("subnets given but not a portal");
+  const problem = checkPortalSubnets(fields.subnets, fields.realmSubnet);
+  if (problem !== null) bad(`subnets: ${problem}`);
 }
 
 /**
@@ -92,6 +102,7 @@ export function issueCertificate(
       expiresAt: BigInt(fields.expiresAt),
       tag: fields.tag,
       portal: fields.portal,
+      subnets: fields.subnets,
     }),
   );
   const signature = sign(guardianSecretKey, "veilnet/v1/certificate", certificate, random);
@@ -138,6 +149,7 @@ export function parseCertificate(signed: Uint8Array): ParsedCertificate {
     expiresAt: safeNumber("certificate expires_at", inner.expiresAt),
     tag: inner.tag,
     portal: inner.portal,
+    subnets: inner.subnets,
   };
   checkFields(fields);
   return { fields, certificate: outer.certificate, signature: outer.signature };

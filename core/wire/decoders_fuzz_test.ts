@@ -115,6 +115,7 @@ const cert = issueCertificate({
   expiresAt: now + 60_000,
   tag: "t",
   portal: false,
+  subnets: [],
 }, guardian.secretKey);
 const envelope = sealEnvelope(
   {

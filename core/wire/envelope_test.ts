@@ -33,6 +33,7 @@ function certFor(publicKey: Uint8Array, patch: Partial<CertificateFields> = {}):
     expiresAt: now + 3_600_000,
     tag: "",
     portal: false,
+    subnets: [],
     ...patch,
   }, guardian.secretKey);
 }
@@ -178,6 +179,7 @@ Deno.test("envelope: forged signatures and certificates fail with typed errors",
     expiresAt: now + 10_000,
     tag: "",
     portal: false,
+    subnets: [],
   }, mallory.secretKey);
   const withSelfMade = sealEnvelope(
     {

@@ -1,0 +1,282 @@
+/**
+ * Portal mode on the control channel and in the host's routing table.
+ *
+ * A portal announces itself on `vn.<realm>.portals` every {@link PORTAL_ANNOUNCE_MS} (and when
+ * asked): a signed envelope whose certificate names the subnets it serves. Every node listens;
+ * an announcement from a portal it shares a team with is learnt, and each of its subnets that does
+ * not clash with the host's own routes is routed into the TUN. A starting node asks once, so it
+ * need not wait for the next round. Portals not heard for {@link PORTAL_TTL_MS} are forgotten and
+ * their routes removed. The data path asks {@link Portals.lookup} for the portal of an address
+ * outside the realm.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log/logger.ts";
+import { MessageType } from "../wire/gen/veilnet_pb.ts";
+import type { Messenger } from "./messenger.ts";
+import { peekEnvelope } from "./messenger.ts";
+import { cidrContains, formatIpv4, type Ipv4Cidr, parseCidr, parseIpv4 } from "./packet.ts";
+import type { ControlMessage, ControlPort } from "./ports.ts";
+import { longestMatch, type PortalRoute, PortalTable } from "../portal/portal_table.ts";
+import { type HostRoute, refuseSubnet } from "../portal/subnets.ts";
+
+/** A portal announces itself this often. */
+export const PORTAL_ANNOUNCE_MS = 30_000;
+/** A portal not heard for this long is forgotten (three announcements lost, plus slack). */
+export const PORTAL_TTL_MS = 95_000;
+/** A portal answers queries at most this often (one announcement serves every asker). */
+const ANSWER_EVERY_MS = 2_000;
+const SWEEP_MS = 5_000;
+
+/** What portal mode needs from the host: its routes, and routes through our TUN. */
+export interface PortalHost {
+  /** The host's IPv4 routes (main table). */
+  hostRoutes(): Promise<HostRoute[]>;
+  /** Routes `cidr` into the TUN. */
+  addRoute(cidr: string): Promise<void>;
+  /** Removes a route added with addRoute. */
+  removeRoute(cidr: string): Promise<void>;
+}
+
+/** Options of {@link Portals}. */
+export interface PortalsOptions {
+  /** `vn.<realm>.portals`. */
+  subject: string;
+  control: ControlPort;
+  messenger: Messenger;
+  host: PortalHost;
+  /** Name of our TUN (its routes are ours, not the host's). */
+  tunName: string;
+  /** The realm's overlay network. */
+  realm: Ipv4Cidr;
+  /** Addresses this host must keep reaching through its own routes (Guardian, NATS). */
+  protectedAddresses: number[];
+  /** Rate limit on signature checks, shared with the rest of the control plane. */
+  allowVerify: () => boolean;
+  log: Logger;
+}
+
+/** Status of portal mode for `info`. */
+export interface PortalsInfo {
+  /** Subnets this node serves (empty unless it is a portal). */
+  serving: string[];
+  /** Portals known, with the subnets routed through each. */
+  portals: { conflux_id: string; overlay_ip: string; subnets: string[]; routed: string[] }[];
+}
+
+/** Portal announcements in and out, and the TUN routes that follow from them. */
+export class Portals {
+  readonly #o: PortalsOptions;
+  readonly #table = new PortalTable({ ttlMs: PORTAL_TTL_MS });
+  /** Routed subnets, longest prefix first. */
+  #routed: PortalRoute[] = [];
+  #installed = new Set<string>();
+  #serving: Ipv4Cidr[] = [];
+  #keys = new Map<string, { publicKey: Uint8Array; tags: Uint8Array[] }>();
+  #refused = new Set<string>();
+  #answeredAt = -Infinity;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #syncing: Promise<void> = Promise.resolve();
+  #dirty = false;
+  #stopped = false;
+  /** Our last message: NATS echoes it back, and it is not worth a signature check. */
+  #lastSent: Uint8Array = new Uint8Array();
+
+  constructor(options: PortalsOptions) {
+    this.#o = options;
+  }
+
+  /** Listens, asks who serves what, and (as a portal) starts announcing. */
+  start(serving: Ipv4Cidr[]): void {
+    this.setServing(serving);
+    this.#listen();
+    this.#publish(MessageType.PORTAL_QUERY);
+    this.#timers.push(
+      setInterval(() => this.#announce(), PORTAL_ANNOUNCE_MS),
+      setInterval(() => {
+        if (this.#table.expire(Date.now())) this.#sync();
+      }, SWEEP_MS),
+    );
+  }
+
+  /** The subnets this node serves changed (a renewed certificate): announce them at once. */
+  setServing(serving: Ipv4Cidr[]): void {
+    const key = (list: Ipv4Cidr[]) => list.map((c) => `${c.network}/${c.prefix}`).join();
+    const changed = key(serving) !== key(this.#serving);
+    this.#serving = serving.slice();
+    if (changed) this.#announce();
+  }
+
+  /** Stops announcing and removes every route it added. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    await this.#syncing;
+    for (const cidr of this.#installed) await this.#o.host.removeRoute(cidr).catch(() => {});
+    this.#installed.clear();
+    this.#routed = [];
+  }
+
+  /** The overlay address of the portal that carries `ip`, or -1. */
+  lookup(ip: number): number {
+    return longestMatch(this.#routed, ip)?.portalIp ?? -1;
+  }
+
+  /** True when this node serves `ip` as a portal. */
+  serves(ip: number): boolean {
+    for (const c of this.#serving) if (cidrContains(c, ip)) return true;
+    return false;
+  }
+
+  /** Teams changed: portals we no longer share a team with are dropped. */
+  recheckAffinity(): void {
+    let changed = false;
+    for (const [id, k] of this.#keys) {
+      if (this.#o.messenger.affine(k.publicKey, k.tags)) continue;
+      this.#keys.delete(id);
+      changed = this.#table.forget(id) || changed;
+    }
+    if (changed) this.#sync();
+  }
+
+  /** What `info` shows. */
+  info(): PortalsInfo {
+    return {
+      serving: this.#serving.map((c) => `${formatIpv4(c.network)}/${c.prefix}`),
+      portals: this.#table.portals().map((p) => ({
+        conflux_id: p.id,
+        overlay_ip: formatIpv4(p.ip),
+        subnets: p.subnets.map((c) => `${formatIpv4(c.network)}/${c.prefix}`),
+        routed: this.#routed.filter((r) => r.portalId === p.id).map((r) => r.text),
+      })),
+    };
+  }
+
+  #publish(type: MessageType): void {
+    if (this.#stopped) return;
+    try {
+      const sealed = this.#o.messenger.seal(type, new Uint8Array(), Date.now());
+      this.#lastSent = sealed;
+      this.#o.control.publish(this.#o.subject, sealed);
+    } catch (e) {
+      this.#o.log.debug("portal message not sent", { error: String(e) });
+    }
+  }
+
+  #announce(): void {
+    if (this.#serving.length > 0) this.#publish(MessageType.PORTAL_ANNOUNCE);
+  }
+
+  async #listen(): Promise<void> {
+    try {
+      for await (const m of this.#o.control.subscribe(this.#o.subject)) {
+        if (this.#stopped) return;
+        try {
+          this.#onMessage(m);
+        } catch (e) {
+          this.#o.log.debug("portal message dropped", { error: String(e) });
+        }
+      }
+    } catch (e) {
+      if (!this.#stopped) this.#o.log.warn("portal subscription ended", { error: String(e) });
+    }
+  }
+
+  #onMessage(m: ControlMessage): void {
+    const peek = peekEnvelope(m.data);
+    if (!peek || equalBytes(m.data, this.#lastSent)) return;
+    const now = Date.now();
+    if (peek.type === MessageType.PORTAL_QUERY) {
+      // Answered by a broadcast announcement, at most every ANSWER_EVERY_MS: no signature check
+      // is needed to decide that, and one announcement serves every node that just started.
+      if (this.#serving.length === 0 || now - this.#answeredAt < ANSWER_EVERY_MS) return;
+      this.#answeredAt = now;
+      this.#announce();
+      return;
+    }
+    if (peek.type !== MessageType.PORTAL_ANNOUNCE || !this.#o.allowVerify()) return;
+    const opened = this.#o.messenger.open(m.data, now);
+    const sender = opened.sender;
+    if (sender.confluxId === this.#o.messenger.identity.fields.confluxId) return;
+    if (!sender.portal || !this.#o.messenger.affine(sender.mldsaPublicKey, opened.affinityTags)) {
+      if (this.#table.forget(sender.confluxId)) this.#sync();
+      return;
+    }
+    const ip = parseIpv4(sender.overlayIp);
+    const subnets = (sender.subnets ?? []).map((s) => parseCidr(s)).filter((c): c is Ipv4Cidr =>
+      c !== null
+    );
+    this.#keys.set(sender.confluxId, {
+      publicKey: sender.mldsaPublicKey,
+      tags: opened.affinityTags,
+    });
+    if (this.#table.learn({ id: sender.confluxId, ip, subnets, seenAt: now })) this.#sync();
+  }
+
+  /** Brings the TUN routes in line with the table; runs one at a time. */
+  #sync(): void {
+    if (this.#dirty) return;
+    this.#dirty = true;
+    this.#syncing = this.#syncing.then(async () => {
+      this.#dirty = false;
+      if (this.#stopped) return;
+      try {
+        await this.#apply();
+      } catch (e) {
+        this.#o.log.warn("portal routes not updated", { error: String(e) });
+      }
+    });
+  }
+
+  async #apply(): Promise<void> {
+    const routes = await this.#o.host.hostRoutes();
+    const accepted: PortalRoute[] = [];
+    for (const r of this.#table.routes()) {
+      const why = refuseSubnet(r.subnet, {
+        routes,
+        tunName: this.#o.tunName,
+        realm: this.#o.realm,
+        protectedAddresses: this.#o.protectedAddresses,
+      });
+      if (why === null) {
+        accepted.push(r);
+        continue;
+      }
+      const key = `${r.portalId} ${r.text} ${why}`;
+      if (!this.#refused.has(key)) {
+        if (this.#refused.size > 1024) this.#refused.clear();
+        this.#refused.add(key);
+        this.#o.log.info("portal subnet not routed", { subnet: r.text, portal: r.portalId, why });
+      }
+    }
+    const want = new Set(accepted.map((r) => r.text));
+    for (const cidr of [...this.#installed]) {
+      if (want.has(cidr)) continue;
+      await this.#o.host.removeRoute(cidr).catch(() => {});
+      this.#installed.delete(cidr);
+      this.#o.log.info("portal route removed", { subnet: cidr });
+    }
+    const routed: PortalRoute[] = [];
+    for (const r of accepted) {
+      if (!this.#installed.has(r.text)) {
+        try {
+          await this.#o.host.addRoute(r.text);
+        } catch (e) {
+          this.#o.log.warn("portal route not added", { subnet: r.text, error: String(e) });
+          continue;
+        }
+        this.#installed.add(r.text);
+        this.#o.log.info("portal route added", { subnet: r.text, portal: r.portalId });
+      }
+      routed.push(r);
+    }
+    this.#routed = routed.sort((a, b) => b.subnet.prefix - a.subnet.prefix);
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

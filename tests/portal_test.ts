@@ -1,0 +1,126 @@
+/**
+ * Portal mode between namespaces: h2 runs with `--portal` and has a LAN (its own namespace,
+ * 198.19.77.0/24, with no route to the overlay or the underlay). h1 shares a team with h2, h3 does
+ * not. h1 gets a route to the LAN through its TUN, pings and runs iperf3 to a LAN host (the portal
+ * masquerades, so the LAN host needs no route back); h3 gets no route and, with one added by
+ * hand, still reaches nothing.
+ */
+import assert from "node:assert/strict";
+import { createLab, type Lab, labAvailable, run } from "../demo/lab.ts";
+
+const LAN = "198.19.77.0/24";
+const LAN_PORTAL = "198.19.77.1";
+const LAN_HOST = "198.19.77.2";
+const H1 = 0, H2 = 1, H3 = 2;
+
+/** A namespace `lan` behind node `portal`: veth lan0 (portal side) ↔ eth0 (LAN host). */
+async function addLan(lab: Lab, portal: number): Promise<string> {
+  const ns = `${lab.id}lan`;
+  await run(["ip", "netns", "add", ns]);
+  await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
+  const pns = lab.namespaces[portal];
+  await run([
+    "ip",
+    "link",
+    "add",
+    "lan0",
+    "netns",
+    pns,
+    "type",
+    "veth",
+    "peer",
+    "name",
+    "eth0",
+    "netns",
+    ns,
+  ]);
+  await run(["ip", "-n", pns, "addr", "add", `${LAN_PORTAL}/24`, "dev", "lan0"]);
+  await run(["ip", "-n", pns, "link", "set", "lan0", "up"]);
+  await run(["ip", "-n", ns, "addr", "add", `${LAN_HOST}/24`, "dev", "eth0"]);
+  await run(["ip", "-n", ns, "link", "set", "eth0", "up"]);
+  return ns;
+}
+
+/** True when node `i` routes `cidr` into its TUN; polls up to `timeoutMs`. */
+async function routed(lab: Lab, i: number, cidr: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  do {
+    const r = await lab.exec(lab.namespaces[i], ["ip", "-4", "route", "show", cidr], {
+      check: false,
+    });
+    if (r.stdout.includes("veilnet0")) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  } while (Date.now() < deadline);
+  return false;
+}
+
+Deno.test({
+  name: "portal: a teammate reaches the portal's LAN through it; a non-teammate does not",
+  ignore: !labAvailable(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const lab = await createLab({ nodes: 3, echo: Deno.env.get("LAB_ECHO") === "1" });
+    let lan = "";
+    try {
+      lan = await addLan(lab, H2);
+      await lab.startServices();
+      await lab.createTeam("dev");
+      await lab.createTeam("ops");
+      const h = [
+        await lab.register("h1", ["dev"]),
+        await lab.register("h2", ["dev"]),
+        await lab.register("h3", ["ops"]),
+      ];
+      await Promise.all([
+        lab.startNode(H1, h[H1]),
+        lab.startNode(H2, h[H2], { flags: ["--portal"] }),
+        lab.startNode(H3, h[H3]),
+      ]);
+
+      assert.ok(await routed(lab, H1, LAN, 30_000), "h1 never routed the portal's LAN");
+      const portalInfo = await lab.info(H2);
+      assert.ok(portalInfo.portals?.serving.includes(LAN), JSON.stringify(portalInfo.portals));
+      const known = (await lab.info(H1)).portals?.portals.find((p) =>
+        p.conflux_id === h[H2].confluxId
+      );
+      // The portal also serves its uplink network, which h1 shares: that one h1 must not route.
+      assert.deepEqual(known?.routed, [LAN], JSON.stringify(known));
+      assert.ok(known?.subnets.includes("198.18.0.0/24"), JSON.stringify(known));
+
+      assert.ok(await lab.reachable(H1, LAN_HOST, 20_000), "h1 cannot ping the LAN host");
+      const server = lab.spawn("iperf3-s", lan, ["iperf3", "-s", "-1", "--forceflush"]);
+      await server.waitFor(/Server listening/, 10_000);
+      const iperf = await lab.exec(
+        lab.namespaces[H1],
+        ["iperf3", "-c", LAN_HOST, "-t", "3", "-J"],
+        {
+          check: false,
+        },
+      );
+      const result = JSON.parse(iperf.stdout);
+      assert.equal(result.error, undefined, `iperf3: ${result.error}`);
+      const bytes = result.end.sum_received.bytes as number;
+      console.log(
+        `iperf3 h1 → LAN host: ${
+          (result.end.sum_received.bits_per_second / 1e6).toFixed(1)
+        } Mbit/s`,
+      );
+      assert.ok(bytes > 0, "no TCP bytes reached the LAN host");
+
+      // h3 shares no team with the portal: no route, and a hand-made one leads nowhere.
+      assert.equal(
+        await routed(lab, H3, LAN, 0),
+        false,
+        "h3 routed the LAN of a portal it may not use",
+      );
+      assert.equal((await lab.info(H3)).portals?.portals.length, 0);
+      await lab.exec(lab.namespaces[H3], ["ip", "route", "add", LAN, "dev", "veilnet0"]);
+      const p = await lab.ping(H3, LAN_HOST, { count: 3, waitS: 1 });
+      assert.equal(p.received, 0, "h3 reached the LAN without a team in common");
+    } finally {
+      await lab.close();
+      if (lan) await run(["ip", "netns", "del", lan], { check: false });
+    }
+  },
+});
