@@ -166,6 +166,7 @@ export class Lab {
   readonly dir: string;
   readonly procs: Proc[] = [];
   #nodeProcs = new Map<number, Proc>();
+  #extra: string[] = [];
   #client?: Deno.HttpClient;
   #echo: boolean;
   /** Access token of the lab's user. */
@@ -402,11 +403,44 @@ export class Lab {
     return false;
   }
 
+  /**
+   * Gives node `portal` a LAN: a namespace `<id>lan` whose host has `host` (a /24 address) on
+   * eth0, joined by a veth to the node's `lan0` with `gateway`. The LAN has no route to the
+   * underlay or the overlay. Returns the LAN namespace (removed by {@link close}).
+   */
+  async addLan(portal: number, gateway: string, host: string): Promise<string> {
+    const ns = `${this.id}lan`;
+    this.#extra.push(ns);
+    await run(["ip", "netns", "add", ns]);
+    await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
+    const pns = this.namespaces[portal];
+    await run([
+      "ip",
+      "link",
+      "add",
+      "lan0",
+      "netns",
+      pns,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "eth0",
+      "netns",
+      ns,
+    ]);
+    await run(["ip", "-n", pns, "addr", "add", `${gateway}/24`, "dev", "lan0"]);
+    await run(["ip", "-n", pns, "link", "set", "lan0", "up"]);
+    await run(["ip", "-n", ns, "addr", "add", `${host}/24`, "dev", "eth0"]);
+    await run(["ip", "-n", ns, "link", "set", "eth0", "up"]);
+    return ns;
+  }
+
   /** Stops every process and removes namespaces and files. */
   async close(): Promise<void> {
     await Promise.allSettled(this.procs.map((p) => p.stop()));
     this.#client?.close();
-    for (const ns of [...this.namespaces, this.hub]) {
+    for (const ns of [...this.namespaces, this.hub, ...this.#extra]) {
       await run(["ip", "netns", "del", ns], { check: false });
     }
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});

@@ -1,12 +1,13 @@
 /**
  * `deno task demo`: a three-node VeilNet overlay on this machine.
  *
- * Installs what it lacks (nats-server and iperf3 from Debian), builds three network namespaces
+ * Installs what it lacks (nats-server, iperf3, nftables from Debian), builds three network namespaces
  * joined by a bridge on 198.18.0.0/24, starts nats-server and a Guardian in a hub namespace,
  * creates a user, a realm, a team and registration tokens through the Guardian API, registers
  * three nodes with the CLI in `--debug` foreground mode (separate `--config-dir`s), then shows
- * ping between overlay addresses, a short iperf3 run and `info` of one node. Everything is torn
- * down at the end, on error, and on Ctrl-C. `--verbose` echoes every process's log.
+ * ping between overlay addresses, a short iperf3 run, node0 reaching a host on node2's LAN through
+ * node2 in portal mode, and `info` of node0. Everything is torn down at the end, on error, and on
+ * Ctrl-C. `--verbose` echoes every process's log.
  *
  * @module
  */
@@ -16,6 +17,9 @@ import { type CommandResult, createLab, type Lab, Proc, run } from "./lab.ts";
 const REPO = new URL("..", import.meta.url).pathname;
 const verbose = Deno.args.includes("--verbose");
 const NODES = 3;
+/** node2 runs in portal mode and has this LAN behind it (its own namespace, no other route). */
+const PORTAL = 2;
+const LAN = { net: "198.19.77.0/24", gateway: "198.19.77.1", host: "198.19.77.2" };
 
 function step(text: string): void {
   console.log(`\n==> ${text}`);
@@ -36,8 +40,9 @@ async function ensurePackages(): Promise<void> {
   if (!(await has("iperf3"))) missing.push("iperf3");
   if (!(await has("ping"))) missing.push("iputils-ping");
   if (!(await has("ip"))) missing.push("iproute2");
+  if (!(await has("nft"))) missing.push("nftables"); // the portal's masquerade
   if (missing.length === 0) {
-    detail("nats-server, iperf3, ping and ip are installed");
+    detail("nats-server, iperf3, ping, ip and nft are installed");
     return;
   }
   detail(`installing ${missing.join(", ")} with apt-get`);
@@ -92,6 +97,8 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
     detail(`hub ${lab.hub}; nodes ${lab.namespaces.join(", ")}`);
+    const lan = await lab.addLan(PORTAL, LAN.gateway, LAN.host);
+    detail(`node${PORTAL} also has a LAN ${LAN.net} (namespace ${lan}, host ${LAN.host})`);
 
     step("Starting nats-server (the Master) and a Guardian in the hub namespace");
     await lab.startServices();
@@ -100,7 +107,7 @@ async function main(): Promise<void> {
     step('Creating team "demo" and one registration token per node (Guardian API)');
     await lab.createTeam("demo");
 
-    step("Registering three nodes with the CLI: register --debug (foreground)");
+    step(`Registering three nodes with the CLI: register --debug (node${PORTAL} with --portal)`);
     const procs: Proc[] = [];
     for (let i = 0; i < NODES; i++) {
       const token = await lab.registrationToken();
@@ -116,6 +123,7 @@ async function main(): Promise<void> {
         "demo",
         "--tag",
         `demo-node-${i}`,
+        ...(i === PORTAL ? ["--portal"] : []),
       ]);
       procs.push(lab.spawn(`node${i}`, lab.namespaces[i], args));
     }
@@ -163,6 +171,21 @@ async function main(): Promise<void> {
       detail(`iperf3 failed: ${client.stderr.trim() || client.stdout.trim()}`);
     }
 
+    step(`Portal mode: node0 reaches ${LAN.host} on node${PORTAL}'s LAN through node${PORTAL}`);
+    const routed = await waitFor(async () => {
+      const r = await lab.exec(lab.namespaces[0], ["ip", "-4", "route", "show", LAN.net]);
+      return r.stdout.includes("veilnet0") ? r.stdout.trim() : null;
+    }, 30_000);
+    detail(routed ? `node0 routes ${routed}` : `node0 never got a route to ${LAN.net}`);
+    if (routed && await lab.reachable(0, LAN.host, 20_000)) {
+      const p = await lab.ping(0, LAN.host, { count: 4, intervalS: 0.3, waitS: 2 });
+      detail(
+        `node0 → ${LAN.host} (LAN host, no overlay of its own): ${p.received}/4 replies, RTT ms ${
+          p.rtts.map((r) => r.toFixed(2)).join(" ")
+        }`,
+      );
+    } else detail(`node0 cannot reach ${LAN.host}`);
+
     step("veilnet-conflux info (node0)");
     const info = await lab.exec(lab.namespaces[0], cli(lab, 0, ["info"]), { check: false });
     for (const line of (info.stdout || info.stderr).trimEnd().split("\n")) detail(line);
@@ -176,6 +199,17 @@ async function main(): Promise<void> {
   await teardown();
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
+}
+
+/** Polls `check` until it returns a value or `timeoutMs` passes (then null). */
+async function waitFor<T>(check: () => Promise<T | null>, timeoutMs: number): Promise<T | null> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await check();
+    if (v !== null) return v;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return null;
 }
 
 if (import.meta.main) await main();

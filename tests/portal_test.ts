@@ -3,43 +3,16 @@
  * 198.19.77.0/24, with no route to the overlay or the underlay). h1 shares a team with h2, h3 does
  * not. h1 gets a route to the LAN through its TUN, pings and runs iperf3 to a LAN host (the portal
  * masquerades, so the LAN host needs no route back); h3 gets no route and, with one added by
- * hand, still reaches nothing.
+ * hand, still reaches nothing. Team changes apply live: h3 joins and gets the LAN, h1 leaves and
+ * loses it.
  */
 import assert from "node:assert/strict";
-import { createLab, type Lab, labAvailable, run } from "../demo/lab.ts";
+import { createLab, type Lab, labAvailable } from "../demo/lab.ts";
 
 const LAN = "198.19.77.0/24";
 const LAN_PORTAL = "198.19.77.1";
 const LAN_HOST = "198.19.77.2";
 const H1 = 0, H2 = 1, H3 = 2;
-
-/** A namespace `lan` behind node `portal`: veth lan0 (portal side) ↔ eth0 (LAN host). */
-async function addLan(lab: Lab, portal: number): Promise<string> {
-  const ns = `${lab.id}lan`;
-  await run(["ip", "netns", "add", ns]);
-  await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
-  const pns = lab.namespaces[portal];
-  await run([
-    "ip",
-    "link",
-    "add",
-    "lan0",
-    "netns",
-    pns,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "eth0",
-    "netns",
-    ns,
-  ]);
-  await run(["ip", "-n", pns, "addr", "add", `${LAN_PORTAL}/24`, "dev", "lan0"]);
-  await run(["ip", "-n", pns, "link", "set", "lan0", "up"]);
-  await run(["ip", "-n", ns, "addr", "add", `${LAN_HOST}/24`, "dev", "eth0"]);
-  await run(["ip", "-n", ns, "link", "set", "eth0", "up"]);
-  return ns;
-}
 
 /** True when node `i` routes `cidr` into its TUN; polls up to `timeoutMs`. */
 async function routed(lab: Lab, i: number, cidr: string, timeoutMs: number): Promise<boolean> {
@@ -54,6 +27,19 @@ async function routed(lab: Lab, i: number, cidr: string, timeoutMs: number): Pro
   return false;
 }
 
+/** True once node `i` no longer routes `cidr` into its TUN; polls up to `timeoutMs`. */
+async function unrouted(lab: Lab, i: number, cidr: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  do {
+    const r = await lab.exec(lab.namespaces[i], ["ip", "-4", "route", "show", cidr], {
+      check: false,
+    });
+    if (!r.stdout.includes("veilnet0")) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  } while (Date.now() < deadline);
+  return false;
+}
+
 Deno.test({
   name: "portal: a teammate reaches the portal's LAN through it; a non-teammate does not",
   ignore: !labAvailable(),
@@ -61,9 +47,8 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const lab = await createLab({ nodes: 3, echo: Deno.env.get("LAB_ECHO") === "1" });
-    let lan = "";
     try {
-      lan = await addLan(lab, H2);
+      const lan = await lab.addLan(H2, LAN_PORTAL, LAN_HOST);
       await lab.startServices();
       await lab.createTeam("dev");
       await lab.createTeam("ops");
@@ -118,9 +103,17 @@ Deno.test({
       await lab.exec(lab.namespaces[H3], ["ip", "route", "add", LAN, "dev", "veilnet0"]);
       const p = await lab.ping(H3, LAN_HOST, { count: 3, waitS: 1 });
       assert.equal(p.received, 0, "h3 reached the LAN without a team in common");
+      await lab.exec(lab.namespaces[H3], ["ip", "route", "del", LAN, "dev", "veilnet0"]);
+
+      // Team changes apply live, well before the next 30 s announcement: h3 joins dev and gets
+      // the LAN; h1 leaves dev and loses it.
+      await lab.addTeam(h[H3].confluxId, "dev");
+      assert.ok(await routed(lab, H3, LAN, 15_000), "h3 did not get the LAN after joining dev");
+      assert.ok(await lab.reachable(H3, LAN_HOST, 20_000), "h3 cannot ping the LAN host");
+      await lab.removeTeam(h[H1].confluxId, "dev");
+      assert.ok(await unrouted(lab, H1, LAN, 15_000), "h1 kept the LAN after leaving dev");
     } finally {
       await lab.close();
-      if (lan) await run(["ip", "netns", "del", lan], { check: false });
     }
   },
 });

@@ -28,6 +28,8 @@ export const PORTAL_TTL_MS = 95_000;
 /** A portal answers queries at most this often (one announcement serves every asker). */
 const ANSWER_EVERY_MS = 2_000;
 const SWEEP_MS = 5_000;
+/** How long a portal whose tags stopped matching may prove it still shares a team. */
+const AFFINITY_GRACE_MS = 3_000;
 
 /** What portal mode needs from the host: its routes, and routes through our TUN. */
 export interface PortalHost {
@@ -111,7 +113,7 @@ export class Portals {
   /** Stops announcing and removes every route it added. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const t of this.#timers) clearInterval(t);
+    for (const t of this.#timers) clearTimeout(t);
     await this.#syncing;
     for (const cidr of this.#installed) await this.#o.host.removeRoute(cidr).catch(() => {});
     this.#installed.clear();
@@ -129,15 +131,34 @@ export class Portals {
     return false;
   }
 
-  /** Teams changed: portals we no longer share a team with are dropped. */
+  /**
+   * Teams changed: we ask again (a new team may open portals that announced themselves before),
+   * and as a portal we announce ourselves. A portal whose last tags no longer match is dropped
+   * only if its fresh announcement does not match either: when a team key rotates, the tags we
+   * hold are stale for a moment, and dropping at once would cut the route for nothing.
+   */
   recheckAffinity(): void {
-    let changed = false;
+    const doubtful: string[] = [];
     for (const [id, k] of this.#keys) {
-      if (this.#o.messenger.affine(k.publicKey, k.tags)) continue;
-      this.#keys.delete(id);
-      changed = this.#table.forget(id) || changed;
+      if (!this.#o.messenger.affine(k.publicKey, k.tags)) doubtful.push(id);
     }
-    if (changed) this.#sync();
+    this.#publish(MessageType.PORTAL_QUERY);
+    this.#announce();
+    if (doubtful.length === 0) return;
+    const since = Date.now();
+    this.#timers.push(setTimeout(() => {
+      if (this.#stopped) return;
+      let changed = false;
+      for (const id of doubtful) {
+        const k = this.#keys.get(id);
+        const p = this.#table.portals().find((x) => x.id === id);
+        // Heard again since, with tags that match: keep it.
+        if (k && p && p.seenAt >= since && this.#o.messenger.affine(k.publicKey, k.tags)) continue;
+        this.#keys.delete(id);
+        changed = this.#table.forget(id) || changed;
+      }
+      if (changed) this.#sync();
+    }, AFFINITY_GRACE_MS));
   }
 
   /** What `info` shows. */
