@@ -1,8 +1,9 @@
 /**
  * `deno task demo`: a three-node VeilNet overlay on this machine.
  *
- * Installs what it lacks (nats-server, iperf3, nftables from Debian), builds three network namespaces
- * joined by a bridge on 198.18.0.0/24, starts nats-server and a Guardian in a hub namespace,
+ * Installs what it lacks (nats-server, iperf3, nftables from Debian), builds three network
+ * namespaces joined by a bridge on 198.18.0.0/24 (node2 also gets a LAN namespace behind it),
+ * starts nats-server and a Guardian in a hub namespace,
  * creates a user, a realm, a team and registration tokens through the Guardian API, registers
  * three nodes with the CLI in `--debug` foreground mode (separate `--config-dir`s), then shows
  * ping between overlay addresses, a short iperf3 run, node0 reaching a host on node2's LAN through
