@@ -41,9 +41,11 @@ COPY --from=build /opt/veilnet-conflux/ffi /opt/veilnet-conflux/ffi
 COPY --from=build /opt/veilnet-conflux/service /opt/veilnet-conflux/service
 COPY --from=build /opt/veilnet-conflux/.deno /opt/veilnet-conflux/.deno
 COPY --from=build /opt/veilnet-conflux/lib /opt/veilnet-conflux/lib
+# DENO_V8_FLAGS: the node's V8 flags (NODE_V8_FLAGS in core/node/options.ts).
 ENV DENO_DIR=/opt/veilnet-conflux/.deno \
     VEILNET_CACHE_DIR=/opt/veilnet-conflux/lib \
-    DENO_NO_UPDATE_CHECK=1
+    DENO_NO_UPDATE_CHECK=1 \
+    DENO_V8_FLAGS=--optimize-for-size
 # `docker exec veilnet-conflux veilnet-conflux info` reads the running node's status.
 RUN printf '#!/bin/sh\nexec deno run -A --cached-only --config /opt/veilnet-conflux/deno.json /opt/veilnet-conflux/main.ts "$@"\n' \
       > /usr/local/bin/veilnet-conflux \

@@ -16,7 +16,8 @@
  *    same way to dist/shim/libaesgcm-<os>-<arch>.<ext> (Linux/macOS; needs that target's
  *    OpenSSL headers, Debian libssl-dev) and embedded too; without it the program falls back
  *    to node:crypto at run time, so a failed AES-GCM build only warns;
- * 2. `deno compile -A --target <t> --include dist/shim/<lib> --output dist/<name>-<t> main.ts`.
+ * 2. `deno compile -A --v8-flags=<NODE_V8_FLAGS> --target <t> --include dist/shim/<lib>
+ *    --output dist/<name>-<t> main.ts` (core/node/options.ts: the node's V8 flags).
  *    At run time ffi/shim.ts finds the embedded library at the same relative path, copies it
  *    to the cache folder (keyed by its hash) and dlopens that copy: dlopen needs a real file.
  *    Windows also needs wintun.dll (https://www.wintun.net, not redistributable from here):
@@ -37,6 +38,7 @@ import {
   type ShimOs,
 } from "./ffi/shim.ts";
 import { AESGCM_LIBRARY } from "./ffi/aesgcm.ts";
+import { NODE_V8_FLAGS } from "./core/node/options.ts";
 
 /** One release target. */
 interface Target {
@@ -165,6 +167,7 @@ async function denoCompile(
   const args = [
     "compile",
     "-A",
+    `--v8-flags=${NODE_V8_FLAGS}`,
     "--target",
     t.triple,
     ...includes.flatMap((f) => ["--include", f]),

@@ -11,6 +11,7 @@
  */
 import { join } from "node:path";
 import { fetchStatus, type NodeInfo } from "../core/node/mod.ts";
+import { NODE_V8_FLAGS } from "../core/node/options.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 /** Underlay address of the hub (NATS, Guardian). */
@@ -340,6 +341,7 @@ export class Lab {
       Deno.execPath(),
       "run",
       "-A",
+      `--v8-flags=${NODE_V8_FLAGS}`,
       join(REPO, "demo/run_node.ts"),
       "--guardian",
       GUARDIAN_URL,

@@ -14,6 +14,7 @@
  */
 import { join } from "node:path";
 import { type CommandResult, createLab, type Lab, Proc, run } from "./lab.ts";
+import { NODE_V8_FLAGS } from "../core/node/options.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const verbose = Deno.args.includes("--verbose");
@@ -64,6 +65,7 @@ function cli(lab: Lab, i: number, args: string[]): string[] {
     Deno.execPath(),
     "run",
     "-A",
+    `--v8-flags=${NODE_V8_FLAGS}`,
     join(REPO, "main.ts"),
     ...args,
     "--config-dir",

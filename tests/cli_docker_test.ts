@@ -5,6 +5,7 @@
  * entrypoint command configured only by the seed's `.env` file runs the node with those settings.
  */
 import assert from "node:assert/strict";
+import { NODE_V8_FLAGS } from "../core/node/options.ts";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "../cli/mod.ts";
@@ -123,6 +124,8 @@ Deno.test("Dockerfile: runs `run` in the foreground; every copied path exists", 
   const env = stage.filter((x) => x[0] === "ENV").map((x) => x[1]).join(" ");
   assert.match(env, /DENO_DIR=\/opt\/veilnet-conflux\/\.deno/);
   assert.match(env, /VEILNET_CACHE_DIR=\/opt\/veilnet-conflux\/lib/);
+  // The node in the container runs with the same V8 flags as the release binary.
+  assert.ok(env.includes(`DENO_V8_FLAGS=${NODE_V8_FLAGS}`), env);
 });
 
 Deno.test("the container's command with the seed's .env runs the node from the environment", async () => {
