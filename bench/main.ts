@@ -2,14 +2,15 @@
  * `deno task bench [NAME] [ARGS…]`: one entry for every benchmark.
  *
  * - no NAME or `micro`: the Deno.bench micro-benchmarks (crypto, AES-GCM engines);
- * - `tun`, `tether`, `tunnel`, `peers`, `paths`, `handoff`: the matching `bench/NAME_bench.ts`
- *   script, which sets up its own namespaces (root) where it needs them and prints JSON.
+ * - `tun`, `tether`, `tunnel`, `peers`, `paths`, `handoff`, `v8flags`: the matching
+ *   `bench/NAME_bench.ts` script, which sets up its own namespaces (root) where it needs them and
+ *   prints JSON.
  *
  * @module
  */
 
 const MICRO = ["bench/crypto_bench.ts", "bench/aead_bench.ts"];
-const SCRIPTS = ["tun", "tether", "tunnel", "peers", "paths", "handoff"] as const;
+const SCRIPTS = ["tun", "tether", "tunnel", "peers", "paths", "handoff", "v8flags"] as const;
 
 /** The command line that runs benchmark `name` with `args`, or null for an unknown name. */
 export function benchCommand(name: string | undefined, args: string[]): string[] | null {

@@ -159,6 +159,10 @@ export interface LabOptions {
   prefix?: string;
 }
 
+function v8Args(flags: string): string[] {
+  return flags ? [`--v8-flags=${flags}`] : [];
+}
+
 /** A running lab. */
 export class Lab {
   readonly id: string;
@@ -334,6 +338,8 @@ export class Lab {
       env?: Record<string, string>;
       /** Extra flags for demo/run_node.ts (e.g. "--tamper-relay", "--no-relay"). */
       flags?: string[];
+      /** V8 flags, comma-separated (default NODE_V8_FLAGS; "" for none). */
+      v8Flags?: string;
     } = {},
   ): Promise<Proc> {
     await Deno.mkdir(this.configDir(i), { recursive: true });
@@ -341,7 +347,7 @@ export class Lab {
       Deno.execPath(),
       "run",
       "-A",
-      `--v8-flags=${NODE_V8_FLAGS}`,
+      ...v8Args(options.v8Flags ?? NODE_V8_FLAGS),
       join(REPO, "demo/run_node.ts"),
       "--guardian",
       GUARDIAN_URL,
