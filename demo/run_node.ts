@@ -4,7 +4,7 @@
  *
  *   deno run -A demo/run_node.ts --guardian URL --token T --config-dir DIR
  *     [--rtc auto|werift|libdatachannel] [--idle-ms N] [--tun NAME] [--no-relay]
- *     [--tamper-relay] [--delay-ms N] [--portal]
+ *     [--tamper-relay] [--delay-ms N] [--portal] [--portal-rescan-ms N]
  *
  * @module
  */
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     tun: { type: "string", default: "veilnet0" },
     "no-relay": { type: "boolean", default: false },
     portal: { type: "boolean", default: false },
+    "portal-rescan-ms": { type: "string" },
     // Tests only: flip a ciphertext bit of every frame this node relays (a hostile relay).
     "tamper-relay": { type: "boolean", default: false },
     // Tests only: delay every frame this node sends by N ms (netem is not in every kernel).
@@ -42,6 +43,7 @@ try {
     confluxToken: values.token!,
     configDir: values["config-dir"]!,
     portal: values.portal,
+    portalRescanMs: values["portal-rescan-ms"] ? Number(values["portal-rescan-ms"]) : undefined,
     rtcEngine: rtc,
     relay: !values["no-relay"],
     tunName: values.tun,

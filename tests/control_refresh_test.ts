@@ -278,3 +278,25 @@ Deno.test("refresh: after a Guardian outage past expiry the client comes back wi
     await g.stop();
   }
 });
+
+Deno.test("refresh: setSubnets with renewNow renews the session at once", async () => {
+  // Sessions of 120 s: the scheduled renewal is ~72 s away, so one within 10 s is renewNow's.
+  const g = await startGuardian({ sessionTtlSec: 120 });
+  let client: ControlClient | undefined;
+  try {
+    const realm = await createRealm(g, { subnet: "100.64.0.0/24" });
+    client = await ControlClient.connect({
+      guardian: g.client,
+      confluxToken: (await registerConflux(g, realm)).token,
+      mldsaPublicKey: publicKey(),
+      portal: true,
+    });
+    const renewed = new Promise<Session>((resolve) => client!.onSession(resolve));
+    client.setSubnets(["198.19.9.0/24"], { renewNow: true });
+    const session = await within(renewed, 10_000, "renewal after setSubnets");
+    assert.deepEqual(session.subnets, ["198.19.9.0/24"]);
+  } finally {
+    await client?.close();
+    await g.stop();
+  }
+});

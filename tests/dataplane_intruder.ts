@@ -193,21 +193,7 @@ for (const g of garbage) {
 }
 
 // --- 4. one valid packet, then replays of the same frame ---
-// The sealed payload is a 10-byte virtio_net_hdr (zeros: a plain packet) and the IP packet.
-const udp = udpPacket(parseIpv4(s.overlayIp), dst, 40000, 9, new TextEncoder().encode("hi"));
-const packet = new Uint8Array(10 + udp.length);
-packet.set(udp, 10);
-const counter = sender.next(Date.now());
-const valid = new Uint8Array(FRAME_HEADER_LENGTH + packet.length + 16);
-writeFrameHeader({
-  type: FrameType.Data,
-  hopLimit: DEFAULT_HOP_LIMIT,
-  flags: 0,
-  destination: dst,
-  streamId: sender.streamId,
-  counter,
-}, { out: valid, offset: 0 });
-sender.sealInto(counter, frameAad(valid), packet, { out: valid, offset: FRAME_HEADER_LENGTH });
+const valid = sealedUdp(parseIpv4(s.overlayIp), dst, "hi");
 await new Promise((r) => setTimeout(r, 300));
 tether.send(valid);
 await new Promise((r) => setTimeout(r, 300));
@@ -222,27 +208,33 @@ const misaddressed: [number, number][] = [
   [parseIpv4(s.overlayIp), parseIpv4("198.19.200.1")],
   [parseIpv4("100.64.0.200"), dst],
 ];
-for (const [src, to] of misaddressed) {
-  const inner = udpPacket(src, to, 40000, 9, new TextEncoder().encode("no"));
-  const plain = new Uint8Array(10 + inner.length);
-  plain.set(inner, 10);
-  const n = sender.next(Date.now());
-  const f = new Uint8Array(FRAME_HEADER_LENGTH + plain.length + 16);
+for (const [src, to] of misaddressed) tether.send(sealedUdp(src, to, "no"));
+report.misaddressed_sent = misaddressed.length;
+await new Promise((r) => setTimeout(r, 500));
+console.log(JSON.stringify({ done: true, ...report }));
+await new Promise(() => {});
+
+/**
+ * A DATA frame to the target on our stream: a UDP packet from `src` to `to`, sealed after a
+ * 10-byte virtio_net_hdr (zeros: a plain packet).
+ */
+function sealedUdp(src: number, to: number, text: string): Uint8Array {
+  const udp = udpPacket(src, to, 40000, 9, new TextEncoder().encode(text));
+  const plain = new Uint8Array(10 + udp.length);
+  plain.set(udp, 10);
+  const counter = sender.next(Date.now());
+  const frame = new Uint8Array(FRAME_HEADER_LENGTH + plain.length + 16);
   writeFrameHeader({
     type: FrameType.Data,
     hopLimit: DEFAULT_HOP_LIMIT,
     flags: 0,
     destination: dst,
     streamId: sender.streamId,
-    counter: n,
-  }, { out: f, offset: 0 });
-  sender.sealInto(n, frameAad(f), plain, { out: f, offset: FRAME_HEADER_LENGTH });
-  tether.send(f);
+    counter,
+  }, { out: frame, offset: 0 });
+  sender.sealInto(counter, frameAad(frame), plain, { out: frame, offset: FRAME_HEADER_LENGTH });
+  return frame;
 }
-report.misaddressed_sent = misaddressed.length;
-await new Promise((r) => setTimeout(r, 500));
-console.log(JSON.stringify({ done: true, ...report }));
-await new Promise(() => {});
 
 function udpPacket(src: number, dstIp: number, sport: number, dport: number, data: Uint8Array) {
   const p = new Uint8Array(28 + data.length);

@@ -4,12 +4,13 @@
  * not. h1 gets a route to the LAN through its TUN, pings and runs iperf3 to a LAN host (the portal
  * masquerades, so the LAN host needs no route back); h3 gets no route and, with one added by
  * hand, still reaches nothing. Team changes apply live: h3 joins and gets the LAN, h1 leaves and
- * loses it.
+ * loses it. A network that appears on the portal later is routed too.
  */
 import assert from "node:assert/strict";
 import { createLab, type Lab, labAvailable } from "../demo/lab.ts";
 
 const LAN = "198.19.77.0/24";
+const LAN2 = "198.19.78.0/24";
 const LAN_PORTAL = "198.19.77.1";
 const LAN_HOST = "198.19.77.2";
 const H1 = 0, H2 = 1, H3 = 2;
@@ -59,7 +60,7 @@ Deno.test({
       ];
       await Promise.all([
         lab.startNode(H1, h[H1]),
-        lab.startNode(H2, h[H2], { flags: ["--portal"] }),
+        lab.startNode(H2, h[H2], { flags: ["--portal", "--portal-rescan-ms", "1000"] }),
         lab.startNode(H3, h[H3]),
       ]);
 
@@ -92,6 +93,15 @@ Deno.test({
         } Mbit/s`,
       );
       assert.ok(bytes > 0, "no TCP bytes reached the LAN host");
+
+      // A network that appears on the portal later (a new bridge) follows within a rescan: the
+      // portal renews its certificate and announces it.
+      const p2 = lab.namespaces[H2];
+      await lab.exec(p2, ["ip", "link", "add", "lan1", "type", "veth", "peer", "name", "lan1p"]);
+      await lab.exec(p2, ["ip", "addr", "add", "198.19.78.1/24", "dev", "lan1"]);
+      await lab.exec(p2, ["ip", "link", "set", "lan1p", "up"]);
+      await lab.exec(p2, ["ip", "link", "set", "lan1", "up"]);
+      assert.ok(await routed(lab, H1, LAN2, 20_000), "h1 never routed the portal's new network");
 
       // h3 shares no team with the portal: no route, and a hand-made one leads nowhere.
       assert.equal(

@@ -95,6 +95,8 @@ export class ControlClient {
   #teamListeners = new Set<(teams: TeamKey[]) => void>();
   #sessionListeners = new Set<(session: Session) => void>();
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #refreshing = false;
+  #renewAgain = false;
   #expiryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
@@ -274,6 +276,19 @@ export class ControlClient {
   }
 
   async #refresh(): Promise<void> {
+    this.#refreshing = true;
+    try {
+      await this.#renew();
+    } finally {
+      this.#refreshing = false;
+    }
+    if (this.#renewAgain && !this.#stopped) {
+      this.#renewAgain = false;
+      this.#scheduleRefresh(0);
+    }
+  }
+
+  async #renew(): Promise<void> {
     this.#refreshTimer = undefined;
     if (this.#stopped) return;
     let session: Session;
@@ -345,15 +360,20 @@ export class ControlClient {
    * certificate keeps stating the old ones until then). Throws RangeError, changing nothing, when
    * the client is not a portal and `subnets` is not empty, or when the Guardian would refuse the
    * list (checkPortalSubnets against the realm subnet) — a refused renewal would otherwise be
-   * retried until the session lapses.
+   * retried until the session lapses. With `renewNow`, the session is renewed at once, so that
+   * the new certificate (and what the portal announces) follows the host's networks.
    */
-  setSubnets(subnets: string[]): void {
+  setSubnets(subnets: string[], options: { renewNow?: boolean } = {}): void {
     if (subnets.length > 0 && this.#options.portal !== true) {
       throw new RangeError("subnets: only a portal serves subnets");
     }
     const problem = checkPortalSubnets(subnets, this.#session.realmSubnet);
     if (problem !== null) throw new RangeError(`subnets: ${problem}`);
     this.#subnets = [...subnets];
+    if (!options.renewNow || this.#stopped) return;
+    // A renewal already under way carries the old list: renew once more when it is done.
+    if (this.#refreshing) this.#renewAgain = true;
+    else this.#scheduleRefresh(0);
   }
 
   /** The team keys currently held. */

@@ -39,16 +39,50 @@ async function hostSubnets(tunName: string, log: NodeOptions["log"]): Promise<st
     return [];
   }
   try {
-    const subnets = servedSubnets(await readHostRoutes(), {
-      tunName,
-      overlay: parseCidr("100.64.0.0/10")!,
-    });
+    const subnets = await readServedSubnets(tunName);
     log.info("portal: serving the host's networks", { subnets });
     return subnets;
   } catch (e) {
     log.warn("portal: the host's networks could not be read; serving none", { error: String(e) });
     return [];
   }
+}
+
+async function readServedSubnets(tunName: string): Promise<string[]> {
+  return servedSubnets(await readHostRoutes(), { tunName, overlay: parseCidr("100.64.0.0/10")! });
+}
+
+/** How often a portal re-reads its host's networks (a container bridge may appear later). */
+export const PORTAL_RESCAN_MS = 60_000;
+
+/**
+ * Re-reads the host's networks every `everyMs` and, when they changed, renews the session at once
+ * so that the certificate, and what the portal announces, follow. Returns the stop function.
+ */
+function followHostNetworks(
+  control: ControlClient,
+  tunName: string,
+  initial: string[],
+  options: { everyMs: number; log: NodeOptions["log"] },
+): () => void {
+  let served = initial;
+  let busy = false;
+  const timer = setInterval(async () => {
+    if (busy || Deno.build.os !== "linux") return;
+    busy = true;
+    try {
+      const next = await readServedSubnets(tunName);
+      if (next.join() === served.join()) return;
+      control.setSubnets(next, { renewNow: true });
+      served = next;
+      options.log.info("portal: the host's networks changed", { subnets: next });
+    } catch (e) {
+      options.log.warn("portal: the host's networks could not be followed", { error: String(e) });
+    } finally {
+      busy = false;
+    }
+  }, options.everyMs);
+  return () => clearInterval(timer);
 }
 
 /** TUN MTU (the seed: 1500; WebRTC data channels segment larger messages themselves). */
@@ -64,6 +98,10 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   if (!Number.isFinite(idleTimeoutMs) || idleTimeoutMs < 100) {
     throw new RangeError("idleTimeoutMs must be at least 100 ms");
+  }
+  const rescanMs = options.portalRescanMs ?? PORTAL_RESCAN_MS;
+  if (!Number.isFinite(rescanMs) || rescanMs < 100) {
+    throw new RangeError("portalRescanMs must be at least 100 ms");
   }
   const keys = generateSigningKeyPair(crypto.getRandomValues(new Uint8Array(32)));
   const tunName = options.tunName ?? DEFAULT_TUN_NAME;
@@ -137,11 +175,16 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
       protectedAddresses: urlAddresses([options.guardianUrl, ...control.session.natsUrls]),
       log,
     });
-    if (cert.portal && (cert.subnets ?? []).length > 0) {
-      cleanup.push(await enablePortalForwarding(tun.name, realm, log));
-    }
+    if (cert.portal) cleanup.push(await enablePortalForwarding(tun.name, realm, log));
     node.start();
     cleanup.push(() => node.stop());
+    if (options.portal && options.subnets === undefined) {
+      const stop = followHostNetworks(control, tun.name, subnets ?? [], {
+        everyMs: rescanMs,
+        log,
+      });
+      cleanup.push(stop);
+    }
     const offTeams = control.onTeams((teams) => node.setTeams(teams.map(teamOf)));
     const offSession = control.onSession((s) => {
       try {

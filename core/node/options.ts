@@ -18,8 +18,10 @@ export interface NodeOptions {
   configDir: string;
   /** Portal mode: give teammates access to this host's networks. */
   portal: boolean;
-  /** IPv4 networks this portal serves; computed from the host when absent. */
+  /** IPv4 networks this portal serves; computed from the host when absent (and followed). */
   subnets?: string[];
+  /** How often a portal re-reads the host's networks (default 60 s). */
+  portalRescanMs?: number;
   /** Tether engine; "auto" prefers libdatachannel and falls back to werift. */
   rtcEngine: RtcEngineChoice;
   /** Whether this node forwards frames for other confluxes. */
