@@ -4,7 +4,8 @@
  * not. h1 gets a route to the LAN through its TUN, pings and runs iperf3 to a LAN host (the portal
  * masquerades, so the LAN host needs no route back); h3 gets no route and, with one added by
  * hand, still reaches nothing. Team changes apply live: h3 joins and gets the LAN, h1 leaves and
- * loses it. A network that appears on the portal later is routed too.
+ * loses it. A network that appears on the portal later is routed too; when the portal stops, its
+ * routes go.
  */
 import assert from "node:assert/strict";
 import { createLab, type Lab, labAvailable } from "../demo/lab.ts";
@@ -122,6 +123,10 @@ Deno.test({
       assert.ok(await lab.reachable(H3, LAN_HOST, 20_000), "h3 cannot ping the LAN host");
       await lab.removeTeam(h[H1].confluxId, "dev");
       assert.ok(await unrouted(lab, H1, LAN, 15_000), "h1 kept the LAN after leaving dev");
+
+      // A portal that stops says goodbye: h3 drops its routes well before the 95 s expiry.
+      await lab.stopNode(H2);
+      assert.ok(await unrouted(lab, H3, LAN, 10_000), "h3 kept the LAN of a stopped portal");
     } finally {
       await lab.close();
     }

@@ -5,9 +5,9 @@
  * asked): a signed envelope whose certificate names the subnets it serves. Every node listens;
  * an announcement from a portal it shares a team with is learnt, and each of its subnets that does
  * not clash with the host's own routes is routed into the TUN. A starting node asks once, so it
- * need not wait for the next round. Portals not heard for {@link PORTAL_TTL_MS} are forgotten and
- * their routes removed. The data path asks {@link Portals.lookup} for the portal of an address
- * outside the realm.
+ * need not wait for the next round. A portal that stops says so (`PORTAL_LEAVE`); one not heard
+ * for {@link PORTAL_TTL_MS} is forgotten. Either way its routes are removed. The data path asks
+ * {@link Portals.lookup} for the portal of an address outside the realm.
  *
  * @module
  */
@@ -110,8 +110,9 @@ export class Portals {
     if (changed) this.#announce();
   }
 
-  /** Stops announcing and removes every route it added. */
+  /** Says goodbye (as a portal), stops announcing and removes every route it added. */
   async stop(): Promise<void> {
+    if (this.#serving.length > 0) this.#publish(MessageType.PORTAL_LEAVE);
     this.#stopped = true;
     for (const t of this.#timers) clearTimeout(t);
     await this.#syncing;
@@ -216,10 +217,18 @@ export class Portals {
       this.#announce();
       return;
     }
-    if (peek.type !== MessageType.PORTAL_ANNOUNCE || !this.#o.allowVerify()) return;
+    const leave = peek.type === MessageType.PORTAL_LEAVE;
+    if (!leave && peek.type !== MessageType.PORTAL_ANNOUNCE) return;
+    if (!this.#o.allowVerify()) return;
     const opened = this.#o.messenger.open(m.data, now);
     const sender = opened.sender;
     if (sender.confluxId === this.#o.messenger.identity.fields.confluxId) return;
+    if (leave) {
+      // Verified, so nobody can make us drop another's routes.
+      this.#keys.delete(sender.confluxId);
+      if (this.#table.forget(sender.confluxId)) this.#sync();
+      return;
+    }
     if (!sender.portal || !this.#o.messenger.affine(sender.mldsaPublicKey, opened.affinityTags)) {
       if (this.#table.forget(sender.confluxId)) this.#sync();
       return;
