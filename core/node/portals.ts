@@ -237,11 +237,15 @@ export class Portals {
     const subnets = (sender.subnets ?? []).map((s) => parseCidr(s)).filter((c): c is Ipv4Cidr =>
       c !== null
     );
-    this.#keys.set(sender.confluxId, {
-      publicKey: sender.mldsaPublicKey,
-      tags: opened.affinityTags,
-    });
-    if (this.#table.learn({ id: sender.confluxId, ip, subnets, seenAt: now })) this.#sync();
+    const changed = this.#table.learn({ id: sender.confluxId, ip, subnets, seenAt: now });
+    // Kept only for portals the (bounded) table holds.
+    if (this.#table.has(sender.confluxId)) {
+      this.#keys.set(sender.confluxId, {
+        publicKey: sender.mldsaPublicKey,
+        tags: opened.affinityTags,
+      });
+    }
+    if (changed) this.#sync();
   }
 
   /** Brings the TUN routes in line with the table; runs one at a time. */

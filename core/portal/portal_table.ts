@@ -49,6 +49,11 @@ export class PortalTable {
     return !old || old.ip !== entry.ip || !sameSubnets(old.subnets, entry.subnets);
   }
 
+  /** True when portal `id` is known. */
+  has(id: string): boolean {
+    return this.#portals.has(id);
+  }
+
   /** Drops a portal (it said it stopped, or lost team affinity); true when it was known. */
   forget(id: string): boolean {
     return this.#portals.delete(id);

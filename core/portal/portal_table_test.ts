@@ -27,6 +27,7 @@ Deno.test("portal table: one subnet from two portals goes to the lower id; bound
   assert.deepEqual(t.routes().map((r) => [r.text, r.portalId]), [["198.19.77.0/24", "ca"]]);
   assert.equal(t.learn({ id: "cc", ip: P1, subnets: nets("198.19.1.0/24"), seenAt: 0 }), false);
   assert.equal(t.portals().length, 2);
+  assert.equal(t.has("cc"), false);
   // A portal whose subnets changed is a change; forgetting one is too.
   assert.equal(t.learn({ id: "ca", ip: P1, subnets: nets("198.19.78.0/24"), seenAt: 1 }), true);
   assert.equal(t.forget("ca"), true);
