@@ -8,7 +8,8 @@
  * routes go.
  */
 import assert from "node:assert/strict";
-import { createLab, type Lab, labAvailable } from "../demo/lab.ts";
+import type { Lab } from "../demo/lab.ts";
+import { labTest } from "./helpers/lab_test.ts";
 
 const LAN = "198.19.77.0/24";
 const LAN2 = "198.19.78.0/24";
@@ -42,93 +43,84 @@ async function unrouted(lab: Lab, i: number, cidr: string, timeoutMs: number): P
   return false;
 }
 
-Deno.test({
-  name: "portal: a teammate reaches the portal's LAN through it; a non-teammate does not",
-  ignore: !labAvailable(),
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const lab = await createLab({ nodes: 3, echo: Deno.env.get("LAB_ECHO") === "1" });
-    try {
-      const lan = await lab.addLan(H2, LAN_PORTAL, LAN_HOST);
-      await lab.startServices();
-      await lab.createTeam("dev");
-      await lab.createTeam("ops");
-      const h = [
-        await lab.register("h1", ["dev"]),
-        await lab.register("h2", ["dev"]),
-        await lab.register("h3", ["ops"]),
-      ];
-      await Promise.all([
-        lab.startNode(H1, h[H1]),
-        lab.startNode(H2, h[H2], { flags: ["--portal", "--portal-rescan-ms", "1000"] }),
-        lab.startNode(H3, h[H3]),
-      ]);
+labTest(
+  "portal: a teammate reaches the portal's LAN through it; a non-teammate does not",
+  3,
+  async (lab) => {
+    const lan = await lab.addLan(H2, LAN_PORTAL, LAN_HOST);
+    await lab.startServices();
+    await lab.createTeam("dev");
+    await lab.createTeam("ops");
+    const h = [
+      await lab.register("h1", ["dev"]),
+      await lab.register("h2", ["dev"]),
+      await lab.register("h3", ["ops"]),
+    ];
+    await Promise.all([
+      lab.startNode(H1, h[H1]),
+      lab.startNode(H2, h[H2], { flags: ["--portal", "--portal-rescan-ms", "1000"] }),
+      lab.startNode(H3, h[H3]),
+    ]);
 
-      assert.ok(await routed(lab, H1, LAN, 30_000), "h1 never routed the portal's LAN");
-      const portalInfo = await lab.info(H2);
-      assert.ok(portalInfo.portals?.serving.includes(LAN), JSON.stringify(portalInfo.portals));
-      const known = (await lab.info(H1)).portals?.portals.find((p) =>
-        p.conflux_id === h[H2].confluxId
-      );
-      // The portal also serves its uplink network, which h1 shares: that one h1 must not route.
-      assert.deepEqual(known?.routed, [LAN], JSON.stringify(known));
-      assert.ok(known?.subnets.includes("198.18.0.0/24"), JSON.stringify(known));
+    assert.ok(await routed(lab, H1, LAN, 30_000), "h1 never routed the portal's LAN");
+    const portalInfo = await lab.info(H2);
+    assert.ok(portalInfo.portals?.serving.includes(LAN), JSON.stringify(portalInfo.portals));
+    const known = (await lab.info(H1)).portals?.portals.find((p) =>
+      p.conflux_id === h[H2].confluxId
+    );
+    // The portal also serves its uplink network, which h1 shares: that one h1 must not route.
+    assert.deepEqual(known?.routed, [LAN], JSON.stringify(known));
+    assert.ok(known?.subnets.includes("198.18.0.0/24"), JSON.stringify(known));
 
-      assert.ok(await lab.reachable(H1, LAN_HOST, 20_000), "h1 cannot ping the LAN host");
-      const server = lab.spawn("iperf3-s", lan, ["iperf3", "-s", "-1", "--forceflush"]);
-      await server.waitFor(/Server listening/, 10_000);
-      const iperf = await lab.exec(
-        lab.namespaces[H1],
-        ["iperf3", "-c", LAN_HOST, "-t", "3", "-J"],
-        {
-          check: false,
-        },
-      );
-      const result = JSON.parse(iperf.stdout);
-      assert.equal(result.error, undefined, `iperf3: ${result.error}`);
-      const bytes = result.end.sum_received.bytes as number;
-      console.log(
-        `iperf3 h1 → LAN host: ${
-          (result.end.sum_received.bits_per_second / 1e6).toFixed(1)
-        } Mbit/s`,
-      );
-      assert.ok(bytes > 0, "no TCP bytes reached the LAN host");
+    assert.ok(await lab.reachable(H1, LAN_HOST, 20_000), "h1 cannot ping the LAN host");
+    const server = lab.spawn("iperf3-s", lan, ["iperf3", "-s", "-1", "--forceflush"]);
+    await server.waitFor(/Server listening/, 10_000);
+    const iperf = await lab.exec(
+      lab.namespaces[H1],
+      ["iperf3", "-c", LAN_HOST, "-t", "3", "-J"],
+      {
+        check: false,
+      },
+    );
+    const result = JSON.parse(iperf.stdout);
+    assert.equal(result.error, undefined, `iperf3: ${result.error}`);
+    const bytes = result.end.sum_received.bytes as number;
+    console.log(
+      `iperf3 h1 → LAN host: ${(result.end.sum_received.bits_per_second / 1e6).toFixed(1)} Mbit/s`,
+    );
+    assert.ok(bytes > 0, "no TCP bytes reached the LAN host");
 
-      // A network that appears on the portal later (a new bridge) follows within a rescan: the
-      // portal renews its certificate and announces it.
-      const p2 = lab.namespaces[H2];
-      await lab.exec(p2, ["ip", "link", "add", "lan1", "type", "veth", "peer", "name", "lan1p"]);
-      await lab.exec(p2, ["ip", "addr", "add", "198.19.78.1/24", "dev", "lan1"]);
-      await lab.exec(p2, ["ip", "link", "set", "lan1p", "up"]);
-      await lab.exec(p2, ["ip", "link", "set", "lan1", "up"]);
-      assert.ok(await routed(lab, H1, LAN2, 20_000), "h1 never routed the portal's new network");
+    // A network that appears on the portal later (a new bridge) follows within a rescan: the
+    // portal renews its certificate and announces it.
+    const p2 = lab.namespaces[H2];
+    await lab.exec(p2, ["ip", "link", "add", "lan1", "type", "veth", "peer", "name", "lan1p"]);
+    await lab.exec(p2, ["ip", "addr", "add", "198.19.78.1/24", "dev", "lan1"]);
+    await lab.exec(p2, ["ip", "link", "set", "lan1p", "up"]);
+    await lab.exec(p2, ["ip", "link", "set", "lan1", "up"]);
+    assert.ok(await routed(lab, H1, LAN2, 20_000), "h1 never routed the portal's new network");
 
-      // h3 shares no team with the portal: no route, and a hand-made one leads nowhere.
-      assert.equal(
-        await routed(lab, H3, LAN, 0),
-        false,
-        "h3 routed the LAN of a portal it may not use",
-      );
-      assert.equal((await lab.info(H3)).portals?.portals.length, 0);
-      await lab.exec(lab.namespaces[H3], ["ip", "route", "add", LAN, "dev", "veilnet0"]);
-      const p = await lab.ping(H3, LAN_HOST, { count: 3, waitS: 1 });
-      assert.equal(p.received, 0, "h3 reached the LAN without a team in common");
-      await lab.exec(lab.namespaces[H3], ["ip", "route", "del", LAN, "dev", "veilnet0"]);
+    // h3 shares no team with the portal: no route, and a hand-made one leads nowhere.
+    assert.equal(
+      await routed(lab, H3, LAN, 0),
+      false,
+      "h3 routed the LAN of a portal it may not use",
+    );
+    assert.equal((await lab.info(H3)).portals?.portals.length, 0);
+    await lab.exec(lab.namespaces[H3], ["ip", "route", "add", LAN, "dev", "veilnet0"]);
+    const p = await lab.ping(H3, LAN_HOST, { count: 3, waitS: 1 });
+    assert.equal(p.received, 0, "h3 reached the LAN without a team in common");
+    await lab.exec(lab.namespaces[H3], ["ip", "route", "del", LAN, "dev", "veilnet0"]);
 
-      // Team changes apply live, well before the next 30 s announcement: h3 joins dev and gets
-      // the LAN; h1 leaves dev and loses it.
-      await lab.addTeam(h[H3].confluxId, "dev");
-      assert.ok(await routed(lab, H3, LAN, 15_000), "h3 did not get the LAN after joining dev");
-      assert.ok(await lab.reachable(H3, LAN_HOST, 20_000), "h3 cannot ping the LAN host");
-      await lab.removeTeam(h[H1].confluxId, "dev");
-      assert.ok(await unrouted(lab, H1, LAN, 15_000), "h1 kept the LAN after leaving dev");
+    // Team changes apply live, well before the next 30 s announcement: h3 joins dev and gets
+    // the LAN; h1 leaves dev and loses it.
+    await lab.addTeam(h[H3].confluxId, "dev");
+    assert.ok(await routed(lab, H3, LAN, 15_000), "h3 did not get the LAN after joining dev");
+    assert.ok(await lab.reachable(H3, LAN_HOST, 20_000), "h3 cannot ping the LAN host");
+    await lab.removeTeam(h[H1].confluxId, "dev");
+    assert.ok(await unrouted(lab, H1, LAN, 15_000), "h1 kept the LAN after leaving dev");
 
-      // A portal that stops says goodbye: h3 drops its routes well before the 95 s expiry.
-      await lab.stopNode(H2);
-      assert.ok(await unrouted(lab, H3, LAN, 10_000), "h3 kept the LAN of a stopped portal");
-    } finally {
-      await lab.close();
-    }
+    // A portal that stops says goodbye: h3 drops its routes well before the 95 s expiry.
+    await lab.stopNode(H2);
+    assert.ok(await unrouted(lab, H3, LAN, 10_000), "h3 kept the LAN of a stopped portal");
   },
-});
+);

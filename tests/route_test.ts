@@ -5,7 +5,8 @@
  * h3 forwards ciphertext it cannot read while a frame it alters is rejected at the destination.
  */
 import assert from "node:assert/strict";
-import { createLab, type Lab, labAvailable, type LabConflux } from "../demo/lab.ts";
+import type { Lab, LabConflux } from "../demo/lab.ts";
+import { labTest } from "./helpers/lab_test.ts";
 import type { NodeInfo } from "../core/node/status_server.ts";
 
 const H1 = 0, H2 = 1, H3 = 2, H4 = 3;
@@ -21,19 +22,6 @@ async function block(lab: Lab, pairs: number[][], kind = "prohibit"): Promise<vo
     await lab.exec(lab.namespaces[a], ["ip", "route", "add", kind, `${lab.underlay(b)}/32`]);
     await lab.exec(lab.namespaces[b], ["ip", "route", "add", kind, `${lab.underlay(a)}/32`]);
   }
-}
-
-/** A 4-node lab with services started, where the pairs in `blocked` have no underlay path. */
-async function blockedLab(blocked: number[][]): Promise<Lab> {
-  const lab = await createLab({ nodes: 4, echo: Deno.env.get("LAB_ECHO") === "1" });
-  try {
-    await block(lab, blocked);
-    await lab.startServices();
-  } catch (e) {
-    await lab.close();
-    throw e;
-  }
-  return lab;
 }
 
 function relayed(info: NodeInfo): number {
@@ -73,19 +61,10 @@ async function startAll(
 
 /** A netns test on a 4-node lab where the pairs in `blocked` have no underlay path. */
 function routeTest(name: string, blocked: number[][], fn: (lab: Lab) => Promise<void>): void {
-  Deno.test({
-    name,
-    ignore: !labAvailable(),
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      const lab = await blockedLab(blocked);
-      try {
-        await fn(lab);
-      } finally {
-        await lab.close();
-      }
-    },
+  labTest(name, 4, async (lab) => {
+    await block(lab, blocked);
+    await lab.startServices();
+    await fn(lab);
   });
 }
 
@@ -127,7 +106,10 @@ routeTest(
     }
     assert.equal(route?.next_hop, h[H2].confluxId, JSON.stringify(route));
     const slow = route?.candidates?.find((c) => c.next_hop === h[H4].confluxId);
-    assert.ok(slow && slow.estimate_ms > (route?.estimate_ms ?? Infinity), JSON.stringify(route));
+    assert.ok(
+      slow && slow.estimate_ms > (route?.estimate_ms ?? Infinity),
+      `h1: ${JSON.stringify(route)}; h4: ${JSON.stringify((await lab.info(H4)).routes)}`,
+    );
 
     // iperf3 for 8 s with pings beside it; h2's links go down after 3 s.
     const server = lab.spawn("iperf3-s", lab.namespaces[H3], [
