@@ -6,7 +6,7 @@ import { connect } from "@nats-io/transport-node";
 import { jwtAuthenticator } from "@nats-io/nats-core";
 import { createUser } from "@nats-io/nkeys";
 import { generateSigningKeyPair } from "../core/crypto/mldsa.ts";
-import { ControlClient } from "../core/control/control_client.ts";
+import { ControlClient, type ControlClientOptions } from "../core/control/control_client.ts";
 import { GuardianApiError, type Session } from "../core/control/guardian_client.ts";
 import { controlSubject } from "../core/control/subjects.ts";
 import { verifyCertificate } from "../core/wire/certificate.ts";
@@ -19,6 +19,20 @@ const dec = new TextDecoder();
 
 function publicKey(): Uint8Array {
   return generateSigningKeyPair(crypto.getRandomValues(new Uint8Array(32))).publicKey;
+}
+
+/** A ControlClient for the conflux token `token` on the test Guardian `g`. */
+function connectClient(
+  g: Awaited<ReturnType<typeof startGuardian>>,
+  token: string,
+  extra: Partial<ControlClientOptions> = {},
+): Promise<ControlClient> {
+  return ControlClient.connect({
+    guardian: g.client,
+    confluxToken: token,
+    mldsaPublicKey: publicKey(),
+    ...extra,
+  });
 }
 
 /** `p`, or a rejection naming `what` after `ms` (a hang guard, not a timing assertion). */
@@ -72,11 +86,7 @@ Deno.test("refresh: ControlClient renews before expiry and keeps its subscriptio
     const realm = await createRealm(g);
     const a = await registerConflux(g, realm);
     const b = await registerConflux(g, realm);
-    const ca = await ControlClient.connect({
-      guardian: g.client,
-      confluxToken: a.token,
-      mldsaPublicKey: publicKey(),
-    });
+    const ca = await connectClient(g, a.token);
     clients.push(ca);
     const first = ca.session;
     const renewed: Session[] = [];
@@ -96,11 +106,7 @@ Deno.test("refresh: ControlClient renews before expiry and keeps its subscriptio
     })();
     await ca.flush();
 
-    const cb = await ControlClient.connect({
-      guardian: g.client,
-      confluxToken: b.token,
-      mldsaPublicKey: publicKey(),
-    });
+    const cb = await connectClient(g, b.token);
     clients.push(cb);
     cb.publish(controlSubject(realm.realmId, a.confluxId), enc.encode("before"));
     await cb.flush();
@@ -133,11 +139,7 @@ Deno.test("refresh: a revoked conflux token gets no new session and the client e
   try {
     const realm = await createRealm(g);
     const a = await registerConflux(g, realm);
-    const ca = await ControlClient.connect({
-      guardian: g.client,
-      confluxToken: a.token,
-      mldsaPublicKey: publicKey(),
-    });
+    const ca = await connectClient(g, a.token);
     try {
       await g.client.unregister(a.token);
       const reason = await within(ca.closed(), 15_000, "revoked client closed");
@@ -152,11 +154,7 @@ Deno.test("refresh: a revoked conflux token gets no new session and the client e
       assert.equal(refused.status, 401);
       assert.equal(refused.message, "conflux token revoked");
       await assert.rejects(
-        ControlClient.connect({
-          guardian: g.client,
-          confluxToken: a.token,
-          mldsaPublicKey: publicKey(),
-        }),
+        connectClient(g, a.token),
         (err: unknown) => err instanceof GuardianApiError && err.status === 401,
       );
     } finally {
@@ -176,13 +174,7 @@ Deno.test("refresh: a portal's subnets reach the certificate; setSubnets changes
     const certified = (s: Session) =>
       verifyCertificate(s.certificate, s.guardianPublicKey, Date.now()).subnets;
     const first = ["198.18.0.0/16"];
-    const ca = await ControlClient.connect({
-      guardian: g.client,
-      confluxToken: a.token,
-      mldsaPublicKey: publicKey(),
-      portal: true,
-      subnets: first,
-    });
+    const ca = await connectClient(g, a.token, { portal: true, subnets: first });
     clients.push(ca);
     assert.deepEqual(ca.session.subnets, first);
     assert.deepEqual(certified(ca.session), first);
@@ -199,11 +191,7 @@ Deno.test("refresh: a portal's subnets reach the certificate; setSubnets changes
 
     // A non-portal cannot take subnets.
     const b = await registerConflux(g, realm);
-    const cb = await ControlClient.connect({
-      guardian: g.client,
-      confluxToken: b.token,
-      mldsaPublicKey: publicKey(),
-    });
+    const cb = await connectClient(g, b.token);
     clients.push(cb);
     assert.deepEqual(cb.session.subnets, []);
     assert.throws(() => cb.setSubnets(["198.18.0.0/16"]), RangeError);
@@ -223,11 +211,7 @@ Deno.test("refresh: after a Guardian outage past expiry the client comes back wi
   try {
     const realm = await createRealm(g);
     const a = await registerConflux(g, realm);
-    ca = await ControlClient.connect({
-      guardian: g.client,
-      confluxToken: a.token,
-      mldsaPublicKey: publicKey(),
-    });
+    ca = await connectClient(g, a.token);
     const got: string[] = [];
     const sub = ca.subscribe(controlSubject(realm.realmId, a.confluxId));
     (async () => {
@@ -285,12 +269,7 @@ Deno.test("refresh: setSubnets with renewNow renews the session at once", async 
   let client: ControlClient | undefined;
   try {
     const realm = await createRealm(g, { subnet: "100.64.0.0/24" });
-    client = await ControlClient.connect({
-      guardian: g.client,
-      confluxToken: (await registerConflux(g, realm)).token,
-      mldsaPublicKey: publicKey(),
-      portal: true,
-    });
+    client = await connectClient(g, (await registerConflux(g, realm)).token, { portal: true });
     const renewed = new Promise<Session>((resolve) => client!.onSession(resolve));
     client.setSubnets(["198.19.9.0/24"], { renewNow: true });
     const session = await within(renewed, 10_000, "renewal after setSubnets");
