@@ -24,6 +24,13 @@ const guardian: FlagSpec = {
   metavar: "URL",
   help: `Guardian URL (default ${DEFAULT_GUARDIAN})`,
 };
+const guardianCa: FlagSpec = {
+  name: "guardian-ca",
+  type: "string",
+  env: "VEILNET_GUARDIAN_CA",
+  metavar: "FILE",
+  help: "PEM certificate of a private CA that signed the Guardian's and the Master's TLS",
+};
 const portal: FlagSpec = {
   name: "portal",
   short: "p",
@@ -78,6 +85,7 @@ export const COMMANDS: CommandSpec[] = [
         help: "registration token (from the Guardian or https://auth.veilnet.app)",
       },
       guardian,
+      guardianCa,
       {
         name: "tag",
         type: "string",
@@ -114,6 +122,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "Unregister from VeilNet, stop and remove the service, delete conflux.json.",
     flags: [
       guardian,
+      guardianCa,
       {
         name: "force",
         type: "boolean",
@@ -125,7 +134,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "up",
     summary: "Save up.json with a conflux token, install and start the service (no registration).",
-    flags: [confluxToken, guardian, portal, debug, rtc, noRelay, ...serviceFlags],
+    flags: [confluxToken, guardian, guardianCa, portal, debug, rtc, noRelay, ...serviceFlags],
   },
   {
     name: "down",
@@ -150,6 +159,7 @@ export const COMMANDS: CommandSpec[] = [
     flags: [
       confluxToken,
       guardian,
+      guardianCa,
       portal,
       rtc,
       noRelay,
@@ -186,6 +196,7 @@ export const COMMANDS: CommandSpec[] = [
     flags: [
       confluxToken,
       guardian,
+      guardianCa,
       {
         name: "conflux-id",
         type: "string",

@@ -17,6 +17,7 @@ const url = z.string().regex(/^https?:\/\/[^\s]+$/, "expected an http(s) URL");
 export const RegisterConfigSchema = z.object({
   version: z.literal(1),
   guardian: url,
+  guardian_ca: z.string().min(1).optional(),
   conflux_id: z.string().min(1),
   conflux_token: z.string().min(1),
   realm_id: z.string().optional(),
@@ -34,6 +35,7 @@ export const RegisterConfigSchema = z.object({
 export const UpConfigSchema = z.object({
   version: z.literal(1),
   guardian: url,
+  guardian_ca: z.string().min(1).optional(),
   conflux_token: z.string().min(1),
   portal: z.boolean(),
   rtc,

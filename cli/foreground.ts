@@ -8,11 +8,12 @@ import type { NodeOptions } from "../core/node/mod.ts";
 import type { CommandContext } from "./context.ts";
 import { CliError } from "./errors.ts";
 import type { NodeSettings } from "./settings.ts";
+import { endpointCaCerts } from "./guardian_api.ts";
 
 /** Builds the NodeOptions for `settings` and runs the node; resolves to the exit code. */
 export async function runForeground(ctx: CommandContext, settings: NodeSettings): Promise<number> {
   const options: NodeOptions = {
-    guardianUrl: settings.guardianUrl,
+    guardianUrl: settings.guardian.url,
     confluxToken: settings.confluxToken,
     configDir: ctx.configDir,
     portal: settings.portal,
@@ -21,6 +22,8 @@ export async function runForeground(ctx: CommandContext, settings: NodeSettings)
     log: ctx.deps.log,
   };
   if (settings.tunName !== undefined) options.tunName = settings.tunName;
+  const caCerts = endpointCaCerts(settings.guardian);
+  if (caCerts) options.guardianCaCerts = caCerts;
   await Deno.mkdir(ctx.configDir, { recursive: true, mode: 0o700 });
   try {
     await ctx.deps.runNode(options, ctx.deps.shutdownSignal());

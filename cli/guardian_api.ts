@@ -6,6 +6,7 @@
  * @module
  */
 import { GuardianApiError, GuardianClient } from "../core/control/guardian_client.ts";
+import { PemFileError, readPemFile } from "../core/control/pem_file.ts";
 import { CliError } from "./errors.ts";
 
 /** What `POST /conflux/register` sends. */
@@ -63,22 +64,43 @@ export function normalizeGuardianUrl(raw: string): string {
   return url.href.replace(/\/+$/, "");
 }
 
+/** A Guardian to call: its base URL and, if its TLS certificate comes from a private CA, that CA. */
+export interface GuardianEndpoint {
+  /** Base URL (normalized). */
+  url: string;
+  /** Absolute path of the CA's PEM certificate (`--guardian-ca`). */
+  caFile?: string;
+}
+
+/** The CA certificates of `endpoint` (read now, so a changed file is picked up). */
+export function endpointCaCerts(endpoint: GuardianEndpoint): string[] | undefined {
+  if (endpoint.caFile === undefined) return undefined;
+  try {
+    return [readPemFile(endpoint.caFile, "--guardian-ca", "certificate")];
+  } catch (err) {
+    if (err instanceof PemFileError) throw new CliError("usage", err.message);
+    throw err;
+  }
+}
+
 /** Runs one client call, translating GuardianApiError into CLI errors. */
 async function guarded<T>(
-  guardianUrl: string,
+  endpoint: GuardianEndpoint,
   call: (c: GuardianClient) => Promise<T>,
 ): Promise<T> {
+  const guardianUrl = endpoint.url;
+  const caCerts = endpointCaCerts(endpoint);
   try {
-    return await call(new GuardianClient(guardianUrl));
+    return await call(new GuardianClient(guardianUrl, { caCerts }));
   } catch (err) {
     if (err instanceof GuardianApiError && err.status > 0) {
       throw new GuardianRefusal(err.status, `Guardian refused: ${err.message}`);
     }
     if (err instanceof GuardianApiError) {
-      throw new CliError(
-        "guardian",
-        `Guardian at ${guardianUrl}: ${err.message}: check -g/--guardian and the network`,
-      );
+      const hint = err.message.includes("TLS:")
+        ? "its certificate is not trusted: if a private CA signed it, pass --guardian-ca FILE"
+        : "check -g/--guardian and the network";
+      throw new CliError("guardian", `Guardian at ${guardianUrl}: ${err.message}: ${hint}`);
     }
     throw err;
   }
@@ -86,10 +108,10 @@ async function guarded<T>(
 
 /** `POST /conflux/register`: trades a registration token for a conflux id and token. */
 export function registerConflux(
-  guardianUrl: string,
+  guardian: GuardianEndpoint,
   request: RegisterRequest,
 ): Promise<RegisterResponse> {
-  return guarded(guardianUrl, (c) =>
+  return guarded(guardian, (c) =>
     c.register({
       ...request,
       teams: request.teams && request.teams.length > 0 ? request.teams : undefined,
@@ -97,8 +119,11 @@ export function registerConflux(
 }
 
 /** `DELETE /conflux/unregister`: revokes the conflux token. */
-export function unregisterConflux(guardianUrl: string, confluxToken: string): Promise<void> {
-  return guarded(guardianUrl, (c) => c.unregister(confluxToken));
+export function unregisterConflux(
+  guardian: GuardianEndpoint,
+  confluxToken: string,
+): Promise<void> {
+  return guarded(guardian, (c) => c.unregister(confluxToken));
 }
 
 /** Which conflux a team call is about, and the bearer that may change it. */
@@ -108,8 +133,11 @@ export interface TeamTarget {
 }
 
 /** `GET /conflux/team/list`. */
-export function listConfluxTeams(guardianUrl: string, target: TeamTarget): Promise<ConfluxTeam[]> {
-  return guarded(guardianUrl, async (c) => {
+export function listConfluxTeams(
+  guardian: GuardianEndpoint,
+  target: TeamTarget,
+): Promise<ConfluxTeam[]> {
+  return guarded(guardian, async (c) => {
     const data = await c.call("GET", "/conflux/team/list", {
       bearer: target.bearer,
       query: { conflux_id: target.confluxId },
@@ -124,10 +152,10 @@ export function listConfluxTeams(guardianUrl: string, target: TeamTarget): Promi
 
 /** `POST /conflux/team` (add) or `DELETE /conflux/team` (remove); `team` is an id or a name. */
 export function changeConfluxTeam(
-  guardianUrl: string,
+  guardian: GuardianEndpoint,
   target: TeamTarget & { team: string; action: "add" | "remove" },
 ): Promise<void> {
-  return guarded(guardianUrl, (c) => {
+  return guarded(guardian, (c) => {
     const change = { confluxId: target.confluxId, team: target.team };
     return target.action === "add"
       ? c.addConfluxTeam(target.bearer, change)

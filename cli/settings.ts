@@ -4,16 +4,17 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import type { RtcEngineChoice } from "../core/node/mod.ts";
 import { DEFAULT_GUARDIAN } from "./command_specs.ts";
 import type { RegisterConfig, UpConfig } from "./config_store.ts";
 import { CliError } from "./errors.ts";
 import { boolFlag, type ParsedCommand, stringFlag } from "./flags.ts";
-import { normalizeGuardianUrl } from "./guardian_api.ts";
+import { endpointCaCerts, type GuardianEndpoint, normalizeGuardianUrl } from "./guardian_api.ts";
 
 /** What `run` hands to the node, before adding the logger and config dir. */
 export interface NodeSettings {
-  guardianUrl: string;
+  guardian: GuardianEndpoint;
   confluxToken: string;
   portal: boolean;
   rtcEngine: RtcEngineChoice;
@@ -44,9 +45,26 @@ export function validateCidr(raw: string): string {
   return raw.trim();
 }
 
-/** The Guardian URL: flag/env, else the saved one, else the public Guardian. */
-export function resolveGuardian(parsed: ParsedCommand, saved?: string): string {
-  return normalizeGuardianUrl(stringFlag(parsed, "guardian") ?? saved ?? DEFAULT_GUARDIAN);
+/**
+ * The Guardian: URL from flag/env, else the saved one, else the public Guardian; its private CA
+ * (`--guardian-ca`, an absolute path, checked now) likewise. A CA is kept only with its own URL:
+ * a new `-g` without `--guardian-ca` does not inherit the saved CA.
+ */
+export function resolveGuardian(
+  parsed: ParsedCommand,
+  saved?: { guardian: string; guardian_ca?: string },
+): GuardianEndpoint {
+  const flagUrl = stringFlag(parsed, "guardian");
+  const url = normalizeGuardianUrl(flagUrl ?? saved?.guardian ?? DEFAULT_GUARDIAN);
+  const flagCa = stringFlag(parsed, "guardian-ca");
+  const caFile = flagCa !== undefined
+    ? resolve(flagCa)
+    : flagUrl === undefined || (saved && url === normalizeGuardianUrl(saved.guardian))
+    ? saved?.guardian_ca
+    : undefined;
+  const endpoint: GuardianEndpoint = caFile === undefined ? { url } : { url, caFile };
+  endpointCaCerts(endpoint); // a missing or wrong file is a usage error before anything changes
+  return endpoint;
 }
 
 /** The rtc/relay/portal trio shared by register, up and run. */
@@ -76,7 +94,7 @@ export function resolveNodeSettings(
     );
   }
   return {
-    guardianUrl: resolveGuardian(parsed, saved?.guardian),
+    guardian: resolveGuardian(parsed, saved ?? undefined),
     confluxToken,
     ...resolveEngineFlags(parsed, saved ?? undefined),
     tunName: stringFlag(parsed, "tun"),

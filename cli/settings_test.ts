@@ -18,7 +18,7 @@ const saved: UpConfig = {
 Deno.test("run: the saved file is used when nothing overrides it", () => {
   const s = resolveNodeSettings(parseCommand(run, [], {}), saved);
   assert.deepEqual(s, {
-    guardianUrl: "http://127.0.0.1:7001",
+    guardian: { url: "http://127.0.0.1:7001" },
     confluxToken: "file-token",
     portal: true,
     rtcEngine: "werift",
@@ -38,7 +38,7 @@ Deno.test("run: environment overrides the saved file", () => {
   };
   const s = resolveNodeSettings(parseCommand(run, [], env), saved);
   assert.equal(s.confluxToken, "env-token");
-  assert.equal(s.guardianUrl, "http://127.0.0.1:7002");
+  assert.equal(s.guardian.url, "http://127.0.0.1:7002");
   assert.equal(s.portal, false);
   assert.equal(s.rtcEngine, "libdatachannel");
   assert.equal(s.relay, true);
@@ -54,16 +54,43 @@ Deno.test("run: flags override environment and file", () => {
   );
   const s = resolveNodeSettings(p, { ...saved, relay: true });
   assert.equal(s.confluxToken, "flag-token");
-  assert.equal(s.guardianUrl, "http://127.0.0.1:7003");
+  assert.equal(s.guardian.url, "http://127.0.0.1:7003");
   assert.equal(s.relay, false);
 });
 
 Deno.test("run: defaults without a file (Docker: everything from the environment)", () => {
   const s = resolveNodeSettings(parseCommand(run, [], { VEILNET_CONFLUX_TOKEN: "t" }), null);
-  assert.equal(s.guardianUrl, "https://guardian.veilnet.app");
+  assert.equal(s.guardian.url, "https://guardian.veilnet.app");
   assert.equal(s.portal, false);
   assert.equal(s.rtcEngine, "auto");
   assert.equal(s.relay, true);
+});
+
+Deno.test("run: a private CA comes from flag, env or file, and stays with its own Guardian", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const ca = `${dir}/ca.pem`;
+    Deno.writeTextFileSync(ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    const withCa = { ...saved, guardian: "https://g.example:8443", guardian_ca: ca };
+    const fromFile = resolveNodeSettings(parseCommand(run, [], {}), withCa);
+    assert.deepEqual(fromFile.guardian, { url: "https://g.example:8443", caFile: ca });
+    const env = { VEILNET_GUARDIAN_CA: ca };
+    const fromEnv = resolveNodeSettings(parseCommand(run, [], env), saved);
+    assert.deepEqual(fromEnv.guardian, { url: "http://127.0.0.1:7001", caFile: ca });
+    // Another Guardian on the command line does not inherit the saved one's CA.
+    const other = resolveNodeSettings(parseCommand(run, ["-g", "https://h.example"], {}), withCa);
+    assert.deepEqual(other.guardian, { url: "https://h.example" });
+    // A missing or non-PEM file is a usage error naming the flag, before anything happens.
+    for (const bad of [`${dir}/none.pem`, dir]) {
+      assert.throws(
+        () => resolveNodeSettings(parseCommand(run, ["--guardian-ca", bad], {}), saved),
+        (e: unknown) =>
+          e instanceof CliError && e.code === "usage" && /--guardian-ca/.test(e.message),
+      );
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("run: no token anywhere is a usage error that says where to get one", () => {

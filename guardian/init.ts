@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { ClusterSpec } from "./nats_config.ts";
+import { resolve } from "node:path";
+import type { ClusterSpec, NatsTls } from "./nats_config.ts";
 import {
   TopologyError,
   validateTopology,
@@ -13,6 +14,7 @@ import {
 } from "./nats_config.ts";
 import { loadOrCreateKeys } from "./keys.ts";
 import { encodeBase64 } from "../core/control/base64.ts";
+import { readPemFile } from "../core/control/pem_file.ts";
 
 /** Options of {@link initGuardian}. */
 export interface InitOptions {
@@ -22,6 +24,8 @@ export interface InitOptions {
   natsListen?: string;
   /** Super-cluster topology; when given, `natsListen` is ignored. */
   clusters?: ClusterSpec[];
+  /** Certificate and key (PEM files) of the Master's client port: clients then need TLS. */
+  natsTls?: NatsTls;
 }
 
 /** What init did. */
@@ -101,14 +105,22 @@ export async function initGuardian(options: InitOptions): Promise<InitResult> {
     const { host, port } = parseHostPort(options.natsListen ?? "127.0.0.1:4222");
     return [{ name: "veilnet", servers: [{ host, clientPort: port }] }];
   })();
-  // Refuse a bad topology before anything touches the disk.
+  // Refuse a bad topology or unusable TLS files before anything touches the disk.
   validateTopology(clusters);
+  const tls = options.natsTls && checkTls(options.natsTls);
   const { keys, created } = await loadOrCreateKeys(options.dataDir);
-  const configs = await writeNatsConfigs(options.dataDir, keys, clusters);
+  const configs = await writeNatsConfigs(options.dataDir, keys, clusters, tls);
   return {
     createdKeys: created,
     configs,
     guardianPublicKey: encodeBase64(keys.identity.publicKey),
     operatorPublicKey: keys.operator.getPublicKey(),
   };
+}
+
+/** The TLS files as absolute paths (nats-server resolves relative ones from its own cwd). */
+function checkTls(tls: NatsTls): NatsTls {
+  readPemFile(tls.certFile, "--nats-tls-cert", "certificate");
+  readPemFile(tls.keyFile, "--nats-tls-key", "private key");
+  return { certFile: resolve(tls.certFile), keyFile: resolve(tls.keyFile) };
 }

@@ -3,8 +3,10 @@
  *
  *   veilnet-guardian init  --data DIR [--nats-listen HOST:PORT]
  *                          [--cluster NAME=HOST:PORT:ROUTE_PORT[,…]]… [--gateway NAME=HOST:PORT[,…]]…
+ *                          [--nats-tls-cert FILE --nats-tls-key FILE]
  *   veilnet-guardian serve --data DIR --nats URL[,URL…] [--listen HOST:PORT] [--session-ttl SECONDS]
  *                          [--ice URL[,URL…]] [--no-signup] [--realm-range CIDR] [--log-level LEVEL]
+ *                          [--tls-cert FILE --tls-key FILE] [--nats-ca FILE]
  *
  * @module
  */
@@ -13,14 +15,17 @@ import { parseArgs } from "node:util";
 import { consoleLogger, type LogLevel } from "../core/log/logger.ts";
 import { initGuardian, parseHostPort, parseTopology } from "./init.ts";
 import { KeyFileError } from "./keys.ts";
+import { PemFileError, readPemFile } from "../core/control/pem_file.ts";
 import { TopologyError } from "./nats_config.ts";
 import { startGuardianServer } from "./server.ts";
 
 const USAGE = `usage:
   veilnet-guardian init  --data DIR [--nats-listen HOST:PORT]
                          [--cluster NAME=HOST:PORT:ROUTE_PORT[,...]]... [--gateway NAME=HOST:PORT[,...]]...
+                         [--nats-tls-cert FILE --nats-tls-key FILE]
   veilnet-guardian serve --data DIR --nats URL[,URL...] [--listen HOST:PORT] [--session-ttl SECONDS]
-                         [--ice URL[,URL...]] [--no-signup] [--realm-range CIDR] [--log-level LEVEL]`;
+                         [--ice URL[,URL...]] [--no-signup] [--realm-range CIDR] [--log-level LEVEL]
+                         [--tls-cert FILE --tls-key FILE] [--nats-ca FILE]`;
 
 /** Thrown for bad command-line usage (exit status 2). */
 export class UsageError extends Error {
@@ -29,6 +34,19 @@ export class UsageError extends Error {
     super(message);
     this.name = "UsageError";
   }
+}
+
+/** Both of a certificate/key flag pair, or neither. */
+function pair(
+  cert: string | undefined,
+  key: string | undefined,
+  names: [string, string],
+): { cert: string; key: string } | undefined {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw new UsageError(`${names[0]} and ${names[1]} go together`);
+  }
+  return { cert, key };
 }
 
 function list(value: string | undefined): string[] {
@@ -44,14 +62,21 @@ async function init(args: string[]): Promise<void> {
       "nats-listen": { type: "string" },
       cluster: { type: "string", multiple: true },
       gateway: { type: "string", multiple: true },
+      "nats-tls-cert": { type: "string" },
+      "nats-tls-key": { type: "string" },
     },
   });
   if (!values.data) throw new UsageError("init: --data DIR is required");
   const clusters = parseTopology(values.cluster ?? [], values.gateway ?? []);
+  const tls = pair(values["nats-tls-cert"], values["nats-tls-key"], [
+    "--nats-tls-cert",
+    "--nats-tls-key",
+  ]);
   const result = await initGuardian({
     dataDir: values.data,
     natsListen: values["nats-listen"],
     clusters,
+    natsTls: tls && { certFile: tls.cert, keyFile: tls.key },
   });
   console.log(result.createdKeys ? "created Guardian keys" : "kept existing Guardian keys");
   for (const c of result.configs) {
@@ -73,9 +98,20 @@ async function serve(args: string[]): Promise<void> {
       "no-signup": { type: "boolean", default: false },
       "realm-range": { type: "string", default: "100.64.0.0/10" },
       "log-level": { type: "string", default: "info" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "nats-ca": { type: "string" },
     },
   });
   if (!values.data) throw new UsageError("serve: --data DIR is required");
+  const tlsFiles = pair(values["tls-cert"], values["tls-key"], ["--tls-cert", "--tls-key"]);
+  const tls = tlsFiles && {
+    cert: readPemFile(tlsFiles.cert, "--tls-cert", "certificate"),
+    key: readPemFile(tlsFiles.key, "--tls-key", "private key"),
+  };
+  const natsCaPem = values["nats-ca"] === undefined
+    ? undefined
+    : readPemFile(values["nats-ca"], "--nats-ca", "certificate");
   const natsUrls = list(values.nats);
   if (natsUrls.length === 0) throw new UsageError("serve: --nats URL[,URL] is required");
   for (const u of natsUrls) {
@@ -106,6 +142,8 @@ async function serve(args: string[]): Promise<void> {
     allowSignup: !values["no-signup"],
     realmSupernet: values["realm-range"],
     log,
+    tls,
+    natsCaPem,
   });
   // The first stdout line is machine-read by scripts and tests.
   console.log(`listening on ${server.url}`);
@@ -130,6 +168,10 @@ export async function main(args: string[]): Promise<number> {
     } else throw new UsageError(`unknown command "${command}"`);
     return 0;
   } catch (err) {
+    if (err instanceof PemFileError) {
+      console.error(`veilnet-guardian: ${err.message}`);
+      return 2;
+    }
     if (err instanceof UsageError || err instanceof TopologyError || isParseArgsError(err)) {
       console.error(`veilnet-guardian: ${(err as Error).message}\n${USAGE}`);
       return 2;

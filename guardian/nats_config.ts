@@ -32,6 +32,14 @@ export interface ClusterSpec {
   servers: ServerSpec[];
 }
 
+/** TLS of the client port: PEM files the server reads (absolute paths). */
+export interface NatsTls {
+  /** Server certificate chain (PEM). */
+  certFile: string;
+  /** Its private key (PEM). */
+  keyFile: string;
+}
+
 /** Thrown for an unusable topology (missing ports, bad names, duplicates). */
 export class TopologyError extends Error {
   /** Creates the error. */
@@ -96,6 +104,7 @@ export function validateTopology(clusters: ClusterSpec[]): void {
 export function renderServerConfig(
   auth: { operatorJwt: string; systemAccount: string; preload: Record<string, string> },
   topology: { clusters: ClusterSpec[]; clusterIndex: number; serverIndex: number },
+  tls?: NatsTls,
 ): string {
   const { clusters, clusterIndex, serverIndex } = topology;
   const cluster = clusters[clusterIndex];
@@ -117,6 +126,16 @@ export function renderServerConfig(
     ...Object.entries(auth.preload).map(([k, v]) => `  ${k}: "${v}"`),
     "}",
   ];
+  if (tls) {
+    // Clients (confluxes, the Guardian) must speak TLS; routes and gateways stay as they are.
+    lines.push(
+      "",
+      "tls {",
+      `  cert_file: ${JSON.stringify(tls.certFile)}`,
+      `  key_file: ${JSON.stringify(tls.keyFile)}`,
+      "}",
+    );
+  }
   if (cluster.servers.length > 1) {
     const routes = cluster.servers
       .filter((_, i) => i !== serverIndex)
@@ -162,12 +181,14 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 /**
  * Writes one configuration file per server into `dataDir`: `nats.conf` for a single server,
  * `nats-<cluster>-<n>.conf` otherwise. Each file is written to a temporary name and renamed, so
- * a failure never leaves a half-written configuration.
+ * a failure never leaves a half-written configuration. With `tls` clients must use TLS and the
+ * client URLs are `tls://`.
  */
 export async function writeNatsConfigs(
   dataDir: string,
   keys: GuardianKeys,
   clusters: ClusterSpec[],
+  tls?: NatsTls,
 ): Promise<WrittenConfig[]> {
   validateTopology(clusters);
   const accounts = await accountJwts(keys);
@@ -185,10 +206,15 @@ export async function writeNatsConfigs(
     for (let si = 0; si < clusters[ci].servers.length; si++) {
       const serverName = single ? "veilnet" : `${clusters[ci].name}-${si + 1}`;
       const path = join(dataDir, single ? "nats.conf" : `nats-${serverName}.conf`);
-      const text = renderServerConfig(auth, { clusters, clusterIndex: ci, serverIndex: si });
+      const text = renderServerConfig(auth, { clusters, clusterIndex: ci, serverIndex: si }, tls);
       await writeAtomic(path, text);
       const s = clusters[ci].servers[si];
-      written.push({ serverName, path, clientUrl: `nats://${hostPort(s.host, s.clientPort)}` });
+      const scheme = tls ? "tls" : "nats";
+      written.push({
+        serverName,
+        path,
+        clientUrl: `${scheme}://${hostPort(s.host, s.clientPort)}`,
+      });
     }
   }
   return written;

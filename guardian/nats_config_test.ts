@@ -17,6 +17,19 @@ Deno.test("single server config: operator mode, memory resolver, no cluster or g
   assert.ok(!text.includes("cluster {") && !text.includes("gateway {"));
 });
 
+Deno.test("TLS config: clients must use TLS with the given files; no TLS block without them", () => {
+  const single = {
+    clusters: [{ name: "veilnet", servers: [{ host: "127.0.0.1", clientPort: 4222 }] }],
+    clusterIndex: 0,
+    serverIndex: 0,
+  };
+  const tls = { certFile: '/etc/veilnet/"odd" name.pem', keyFile: "/etc/veilnet/key.pem" };
+  const text = renderServerConfig(auth, single, tls);
+  assert.match(text, /^tls \{\n {2}cert_file: "\/etc\/veilnet\/\\"odd\\" name\.pem"$/m);
+  assert.match(text, /^ {2}key_file: "\/etc\/veilnet\/key\.pem"\n\}$/m);
+  assert.ok(!renderServerConfig(auth, single).includes("tls {"));
+});
+
 Deno.test("super cluster config: routes to cluster peers, gateways to the other cluster", () => {
   const clusters = parseTopology(
     [

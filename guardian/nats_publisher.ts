@@ -16,6 +16,7 @@ import type { Logger } from "../core/log/logger.ts";
 import type { TeamKeyPublisher } from "./api.ts";
 import type { GuardianKeys } from "./keys.ts";
 import { mintUserJwt } from "./nats_auth.ts";
+import { natsTls } from "../core/control/nats_tls.ts";
 
 /** A background NATS connection implementing {@link TeamKeyPublisher}. */
 export class NatsPublisher implements TeamKeyPublisher {
@@ -24,7 +25,13 @@ export class NatsPublisher implements TeamKeyPublisher {
   #closed = false;
   readonly #ready: Promise<void>;
 
-  private constructor(servers: string[], jwt: string, seed: Uint8Array, log: Logger) {
+  private constructor(
+    servers: string[],
+    jwt: string,
+    seed: Uint8Array,
+    log: Logger,
+    caPem: string | undefined,
+  ) {
     this.#ready = (async () => {
       try {
         const nc = await connect({
@@ -35,6 +42,7 @@ export class NatsPublisher implements TeamKeyPublisher {
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
           ignoreAuthErrorAbort: true,
+          ...natsTls(servers, caPem ? [caPem] : []),
         });
         if (this.#closed) {
           await nc.close();
@@ -57,15 +65,23 @@ export class NatsPublisher implements TeamKeyPublisher {
     })();
   }
 
-  /** Mints the service user and starts connecting to `servers` in the background. */
-  static async start(keys: GuardianKeys, servers: string[], log: Logger): Promise<NatsPublisher> {
+  /**
+   * Mints the service user and starts connecting to `servers` in the background; `caPem` is the
+   * private CA of the Master's TLS certificate, if it has one.
+   */
+  static async start(
+    keys: GuardianKeys,
+    servers: string[],
+    log: Logger,
+    caPem?: string,
+  ): Promise<NatsPublisher> {
     const user = createUser();
     const jwt = await mintUserJwt(keys, {
       nkey: user.getPublicKey(),
       name: "veilnet-guardian",
       permissions: { pub: { allow: ["vn.>"] }, sub: { deny: [">"] } },
     });
-    return new NatsPublisher(servers, jwt, user.getSeed(), log);
+    return new NatsPublisher(servers, jwt, user.getSeed(), log, caPem);
   }
 
   /** Resolves once the first connection attempt settled (connected, failed, or closed). */

@@ -28,11 +28,15 @@ export interface GuardianServerOptions extends ApiConfig {
   now?: () => number;
   /** Skip the NATS connection (no team-key pushes); for API-only tests. */
   noNats?: boolean;
+  /** Serve HTTPS with this certificate chain and key (PEM texts); plain HTTP without. */
+  tls?: { cert: string; key: string };
+  /** PEM of the private CA that signed the Master's TLS certificate (`tls://` NATS URLs). */
+  natsCaPem?: string;
 }
 
 /** A started Guardian. */
 export interface GuardianServer {
-  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  /** Base URL, e.g. `http://127.0.0.1:8080` (`https://` with TLS). */
   url: string;
   /** Port actually bound. */
   port: number;
@@ -51,7 +55,9 @@ export async function startGuardianServer(options: GuardianServerOptions): Promi
   const log = options.log ?? consoleLogger("info", "guardian: ");
   const keys = await loadKeys(options.dataDir);
   const store = new SqliteStore(join(options.dataDir, DATABASE_FILE));
-  const publisher = options.noNats ? null : await NatsPublisher.start(keys, options.natsUrls, log);
+  const publisher = options.noNats
+    ? null
+    : await NatsPublisher.start(keys, options.natsUrls, log, options.natsCaPem);
   const handler = createGuardianApi(
     { store, keys, log, now: options.now ?? Date.now, publisher: publisher ?? undefined },
     options,
@@ -61,6 +67,7 @@ export async function startGuardianServer(options: GuardianServerOptions): Promi
   const server = Deno.serve({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
+    ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
     onListen: (addr) => resolveListening(addr as Deno.NetAddr),
     onError: (err) => {
       log.error("unhandled request error", { error: (err as Error).message });
@@ -74,7 +81,7 @@ export async function startGuardianServer(options: GuardianServerOptions): Promi
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   let closed = false;
   return {
-    url: `http://${host}:${addr.port}`,
+    url: `${options.tls ? "https" : "http"}://${host}:${addr.port}`,
     port: addr.port,
     store,
     keys,

@@ -64,7 +64,8 @@ export async function registerCommand(ctx: CommandContext): Promise<number> {
       profile: "register",
       config: {
         version: 1,
-        guardian,
+        guardian: guardian.url,
+        ...(guardian.caFile ? { guardian_ca: guardian.caFile } : {}),
         conflux_id: registered.confluxId,
         conflux_token: registered.token,
         overlay_ip: registered.overlayIp,
@@ -91,7 +92,7 @@ export async function registerCommand(ctx: CommandContext): Promise<number> {
   });
 
   const where = registered.overlayIp ? ` with overlay IP ${registered.overlayIp}` : "";
-  deps.stdout(`registered conflux ${registered.confluxId}${where} at ${guardian}`);
+  deps.stdout(`registered conflux ${registered.confluxId}${where} at ${guardian.url}`);
   if (registered.ignoredTeams.length > 0) {
     deps.stderr(
       `warning: teams ignored (you are not a member or owner): ${
@@ -112,7 +113,7 @@ export async function registerCommand(ctx: CommandContext): Promise<number> {
   }
   deps.stdout("running in the foreground (--debug); Ctrl-C stops");
   return await runForeground(ctx, {
-    guardianUrl: guardian,
+    guardian,
     confluxToken: registered.token,
     ...engine,
   });

@@ -54,7 +54,7 @@ export async function teamsCommand(ctx: CommandContext): Promise<number> {
       );
     }
   }
-  const guardian = resolveGuardian(parsed, registered?.guardian ?? up?.guardian);
+  const guardian = resolveGuardian(parsed, registered ?? up ?? undefined);
   const target = { confluxId, bearer };
   if (action !== "list") {
     await changeConfluxTeam(guardian, { ...target, team: team!, action });

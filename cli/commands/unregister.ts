@@ -40,10 +40,10 @@ export async function unregisterCommand(ctx: CommandContext): Promise<number> {
     );
   }
   const manager = await usableManager(ctx);
-  const guardian = resolveGuardian(parsed, config.guardian);
+  const guardian = resolveGuardian(parsed, config);
   try {
     await unregisterConflux(guardian, config.conflux_token);
-    deps.stdout(`unregistered conflux ${config.conflux_id} at ${guardian}`);
+    deps.stdout(`unregistered conflux ${config.conflux_id} at ${guardian.url}`);
   } catch (err) {
     if (err instanceof GuardianRefusal && (err.status === 401 || err.status === 404)) {
       deps.stderr(`warning: ${err.message}; the Guardian no longer knows this conflux`);

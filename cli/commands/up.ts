@@ -39,7 +39,8 @@ export async function upCommand(ctx: CommandContext): Promise<number> {
       profile: "up",
       config: {
         version: 1,
-        guardian,
+        guardian: guardian.url,
+        ...(guardian.caFile ? { guardian_ca: guardian.caFile } : {}),
         conflux_token: token,
         portal: engine.portal,
         rtc: engine.rtcEngine,
@@ -64,5 +65,5 @@ export async function upCommand(ctx: CommandContext): Promise<number> {
     return 0;
   }
   deps.stdout("running in the foreground (--debug); Ctrl-C stops");
-  return await runForeground(ctx, { guardianUrl: guardian, confluxToken: token, ...engine });
+  return await runForeground(ctx, { guardian, confluxToken: token, ...engine });
 }

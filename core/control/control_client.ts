@@ -26,6 +26,7 @@ import { GuardianApiError, type GuardianClient, type Session } from "./guardian_
 import { ResilientSubscription } from "./resilient_subscription.ts";
 import { teamsSubject } from "./subjects.ts";
 import { checkPortalSubnets } from "../wire/portal_subnets.ts";
+import { natsTls } from "./nats_tls.ts";
 import { openTeamKeys, type TeamKey } from "./team_keys.ts";
 
 export type { Msg } from "@nats-io/nats-core";
@@ -147,14 +148,16 @@ export class ControlClient {
 
   async #connectNats(): Promise<void> {
     const session = this.#session;
+    const servers = this.#options.natsServers ?? session.natsUrls;
     const nc = await connect({
-      servers: this.#options.natsServers ?? session.natsUrls,
+      servers,
       name: session.confluxId,
       inboxPrefix: session.inboxPrefix,
       // Read on every (re)connect, so a renewed JWT is used at once.
       authenticator: jwtAuthenticator(() => this.#session.natsJwt, () => this.#nkey.getSeed()),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      ...natsTls(servers, this.#options.guardian.caCerts),
     });
     if (this.#stopped) {
       await nc.close().catch(() => {});

@@ -171,10 +171,18 @@ export interface CallOptions {
 export class GuardianClient {
   /** Base URL without trailing slash. */
   readonly baseUrl: string;
+  /**
+   * PEM certificates of a private CA trusted besides the public ones, for the Guardian's HTTPS
+   * and the Master's TLS (`tls://` URLs); empty when only public CAs are trusted.
+   */
+  readonly caCerts: readonly string[];
   readonly #timeoutMs: number;
 
-  /** Creates a client of the Guardian at `baseUrl`; calls time out after `timeoutMs` (15 s). */
-  constructor(baseUrl: string, options: { timeoutMs?: number } = {}) {
+  /**
+   * Creates a client of the Guardian at `baseUrl`; calls time out after `timeoutMs` (15 s).
+   * `caCerts` are PEM texts of CAs trusted besides the public ones.
+   */
+  constructor(baseUrl: string, options: { timeoutMs?: number; caCerts?: string[] } = {}) {
     let url: URL;
     try {
       url = new URL(baseUrl);
@@ -186,6 +194,7 @@ export class GuardianClient {
     }
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.#timeoutMs = options.timeoutMs ?? 15_000;
+    this.caCerts = [...(options.caCerts ?? [])];
   }
 
   /** Calls `method path` and returns the decoded JSON; throws GuardianApiError. */
@@ -195,18 +204,29 @@ export class GuardianClient {
     const headers: Record<string, string> = { accept: "application/json" };
     if (options.bearer !== undefined) headers.authorization = `Bearer ${options.bearer}`;
     if (options.body !== undefined) headers["content-type"] = "application/json";
+    // Calls are rare (register, a session renewal every few minutes): a client per call with a
+    // private CA leaves no connection pool open between them.
+    const client = this.caCerts.length > 0
+      ? Deno.createHttpClient({ caCerts: [...this.caCerts] })
+      : undefined;
     let response: Response;
+    let text: string;
     try {
-      response = await fetch(url, {
-        method,
-        headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-    } catch (err) {
-      throw new GuardianApiError(0, `Guardian unreachable: ${(err as Error).message}`);
+      try {
+        response = await fetch(url, {
+          method,
+          headers,
+          body: options.body === undefined ? undefined : JSON.stringify(options.body),
+          signal: AbortSignal.timeout(this.#timeoutMs),
+          client,
+        });
+      } catch (err) {
+        throw new GuardianApiError(0, `Guardian unreachable: ${describeFetchError(err)}`);
+      }
+      text = await response.text().catch(() => "");
+    } finally {
+      client?.close();
     }
-    const text = await response.text().catch(() => "");
     let value: unknown = null;
     try {
       value = text ? JSON.parse(text) : null;
@@ -375,4 +395,15 @@ export class GuardianClient {
       body: { conflux_id: change.confluxId, team: change.team },
     });
   }
+}
+
+/**
+ * The reason of a failed fetch: Deno says "fetch failed" and puts what went wrong (refused,
+ * unknown certificate issuer) in the cause, which is the part a user can act on.
+ */
+function describeFetchError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : "";
+  const detail = cause || message;
+  return /certificate|UnknownIssuer|handshake/i.test(detail) ? `TLS: ${detail}` : detail;
 }

@@ -108,7 +108,7 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
   const subnets = options.portal ? options.subnets ?? await hostSubnets(tunName, log) : undefined;
   log.info("logging in", { guardian: options.guardianUrl });
   const control = await ControlClient.connect({
-    guardian: new GuardianClient(options.guardianUrl),
+    guardian: new GuardianClient(options.guardianUrl, { caCerts: options.guardianCaCerts }),
     confluxToken: options.confluxToken,
     mldsaPublicKey: keys.publicKey,
     portal: options.portal,

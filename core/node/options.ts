@@ -12,6 +12,8 @@ export type RtcEngineChoice = "auto" | "werift" | "libdatachannel";
 export interface NodeOptions {
   /** Base URL of the Guardian, e.g. `http://198.18.0.1:8080`. */
   guardianUrl: string;
+  /** PEM certificates of a private CA that signed the Guardian's and the Master's TLS. */
+  guardianCaCerts?: string[];
   /** Long-lived conflux token returned by `register`. */
   confluxToken: string;
   /** Directory of this conflux's configuration; the status socket lives here. */

@@ -27,6 +27,7 @@ import { initGuardian } from "../../guardian/init.ts";
 import { type GuardianServer, startGuardianServer } from "../../guardian/server.ts";
 import type { ApiConfig } from "../../guardian/api.ts";
 import { freePort, type NatsServer, startNatsServer } from "./nats_server.ts";
+import type { TestCa } from "./tls.ts";
 
 const MAIN = fileURLToPath(new URL("../../guardian/main.ts", import.meta.url));
 
@@ -42,6 +43,8 @@ export interface StartGuardianOptions {
   log?: Logger;
   /** Extra API settings of an in-process Guardian (rate limits, body size, signup…). */
   api?: Partial<ApiConfig>;
+  /** Serve HTTPS and require TLS at the Master, with certificates of this test CA. */
+  tls?: TestCa;
 }
 
 /** A running test Guardian. */
@@ -79,7 +82,12 @@ export async function startGuardian(options: StartGuardianOptions = {}): Promise
   };
   try {
     const natsPort = freePort();
-    const init = await initGuardian({ dataDir, natsListen: `127.0.0.1:${natsPort}` });
+    const tls = options.tls;
+    const init = await initGuardian({
+      dataDir,
+      natsListen: `127.0.0.1:${natsPort}`,
+      natsTls: tls && { certFile: tls.certFile, keyFile: tls.keyFile },
+    });
     let nats: NatsServer | null = null;
     if (options.nats ?? true) {
       nats = await startNatsServer(init.configs[0].path);
@@ -99,6 +107,8 @@ export async function startGuardian(options: StartGuardianOptions = {}): Promise
         log: options.log ?? silent,
         now: () => Date.now() + clock.offsetMs,
         noNats: !(options.nats ?? true),
+        tls: tls && { cert: tls.certPem, key: Deno.readTextFileSync(tls.keyFile) },
+        natsCaPem: tls?.caPem,
       });
       cleanups.push(() => server!.close());
       url = server.url;
@@ -120,6 +130,9 @@ export async function startGuardian(options: StartGuardianOptions = {}): Promise
           String(options.sessionTtlSec ?? 600),
           "--log-level",
           "warn",
+          ...(tls
+            ? ["--tls-cert", tls.certFile, "--tls-key", tls.keyFile, "--nats-ca", tls.caFile]
+            : []),
         ],
         stdin: "null",
         stdout: "piped",
@@ -134,7 +147,7 @@ export async function startGuardian(options: StartGuardianOptions = {}): Promise
       });
       url = await readListeningUrl(child.stdout);
     }
-    const client = new GuardianClient(url);
+    const client = new GuardianClient(url, { caCerts: tls ? [tls.caPem] : undefined });
     await waitHealthy(client);
     let stopped: Promise<void> | null = null;
     return {
@@ -164,7 +177,7 @@ async function readListeningUrl(stdout: ReadableStream<Uint8Array>): Promise<str
       const { done, value } = await reader.read();
       if (done) break;
       text += decoder.decode(value, { stream: true });
-      const m = /listening on (http:\/\/\S+)/.exec(text);
+      const m = /listening on (https?:\/\/\S+)/.exec(text);
       if (m) {
         // Keep draining so the child never blocks on a full pipe.
         (async () => {
