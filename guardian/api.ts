@@ -34,6 +34,12 @@ import * as schema from "./schemas.ts";
 import { hashPassword, hashToken, newId, newToken, verifyPassword } from "./secrets.ts";
 import type { ConfluxRecord, GuardianStore, RealmRecord, TeamRecord, UserRecord } from "./store.ts";
 
+/**
+ * Team invitations lapse after this long: access granted months later, to whoever holds the
+ * mailbox then, is not what the owner meant.
+ */
+export const INVITATION_TTL_MS = 7 * 86_400_000;
+
 /** Publishes team-key pushes to the Master; absent or disconnected means "skip". */
 export interface TeamKeyPublisher {
   /** Publishes `data` on `subject`; false if it could not be sent now. */
@@ -675,15 +681,20 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
           throw new HttpError(404, "unknown team");
         }
         const id = newId("i");
+        const createdAt = deps.now();
         store.insertInvitation({
           id,
           teamId: body.team_id,
           email: body.email.toLowerCase(),
           invitedBy: u.id,
-          createdAt: deps.now(),
+          createdAt,
           acceptedAt: null,
         });
-        return json(201, { invitation_id: id, team_id: body.team_id });
+        return json(201, {
+          invitation_id: id,
+          team_id: body.team_id,
+          expires_at: createdAt + INVITATION_TTL_MS,
+        });
       },
     },
     {
@@ -691,16 +702,18 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
       path: "/org/team/invite/list",
       run: (request) => {
         const u = requireUser(request);
+        const now = deps.now();
         const list = store.pendingInvitations(u.email).flatMap((inv) => {
           const team = store.teamById(inv.teamId);
           const from = store.userById(inv.invitedBy);
-          return team
+          return team && now < inv.createdAt + INVITATION_TTL_MS
             ? [{
               invitation_id: inv.id,
               team_id: team.id,
               team_name: team.name,
               invited_by: from?.email ?? null,
               created_at: inv.createdAt,
+              expires_at: inv.createdAt + INVITATION_TTL_MS,
             }]
             : [];
         });
@@ -718,6 +731,9 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
           throw new HttpError(404, "unknown invitation");
         }
         if (inv.acceptedAt !== null) throw new HttpError(409, "invitation already accepted");
+        if (deps.now() >= inv.createdAt + INVITATION_TTL_MS) {
+          throw new HttpError(410, "invitation expired: ask the team owner for a new one");
+        }
         store.transaction(() => {
           store.addTeamMember(inv.teamId, u.id, "member");
           store.acceptInvitation(inv.id, deps.now());
