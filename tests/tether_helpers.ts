@@ -12,6 +12,15 @@ import {
 } from "../core/tether/mod.ts";
 import type { RtcEngineName } from "../core/tether/tether.ts";
 
+// An uncaught error in a case file is reported by `deno test` only at the end of the run, and
+// node-datachannel may abort the process before that: print it the moment it happens.
+globalThis.addEventListener("error", (e) => {
+  console.error("uncaught error:", e.error instanceof Error ? e.error.stack : e.error);
+});
+globalThis.addEventListener("unhandledrejection", (e) => {
+  console.error("unhandled rejection:", e.reason instanceof Error ? e.reason.stack : e.reason);
+});
+
 /** Opens an offerer (engine `a`) and an answerer (engine `b`) on 127.0.0.1. */
 export async function openPair(
   a: RtcEngineName,

@@ -1,6 +1,6 @@
 /**
  * The werift engine (pure TypeScript WebRTC). Never uses werift's default public STUN server
- * (see disablePublicStunDefault). SCTP MTU raised so a 1,200–1,400-byte message is one DATA
+ * (see disablePublicStunDefault); survives both ends closing at once and repeated handshake chunks (see restartTimers). SCTP MTU raised so a 1,200–1,400-byte message is one DATA
  * chunk. Note: werift 0.25.2 treats `maxRetransmits: 0` as unset when deciding to abandon a chunk
  * (`!!chunk.maxRetransmits`), so its own sends are in effect retransmitted until acknowledged.
  *
@@ -28,6 +28,7 @@ export async function loadWerift(): Promise<RawPeerFactory> {
     throw new TetherError("engine-unavailable", "werift failed to load", { cause: e });
   }
   disablePublicStunDefault(werift);
+  restartTimers(werift);
   return (config) => new WeriftPeer(werift, config);
 }
 
@@ -60,6 +61,64 @@ function disablePublicStunDefault(werift: Werift): void {
     if (!this.options.stunServer) this.stunServer = undefined;
   };
   patched.veilnetPatched = true;
+}
+
+/** The parts of werift's (unexported) SCTP association this module touches. */
+export interface WeriftSctpInternals {
+  timer1Start(chunk: unknown): void;
+  timer1Cancel(): void;
+  t2Start(chunk: unknown): void;
+  timer2Cancel(): void;
+  timer1Chunk?: unknown;
+  timer2Chunk?: unknown;
+}
+
+/**
+ * An SCTP association of werift, reached through the exported RTCSctpTransport (the SCTP class is
+ * not exported): a transport given an inert DTLS transport builds one without starting anything.
+ */
+export function weriftSctp(werift: Werift): WeriftSctpInternals {
+  type Transport = { setDtlsTransport(d: unknown): void; sctp?: WeriftSctpInternals };
+  const Ctor = (werift as unknown as { RTCSctpTransport?: new () => Transport }).RTCSctpTransport;
+  const transport = Ctor ? new Ctor() : undefined;
+  const inert = { subscribe: () => ({ unSubscribe: () => {} }) };
+  transport?.setDtlsTransport({
+    id: "veilnet-probe",
+    sendData: () => Promise.resolve(),
+    onStateChange: inert,
+  });
+  const sctp = transport?.sctp;
+  if (
+    !sctp || typeof sctp.t2Start !== "function" || typeof sctp.timer1Start !== "function" ||
+    typeof sctp.timer1Cancel !== "function" || typeof sctp.timer2Cancel !== "function"
+  ) {
+    throw new TetherError("engine-unavailable", "werift: unknown SCTP internals (version?)");
+  }
+  return sctp;
+}
+
+/**
+ * werift 0.25.2 throws from `timer1Start` and `t2Start` when that timer already runs. Both are
+ * called after an `await` in its receive loop, so a chunk that arrives twice meanwhile (a
+ * retransmitted INIT ACK; a SHUTDOWN while a shutdown is in flight, i.e. both ends closing at once,
+ * seen in tests) starts the timer twice, and the throw is an unhandled rejection that ends the whole
+ * process. RFC 9260 restarts T1-init and T2-shutdown with the latest chunk; so does the patch.
+ */
+function restartTimers(werift: Werift): void {
+  const proto = Object.getPrototypeOf(weriftSctp(werift)) as WeriftSctpInternals & {
+    veilnetTimersPatched?: boolean;
+  };
+  if (proto.veilnetTimersPatched) return;
+  const t1 = proto.timer1Start, t2 = proto.t2Start;
+  proto.timer1Start = function (this: WeriftSctpInternals, chunk: unknown) {
+    this.timer1Cancel();
+    t1.call(this, chunk);
+  };
+  proto.t2Start = function (this: WeriftSctpInternals, chunk: unknown) {
+    this.timer2Cancel();
+    t2.call(this, chunk);
+  };
+  proto.veilnetTimersPatched = true;
 }
 
 class WeriftPeer extends PeerBase implements RawPeer {
