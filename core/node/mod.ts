@@ -28,6 +28,7 @@ import type { ControlPort } from "./ports.ts";
 import type { Session } from "../control/guardian_client.ts";
 import { enablePortalForwarding, readHostRoutes } from "../portal/linux_host.ts";
 import { servedSubnets, urlAddresses } from "../portal/subnets.ts";
+import { containEngineErrors } from "./engine_errors.ts";
 
 /**
  * The networks a portal on this host serves (its connected IPv4 networks; see
@@ -116,6 +117,7 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
     log,
   });
   const cleanup: (() => Promise<void> | void)[] = [() => control.close()];
+  cleanup.push(containEngineErrors(log));
   try {
     const session = toNodeSession(control.session, keys.publicKey);
     const cert = session.certificate;
