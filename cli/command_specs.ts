@@ -38,6 +38,13 @@ const portal: FlagSpec = {
   env: "VEILNET_PORTAL",
   help: "portal mode: give teammates access to this host's networks",
 };
+const portalNetworks: FlagSpec = {
+  name: "portal-networks",
+  type: "string",
+  env: "VEILNET_PORTAL_NETWORKS",
+  metavar: "CIDR,CIDR",
+  help: "with --portal: serve only these IPv4 networks (default: every network of the host)",
+};
 const debug: FlagSpec = {
   name: "debug",
   type: "boolean",
@@ -101,6 +108,7 @@ export const COMMANDS: CommandSpec[] = [
         help: "requested overlay address/prefix inside the realm, e.g. 100.64.0.10/16",
       },
       portal,
+      portalNetworks,
       {
         name: "teams",
         type: "string",
@@ -134,7 +142,17 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "up",
     summary: "Save up.json with a conflux token, install and start the service (no registration).",
-    flags: [confluxToken, guardian, guardianCa, portal, debug, rtc, noRelay, ...serviceFlags],
+    flags: [
+      confluxToken,
+      guardian,
+      guardianCa,
+      portal,
+      portalNetworks,
+      debug,
+      rtc,
+      noRelay,
+      ...serviceFlags,
+    ],
   },
   {
     name: "down",
@@ -161,6 +179,7 @@ export const COMMANDS: CommandSpec[] = [
       guardian,
       guardianCa,
       portal,
+      portalNetworks,
       rtc,
       noRelay,
       {

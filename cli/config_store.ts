@@ -25,6 +25,7 @@ export const RegisterConfigSchema = z.object({
   tag: z.string().optional(),
   cidr: z.string().optional(),
   portal: z.boolean(),
+  portal_networks: z.array(z.string()).max(32).optional(),
   teams: z.array(z.string()),
   rtc,
   relay: z.boolean(),
@@ -38,6 +39,7 @@ export const UpConfigSchema = z.object({
   guardian_ca: z.string().min(1).optional(),
   conflux_token: z.string().min(1),
   portal: z.boolean(),
+  portal_networks: z.array(z.string()).max(32).optional(),
   rtc,
   relay: z.boolean(),
 });

@@ -22,6 +22,7 @@ export async function runForeground(ctx: CommandContext, settings: NodeSettings)
     log: ctx.deps.log,
   };
   if (settings.tunName !== undefined) options.tunName = settings.tunName;
+  if (settings.portalNetworks) options.subnets = settings.portalNetworks;
   const caCerts = endpointCaCerts(settings.guardian);
   if (caCerts) options.guardianCaCerts = caCerts;
   await Deno.mkdir(ctx.configDir, { recursive: true, mode: 0o700 });

@@ -9,6 +9,10 @@ import type { RtcEngineChoice } from "../core/node/mod.ts";
 import { DEFAULT_GUARDIAN } from "./command_specs.ts";
 import type { RegisterConfig, UpConfig } from "./config_store.ts";
 import { CliError } from "./errors.ts";
+import { checkPortalSubnets } from "../core/wire/portal_subnets.ts";
+
+/** Every realm lies in the shared address space; a portal may serve nothing inside it. */
+const OVERLAY_RANGE = "100.64.0.0/10";
 import { boolFlag, type ParsedCommand, stringFlag } from "./flags.ts";
 import { endpointCaCerts, type GuardianEndpoint, normalizeGuardianUrl } from "./guardian_api.ts";
 
@@ -17,6 +21,8 @@ export interface NodeSettings {
   guardian: GuardianEndpoint;
   confluxToken: string;
   portal: boolean;
+  /** The networks a portal serves, when not every network of the host. */
+  portalNetworks?: string[];
   rtcEngine: RtcEngineChoice;
   relay: boolean;
   tunName?: string;
@@ -67,17 +73,50 @@ export function resolveGuardian(
   return endpoint;
 }
 
-/** The rtc/relay/portal trio shared by register, up and run. */
+/**
+ * `--portal-networks "10.1.0.0/16, 192.168.8.0/24"`: canonical IPv4 networks a portal may serve
+ * (the Guardian checks them against the realm again at login). Throws a usage error naming the
+ * first bad entry.
+ */
+export function parsePortalNetworks(raw: string): string[] {
+  const list = [...new Set(raw.split(",").map((s) => s.trim()).filter((s) => s))];
+  if (list.length === 0) {
+    throw new CliError("usage", "--portal-networks is empty: give e.g. 192.168.8.0/24");
+  }
+  const problem = checkPortalSubnets(list, OVERLAY_RANGE);
+  if (problem !== null) throw new CliError("usage", `--portal-networks: ${problem}`);
+  return list;
+}
+
+/** What register, up and run share: the engine, relaying and portal settings. */
+export interface EngineFlags {
+  portal: boolean;
+  portalNetworks?: string[];
+  rtcEngine: RtcEngineChoice;
+  relay: boolean;
+}
+
+/** The rtc/relay/portal settings shared by register, up and run. */
 export function resolveEngineFlags(
   parsed: ParsedCommand,
-  saved?: { portal: boolean; rtc: RtcEngineChoice; relay: boolean },
-): { portal: boolean; rtcEngine: RtcEngineChoice; relay: boolean } {
+  saved?: { portal: boolean; portal_networks?: string[]; rtc: RtcEngineChoice; relay: boolean },
+): EngineFlags {
   const noRelay = boolFlag(parsed, "no-relay");
-  return {
-    portal: boolFlag(parsed, "portal") ?? saved?.portal ?? false,
+  const portal = boolFlag(parsed, "portal") ?? saved?.portal ?? false;
+  const networksFlag = stringFlag(parsed, "portal-networks");
+  const portalNetworks = networksFlag !== undefined
+    ? parsePortalNetworks(networksFlag)
+    : saved?.portal_networks;
+  if (networksFlag !== undefined && !portal) {
+    throw new CliError("usage", "--portal-networks needs --portal (portal mode)");
+  }
+  const flags: EngineFlags = {
+    portal,
     rtcEngine: (stringFlag(parsed, "rtc") as RtcEngineChoice | undefined) ?? saved?.rtc ?? "auto",
     relay: noRelay !== undefined ? !noRelay : saved?.relay ?? true,
   };
+  if (portal && portalNetworks) flags.portalNetworks = portalNetworks;
+  return flags;
 }
 
 /** Settings of `run`: flags, then VEILNET_* variables, then the saved file. */

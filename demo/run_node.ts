@@ -5,6 +5,7 @@
  *   deno run -A demo/run_node.ts --guardian URL --token T --config-dir DIR
  *     [--rtc auto|werift|libdatachannel] [--idle-ms N] [--tun NAME] [--no-relay]
  *     [--tamper-relay] [--delay-ms N] [--portal] [--portal-rescan-ms N]
+ *     [--portal-networks CIDR,CIDR]
  *
  * @module
  */
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     "no-relay": { type: "boolean", default: false },
     portal: { type: "boolean", default: false },
     "portal-rescan-ms": { type: "string" },
+    "portal-networks": { type: "string" },
     // Tests only: flip a ciphertext bit of every frame this node relays (a hostile relay).
     "tamper-relay": { type: "boolean", default: false },
     // Tests only: delay every frame this node sends by N ms (netem is not in every kernel).
@@ -44,6 +46,7 @@ try {
     configDir: values["config-dir"]!,
     portal: values.portal,
     portalRescanMs: values["portal-rescan-ms"] ? Number(values["portal-rescan-ms"]) : undefined,
+    subnets: values["portal-networks"]?.split(","),
     rtcEngine: rtc,
     relay: !values["no-relay"],
     tunName: values.tun,

@@ -124,3 +124,37 @@ labTest(
     assert.ok(await unrouted(lab, H3, LAN, 10_000), "h3 kept the LAN of a stopped portal");
   },
 );
+
+labTest(
+  "portal: --portal-networks serves the networks named and no other, whatever the host has",
+  2,
+  async (lab) => {
+    await lab.addLan(H2, LAN_PORTAL, LAN_HOST);
+    // A second network on the portal that must not be served.
+    const p2 = lab.namespaces[H2];
+    await lab.exec(p2, ["ip", "link", "add", "lan1", "type", "veth", "peer", "name", "lan1p"]);
+    await lab.exec(p2, ["ip", "addr", "add", "198.19.78.1/24", "dev", "lan1"]);
+    await lab.exec(p2, ["ip", "link", "set", "lan1p", "up"]);
+    await lab.exec(p2, ["ip", "link", "set", "lan1", "up"]);
+    await lab.startServices();
+    await lab.createTeam("dev");
+    const h = [await lab.register("h1", ["dev"]), await lab.register("h2", ["dev"])];
+    await Promise.all([
+      lab.startNode(H1, h[H1]),
+      lab.startNode(H2, h[H2], {
+        flags: ["--portal", "--portal-networks", LAN, "--portal-rescan-ms", "500"],
+      }),
+    ]);
+    assert.ok(await routed(lab, H1, LAN, 30_000), "h1 never routed the named network");
+    assert.deepEqual((await lab.info(H2)).portals?.serving, [LAN]);
+    const known = (await lab.info(H1)).portals?.portals.find((p) =>
+      p.conflux_id === h[H2].confluxId
+    );
+    assert.deepEqual(known?.subnets, [LAN], JSON.stringify(known));
+    assert.ok(await lab.reachable(H1, LAN_HOST, 20_000), "h1 cannot ping the LAN host");
+    // Rescans (every 0.5 s here) do not add the host's other networks.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await routed(lab, H1, LAN2, 0), false, "h1 routed a network not named");
+    assert.deepEqual((await lab.info(H2)).portals?.serving, [LAN]);
+  },
+);

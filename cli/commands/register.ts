@@ -72,6 +72,7 @@ export async function registerCommand(ctx: CommandContext): Promise<number> {
         tag,
         cidr,
         portal: engine.portal,
+        ...(engine.portalNetworks ? { portal_networks: engine.portalNetworks } : {}),
         teams,
         rtc: engine.rtcEngine,
         relay: engine.relay,

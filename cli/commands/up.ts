@@ -43,6 +43,7 @@ export async function upCommand(ctx: CommandContext): Promise<number> {
         ...(guardian.caFile ? { guardian_ca: guardian.caFile } : {}),
         conflux_token: token,
         portal: engine.portal,
+        ...(engine.portalNetworks ? { portal_networks: engine.portalNetworks } : {}),
         rtc: engine.rtcEngine,
         relay: engine.relay,
       },
