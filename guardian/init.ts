@@ -122,5 +122,8 @@ export async function initGuardian(options: InitOptions): Promise<InitResult> {
 function checkTls(tls: NatsTls): NatsTls {
   readPemFile(tls.certFile, "--nats-tls-cert", "certificate");
   readPemFile(tls.keyFile, "--nats-tls-key", "private key");
-  return { certFile: resolve(tls.certFile), keyFile: resolve(tls.keyFile) };
+  if (tls.caFile !== undefined) readPemFile(tls.caFile, "--nats-tls-ca", "certificate");
+  const out: NatsTls = { certFile: resolve(tls.certFile), keyFile: resolve(tls.keyFile) };
+  if (tls.caFile !== undefined) out.caFile = resolve(tls.caFile);
+  return out;
 }

@@ -3,7 +3,7 @@
  *
  *   veilnet-guardian init  --data DIR [--nats-listen HOST:PORT]
  *                          [--cluster NAME=HOST:PORT:ROUTE_PORT[,…]]… [--gateway NAME=HOST:PORT[,…]]…
- *                          [--nats-tls-cert FILE --nats-tls-key FILE]
+ *                          [--nats-tls-cert FILE --nats-tls-key FILE [--nats-tls-ca FILE]]
  *   veilnet-guardian serve --data DIR --nats URL[,URL…] [--listen HOST:PORT] [--session-ttl SECONDS]
  *                          [--ice URL[,URL…]] [--no-signup] [--realm-range CIDR] [--log-level LEVEL]
  *                          [--tls-cert FILE --tls-key FILE] [--nats-ca FILE]
@@ -22,7 +22,7 @@ import { startGuardianServer } from "./server.ts";
 const USAGE = `usage:
   veilnet-guardian init  --data DIR [--nats-listen HOST:PORT]
                          [--cluster NAME=HOST:PORT:ROUTE_PORT[,...]]... [--gateway NAME=HOST:PORT[,...]]...
-                         [--nats-tls-cert FILE --nats-tls-key FILE]
+                         [--nats-tls-cert FILE --nats-tls-key FILE [--nats-tls-ca FILE]]
   veilnet-guardian serve --data DIR --nats URL[,URL...] [--listen HOST:PORT] [--session-ttl SECONDS]
                          [--ice URL[,URL...]] [--no-signup] [--realm-range CIDR] [--log-level LEVEL]
                          [--tls-cert FILE --tls-key FILE] [--nats-ca FILE]`;
@@ -64,6 +64,7 @@ async function init(args: string[]): Promise<void> {
       gateway: { type: "string", multiple: true },
       "nats-tls-cert": { type: "string" },
       "nats-tls-key": { type: "string" },
+      "nats-tls-ca": { type: "string" },
     },
   });
   if (!values.data) throw new UsageError("init: --data DIR is required");
@@ -72,11 +73,18 @@ async function init(args: string[]): Promise<void> {
     "--nats-tls-cert",
     "--nats-tls-key",
   ]);
+  if (values["nats-tls-ca"] !== undefined && !tls) {
+    throw new UsageError("--nats-tls-ca needs --nats-tls-cert and --nats-tls-key");
+  }
   const result = await initGuardian({
     dataDir: values.data,
     natsListen: values["nats-listen"],
     clusters,
-    natsTls: tls && { certFile: tls.cert, keyFile: tls.key },
+    natsTls: tls && {
+      certFile: tls.cert,
+      keyFile: tls.key,
+      ...(values["nats-tls-ca"] ? { caFile: values["nats-tls-ca"] } : {}),
+    },
   });
   console.log(result.createdKeys ? "created Guardian keys" : "kept existing Guardian keys");
   for (const c of result.configs) {

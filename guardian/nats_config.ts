@@ -32,12 +32,30 @@ export interface ClusterSpec {
   servers: ServerSpec[];
 }
 
-/** TLS of the client port: PEM files the server reads (absolute paths). */
+/** TLS of the Master: PEM files the server reads (absolute paths). */
 export interface NatsTls {
-  /** Server certificate chain (PEM). */
+  /** Server certificate chain (PEM); valid for every host name or address servers are dialled at. */
   certFile: string;
   /** Its private key (PEM). */
   keyFile: string;
+  /**
+   * CA that signed every server's certificate: with it, routes and gateways between the servers
+   * of a super cluster use mutual TLS too (each server verifies the other's certificate).
+   */
+  caFile?: string;
+}
+
+/** The `tls {}` block between servers (routes, gateways): mutual, verified against the CA. */
+function peerTls(tls: NatsTls | undefined, indent: string): string[] {
+  if (!tls?.caFile) return [];
+  return [
+    `${indent}tls {`,
+    `${indent}  cert_file: ${JSON.stringify(tls.certFile)}`,
+    `${indent}  key_file: ${JSON.stringify(tls.keyFile)}`,
+    `${indent}  ca_file: ${JSON.stringify(tls.caFile)}`,
+    `${indent}  verify: true`,
+    `${indent}}`,
+  ];
 }
 
 /** Thrown for an unusable topology (missing ports, bad names, duplicates). */
@@ -127,7 +145,7 @@ export function renderServerConfig(
     "}",
   ];
   if (tls) {
-    // Clients (confluxes, the Guardian) must speak TLS; routes and gateways stay as they are.
+    // Clients (confluxes, the Guardian) must speak TLS; between servers, see peerTls.
     lines.push(
       "",
       "tls {",
@@ -145,6 +163,7 @@ export function renderServerConfig(
       "cluster {",
       `  name: "${cluster.name}"`,
       `  listen: "${hostPort(server.host, server.routePort!)}"`,
+      ...peerTls(tls, "  "),
       "  routes: [",
       ...routes,
       "  ]",
@@ -160,6 +179,7 @@ export function renderServerConfig(
       "gateway {",
       `  name: "${cluster.name}"`,
       `  listen: "${hostPort(server.host, server.gatewayPort!)}"`,
+      ...peerTls(tls, "  "),
       "  gateways: [",
     );
     for (const other of clusters) {

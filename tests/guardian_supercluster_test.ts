@@ -1,6 +1,7 @@
 // A 2×2 NATS super cluster from `veilnet-guardian init --cluster … --gateway …` configs: two
 // clusters of two servers joined by gateways. A conflux on one cluster reaches a conflux on the
-// other (publish, request/reply, Guardian team-key pushes).
+// other (publish, request/reply, Guardian team-key pushes). The same with TLS everywhere
+// (`--nats-tls-cert/-key/-ca`): clients over TLS, routes and gateways over mutual TLS.
 import assert from "node:assert/strict";
 import { generateSigningKeyPair } from "../core/crypto/mldsa.ts";
 import { ControlClient } from "../core/control/control_client.ts";
@@ -10,6 +11,7 @@ import type { TeamKey } from "../core/control/team_keys.ts";
 import { initGuardian, parseTopology } from "../guardian/init.ts";
 import { startGuardianServer } from "../guardian/server.ts";
 import { freePorts, type NatsServer, startNatsServer } from "./helpers/nats_server.ts";
+import { makeTestCa, opensslAvailable, type TestCa } from "./helpers/tls.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -20,6 +22,23 @@ function publicKey(): Uint8Array {
 }
 
 Deno.test("super cluster: messages cross the gateway between two 2-server clusters", async () => {
+  await superCluster();
+});
+
+Deno.test({
+  name: "super cluster with TLS: clients, routes and gateways all over TLS with a private CA",
+  ignore: !opensslAvailable(),
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "veilnet-supercluster-ca-" });
+    try {
+      await superCluster(await makeTestCa(dir));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+async function superCluster(tls?: TestCa): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: "veilnet-supercluster-" });
   const servers: NatsServer[] = [];
   const clients: ControlClient[] = [];
@@ -35,7 +54,20 @@ Deno.test("super cluster: messages cross the gateway between two 2-server cluste
       ],
       [`east=${h}:${p[8]},${h}:${p[9]}`, `west=${h}:${p[10]},${h}:${p[11]}`],
     );
-    const init = await initGuardian({ dataDir, clusters });
+    const init = await initGuardian({
+      dataDir,
+      clusters,
+      natsTls: tls && { certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.caFile },
+    });
+    if (tls) {
+      const conf = await Deno.readTextFile(init.configs[0].path);
+      // Mutual TLS in the cluster and gateway blocks, plain TLS for clients.
+      assert.equal(
+        conf.match(/^ {2}tls \{\n(?: {4}.*\n){3} {4}verify: true\n {2}\}$/gm)?.length,
+        2,
+      );
+      assert.ok(init.configs.every((c) => c.clientUrl.startsWith("tls://")));
+    }
     assert.deepEqual(init.configs.map((c) => c.serverName), [
       "east-1",
       "east-2",
@@ -49,9 +81,11 @@ Deno.test("super cluster: messages cross the gateway between two 2-server cluste
       natsUrls: urls,
       sessionTtlSec: 60,
       log: silent,
+      natsCaPem: tls?.caPem,
     });
     await guardian.publisher!.ready();
-    const api = new GuardianClient(guardian.url);
+    assert.ok(guardian.publisher!.connected(), "the Guardian did not reach the Master");
+    const api = new GuardianClient(guardian.url, { caCerts: tls ? [tls.caPem] : undefined });
 
     await api.signup("ops@example.test", "a long password");
     const access = await api.login("ops@example.test", "a long password");
@@ -135,4 +169,4 @@ Deno.test("super cluster: messages cross the gateway between two 2-server cluste
     for (const s of servers) await s.stop();
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
-});
+}

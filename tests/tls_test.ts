@@ -143,6 +143,18 @@ Deno.test({
         [["--nats-tls-cert", ca.keyFile, "--nats-tls-key", ca.keyFile], /holds no PEM certificate/],
         [["--nats-tls-cert", ca.certFile, "--nats-tls-key", ca.certFile], /holds no PEM private/],
         [["--nats-tls-cert", join(dir, "nope.pem"), "--nats-tls-key", ca.keyFile], /no such file/],
+        [["--nats-tls-ca", ca.caFile], /--nats-tls-ca needs --nats-tls-cert and --nats-tls-key/],
+        [
+          [
+            "--nats-tls-cert",
+            ca.certFile,
+            "--nats-tls-key",
+            ca.keyFile,
+            "--nats-tls-ca",
+            ca.keyFile,
+          ],
+          /--nats-tls-ca: .* holds no PEM certificate/,
+        ],
       ];
       for (const [flags, message] of cases) {
         const r = await guardianCli(["init", "--data", data, ...flags]);
