@@ -74,6 +74,8 @@ const confluxToken: FlagSpec = {
   help: "conflux token (not a registration token)",
 };
 const json: FlagSpec = { name: "json", type: "boolean", help: "print JSON" };
+/** What `run` takes to reach the realm and how to serve it; `up` saves the same. */
+const nodeFlags = [guardian, guardianCa, portal, portalNetworks, rtc, noRelay];
 const serviceFlags = [configDir, help];
 
 /** All commands, in the order `help` lists them. */
@@ -142,17 +144,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "up",
     summary: "Save up.json with a conflux token, install and start the service (no registration).",
-    flags: [
-      confluxToken,
-      guardian,
-      guardianCa,
-      portal,
-      portalNetworks,
-      debug,
-      rtc,
-      noRelay,
-      ...serviceFlags,
-    ],
+    flags: [confluxToken, ...nodeFlags, debug, ...serviceFlags],
   },
   {
     name: "down",
@@ -176,12 +168,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "Run the node in the foreground (what the service executes).",
     flags: [
       confluxToken,
-      guardian,
-      guardianCa,
-      portal,
-      portalNetworks,
-      rtc,
-      noRelay,
+      ...nodeFlags,
       {
         name: "tun",
         type: "string",

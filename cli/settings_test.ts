@@ -94,24 +94,24 @@ Deno.test("run: a private CA comes from flag, env or file, and stays with its ow
 });
 
 Deno.test("run: --portal-networks picks what a portal serves; bad lists are usage errors", () => {
-  const flags = ["-p", "--portal-networks", "192.168.8.0/24, 10.1.0.0/16,192.168.8.0/24"];
+  const flags = ["-p", "--portal-networks", "198.19.8.0/24, 198.18.128.0/17,198.19.8.0/24"];
   const s = resolveNodeSettings(parseCommand(run, flags, {}), saved);
-  assert.deepEqual(s.portalNetworks, ["192.168.8.0/24", "10.1.0.0/16"]);
+  assert.deepEqual(s.portalNetworks, ["198.19.8.0/24", "198.18.128.0/17"]);
   // Saved with the file; not used when portal mode is off.
-  const file = { ...saved, portal: true, portal_networks: ["172.20.0.0/16"] };
+  const file = { ...saved, portal: true, portal_networks: ["198.19.16.0/20"] };
   assert.deepEqual(resolveNodeSettings(parseCommand(run, [], {}), file).portalNetworks, [
-    "172.20.0.0/16",
+    "198.19.16.0/20",
   ]);
   const off = parseCommand(run, [], { VEILNET_PORTAL: "false" });
   assert.equal(resolveNodeSettings(off, file).portalNetworks, undefined);
   for (
     const [args, message] of [
-      [["-p", "--portal-networks", "10.1.0.1/16"], /host bits/],
+      [["-p", "--portal-networks", "198.19.8.1/24"], /host bits/],
       [["-p", "--portal-networks", "100.64.5.0/24"], /realm|overlay|100\.64/],
       [["-p", "--portal-networks", "127.0.0.0/8"], /reserved|127/],
-      [["-p", "--portal-networks", "10.0.0.0/4"], /prefix|\/4/],
+      [["-p", "--portal-networks", "198.18.0.0/4"], /prefix|\/4/],
       [["-p", "--portal-networks", " , "], /empty/],
-      [["--portal-networks", "10.1.0.0/16"], /needs --portal/],
+      [["--portal-networks", "198.18.128.0/17"], /needs --portal/],
     ] as [string[], RegExp][]
   ) {
     assert.throws(

@@ -71,8 +71,8 @@ Deno.test("run: saved file < environment < flags, and the chosen profile", async
       ["vnc_flag", "http://127.0.0.1:7104", true, "vt0"],
     );
     assert.equal(d.subnets, undefined, "a portal serves the host's networks by default");
-    assert.equal(await h.run([...flags, "--portal-networks", "192.168.8.0/24"], env), 0);
-    assert.deepEqual(h.nodeRuns.at(-1)!.subnets, ["192.168.8.0/24"]);
+    assert.equal(await h.run([...flags, "--portal-networks", "198.19.8.0/24"], env), 0);
+    assert.deepEqual(h.nodeRuns.at(-1)!.subnets, ["198.19.8.0/24"]);
   } finally {
     await h.cleanup();
   }
