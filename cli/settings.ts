@@ -8,13 +8,13 @@ import { resolve } from "node:path";
 import type { RtcEngineChoice } from "../core/node/mod.ts";
 import { DEFAULT_GUARDIAN } from "./command_specs.ts";
 import type { RegisterConfig, UpConfig } from "./config_store.ts";
-import { CliError } from "./errors.ts";
 import { checkPortalSubnets } from "../core/wire/portal_subnets.ts";
+import { CliError } from "./errors.ts";
+import { boolFlag, type ParsedCommand, stringFlag } from "./flags.ts";
+import { endpointCaCerts, type GuardianEndpoint, normalizeGuardianUrl } from "./guardian_api.ts";
 
 /** Every realm lies in the shared address space; a portal may serve nothing inside it. */
 const OVERLAY_RANGE = "100.64.0.0/10";
-import { boolFlag, type ParsedCommand, stringFlag } from "./flags.ts";
-import { endpointCaCerts, type GuardianEndpoint, normalizeGuardianUrl } from "./guardian_api.ts";
 
 /** What `run` hands to the node, before adding the logger and config dir. */
 export interface NodeSettings {
