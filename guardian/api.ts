@@ -82,6 +82,8 @@ export interface ApiDeps {
   now: () => number;
   /** Where team-key updates go. */
   publisher?: TeamKeyPublisher;
+  /** Cuts revoked confluxes off the Master at once (pushes the store's revocations). */
+  revoker?: { push(): Promise<void> };
 }
 
 /** A refused request: status and the message sent as `{error}`. */
@@ -406,6 +408,7 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
           return ids;
         });
         push(notify);
+        deps.revoker?.push();
         log.info("realm deleted", { realm_id: r.id });
         return Promise.resolve(json(200, { deleted: true, realm_id: r.id }));
       },
@@ -529,6 +532,7 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
         const c = requireConflux(bearer(request));
         const notify = store.transaction(() => revokeAndRotate(c, deps.now()));
         push(notify);
+        deps.revoker?.push();
         log.info("conflux unregistered", { conflux_id: c.id });
         return Promise.resolve(json(200, { unregistered: true, conflux_id: c.id }));
       },
@@ -609,6 +613,7 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
           crypto.getRandomValues(new Uint8Array(32)),
         );
         store.recordLogin(c.id, portal, now);
+        store.recordNatsUser(body.nkey, c.id, expiresAt, now);
         const teamsIssuedAt = issuedAt();
         log.info("session issued", { conflux_id: c.id, expires_at: expiresAt });
         return json(200, {

@@ -72,11 +72,34 @@ export async function accountJwts(
   const system = await encodeAccount("SYS", keys.systemAccount, { limits: UNLIMITED }, {
     signer: keys.operator,
   });
-  const application = await encodeAccount("veilnet", keys.account, {
+  return { system, application: await applicationAccountJwt(keys) };
+}
+
+/**
+ * The application account's JWT; `revocations` maps user keys to a time (seconds): the server
+ * refuses, and disconnects, users of those keys whose JWT was issued at or before it.
+ */
+export function applicationAccountJwt(
+  keys: GuardianKeys,
+  revocations: Record<string, number> = {},
+): Promise<string> {
+  return encodeAccount("veilnet", keys.account, {
     limits: UNLIMITED,
     signing_keys: [keys.accountSigning.getPublicKey()],
+    ...(Object.keys(revocations).length > 0 ? { revocations } : {}),
   }, { signer: keys.operator });
-  return { system, application };
+}
+
+/**
+ * A user of the system account for the Guardian itself: it may only push account updates
+ * (`$SYS.REQ.ACCOUNT.<account>.CLAIMS.UPDATE`) and hear the answers.
+ */
+export function mintSystemUserJwt(keys: GuardianKeys, nkey: string): Promise<string> {
+  return encodeUser("veilnet-guardian-system", nkey, keys.systemAccount, {
+    pub: { allow: ["$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE"] },
+    sub: { allow: ["_INBOX.>"] },
+    bearer_token: false,
+  });
 }
 
 /** Options of {@link mintUserJwt}. */

@@ -9,6 +9,7 @@ import { consoleLogger, type Logger } from "../core/log/logger.ts";
 import { type ApiConfig, createGuardianApi } from "./api.ts";
 import { type GuardianKeys, loadKeys } from "./keys.ts";
 import { NatsPublisher } from "./nats_publisher.ts";
+import { NatsRevoker } from "./nats_revoker.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 
 /** File name of the database inside the data directory. */
@@ -46,6 +47,8 @@ export interface GuardianServer {
   keys: GuardianKeys;
   /** The NATS publisher, unless `noNats`. */
   publisher: NatsPublisher | null;
+  /** The system connection that pushes revocations, unless `noNats`. */
+  revoker: NatsRevoker | null;
   /** Stops serving, closes NATS and the database. */
   close(): Promise<void>;
 }
@@ -58,8 +61,23 @@ export async function startGuardianServer(options: GuardianServerOptions): Promi
   const publisher = options.noNats
     ? null
     : await NatsPublisher.start(keys, options.natsUrls, log, options.natsCaPem);
+  const now = options.now ?? Date.now;
+  const revoker = options.noNats ? null : await NatsRevoker.start({
+    keys,
+    servers: options.natsUrls,
+    log,
+    revocations: () => store.natsRevocations(now()),
+    caPem: options.natsCaPem,
+  });
   const handler = createGuardianApi(
-    { store, keys, log, now: options.now ?? Date.now, publisher: publisher ?? undefined },
+    {
+      store,
+      keys,
+      log,
+      now,
+      publisher: publisher ?? undefined,
+      revoker: revoker ?? undefined,
+    },
     options,
   );
   let resolveListening: (addr: Deno.NetAddr) => void;
@@ -86,11 +104,13 @@ export async function startGuardianServer(options: GuardianServerOptions): Promi
     store,
     keys,
     publisher,
+    revoker,
     async close() {
       if (closed) return;
       closed = true;
       await server.shutdown();
       await publisher?.close();
+      await revoker?.close();
       store.close();
     },
   };

@@ -10,6 +10,7 @@ import type {
   ConfluxRecord,
   GuardianStore,
   InvitationRecord,
+  NatsRevocation,
   RealmRecord,
   RegistrationTokenRecord,
   TeamRecord,
@@ -55,6 +56,14 @@ const MIGRATIONS: string[] = [
     conflux_id TEXT NOT NULL REFERENCES confluxes(id), team_id TEXT NOT NULL REFERENCES teams(id),
     PRIMARY KEY (conflux_id, team_id));
   CREATE INDEX conflux_teams_team ON conflux_teams(team_id);
+  `,
+  // NATS user keys handed out in sessions, so that revoking a conflux can cut its live
+  // connections (kept until the session's JWT expires).
+  `
+  CREATE TABLE nats_users (
+    nkey TEXT PRIMARY KEY, conflux_id TEXT NOT NULL REFERENCES confluxes(id),
+    expires_at INTEGER NOT NULL, revoked_at INTEGER);
+  CREATE INDEX nats_users_conflux ON nats_users(conflux_id);
   `,
 ];
 
@@ -416,7 +425,34 @@ export class SqliteStore implements GuardianStore {
     this.transaction(() => {
       this.#run("UPDATE confluxes SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", now, id);
       this.#run("DELETE FROM conflux_teams WHERE conflux_id = ?", id);
+      this.#run(
+        "UPDATE nats_users SET revoked_at = ? WHERE conflux_id = ? AND revoked_at IS NULL",
+        now,
+        id,
+      );
     });
+  }
+
+  recordNatsUser(nkey: string, confluxId: string, expiresAt: number, now: number): void {
+    this.transaction(() => {
+      this.#run("DELETE FROM nats_users WHERE expires_at <= ?", now);
+      this.#run(
+        "INSERT INTO nats_users (nkey, conflux_id, expires_at) VALUES (?, ?, ?) " +
+          "ON CONFLICT (nkey) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at) " +
+          "WHERE conflux_id = excluded.conflux_id",
+        nkey,
+        confluxId,
+        expiresAt,
+      );
+    });
+  }
+
+  natsRevocations(now: number): NatsRevocation[] {
+    return this.#all(
+      "SELECT nkey, revoked_at FROM nats_users WHERE revoked_at IS NOT NULL AND expires_at > ? " +
+        "ORDER BY nkey",
+      now,
+    ).map((r) => ({ nkey: String(r.nkey), revokedAt: num(r.revoked_at) }));
   }
 
   recordLogin(id: string, portal: boolean, now: number): void {

@@ -18,12 +18,12 @@ const user = { id: "u1", email: "a@b.test", passwordHash: "h", isAdmin: true, cr
 
 Deno.test("SqliteStore migrates once, reopens, and is in WAL mode", async () => {
   await withStore(async (store, path) => {
-    assert.equal(store.schemaVersion, 1);
+    assert.equal(store.schemaVersion, 2);
     store.insertUser(user);
     store.close();
     const again = new SqliteStore(path);
     try {
-      assert.equal(again.schemaVersion, 1);
+      assert.equal(again.schemaVersion, 2);
       assert.equal(again.userByEmail("A@B.TEST")?.id, "u1", "email lookup ignores case");
       assert.ok((await Deno.stat(`${path}-wal`)).isFile, "WAL journal");
     } finally {
@@ -72,5 +72,50 @@ Deno.test("SqliteStore: leases are unique per realm and never released", async (
     store.deleteRealm("r1", 3);
     assert.deepEqual([...store.leasedAddresses("r1")], [10]);
     assert.equal(store.insertUser({ ...user, id: "u2", email: "A@b.test" }), false);
+  });
+});
+
+Deno.test("SqliteStore: session user keys of a revoked conflux are listed until they expire", async () => {
+  await withStore((store) => {
+    store.insertUser(user);
+    const realm = {
+      id: "r1",
+      name: "x",
+      subnet: "100.64.0.0/24",
+      ownerId: "u1",
+      createdAt: 1,
+      deletedAt: null,
+    };
+    store.insertRealm(realm);
+    const conflux = (id: string) => ({
+      id,
+      realmId: "r1",
+      ownerId: "u1",
+      tag: id,
+      tokenHash: `hash-${id}`,
+      overlayIp: "100.64.0.2",
+      portal: false,
+      createdAt: 1,
+      revokedAt: null,
+      lastLoginAt: null,
+    });
+    store.insertConflux(conflux("c1"));
+    store.insertConflux(conflux("c2"));
+    store.recordNatsUser("UA", "c1", 10_000, 100);
+    store.recordNatsUser("UB", "c1", 20_000, 100);
+    store.recordNatsUser("UC", "c2", 20_000, 100);
+    // A key of one conflux cannot be claimed by another.
+    store.recordNatsUser("UA", "c2", 30_000, 100);
+    assert.deepEqual(store.natsRevocations(200), []);
+
+    store.revokeConflux("c1", 500);
+    assert.deepEqual(store.natsRevocations(600), [
+      { nkey: "UA", revokedAt: 500 },
+      { nkey: "UB", revokedAt: 500 },
+    ]);
+    // Expired JWTs need no revocation; the next session login forgets them.
+    assert.deepEqual(store.natsRevocations(15_000), [{ nkey: "UB", revokedAt: 500 }]);
+    store.recordNatsUser("UD", "c2", 40_000, 25_000);
+    assert.deepEqual(store.natsRevocations(0), []);
   });
 });

@@ -121,6 +121,12 @@ export interface InvitationRecord {
   acceptedAt: number | null;
 }
 
+/** A NATS user key that must be refused: its conflux was revoked at `revokedAt` (ms). */
+export interface NatsRevocation {
+  nkey: string;
+  revokedAt: number;
+}
+
 /** Storage of the Guardian. */
 export interface GuardianStore {
   /** Runs `fn` atomically: all its writes happen or none. */
@@ -179,6 +185,13 @@ export interface GuardianStore {
   revokeConflux(id: string, now: number): void;
   /** Records a session login. */
   recordLogin(id: string, portal: boolean, now: number): void;
+  /**
+   * Records the NATS user key of a session until its JWT expires (ms), forgetting expired ones.
+   * A key already recorded for another conflux is left alone.
+   */
+  recordNatsUser(nkey: string, confluxId: string, expiresAt: number, now: number): void;
+  /** User keys of revoked confluxes whose JWTs have not expired yet. */
+  natsRevocations(now: number): NatsRevocation[];
 
   /** Inserts a team; the owner becomes its member with role "owner". */
   insertTeam(team: TeamRecord): void;

@@ -165,6 +165,34 @@ Deno.test("refresh: a revoked conflux token gets no new session and the client e
   }
 });
 
+Deno.test("refresh: revoking a conflux cuts its NATS connection at once, not at JWT expiry", async () => {
+  // A 10-minute session: without the Guardian's account update the revoked client would keep
+  // its connection for that long.
+  const g = await startGuardian({ sessionTtlSec: 600 });
+  const clients: ControlClient[] = [];
+  try {
+    await g.server!.revoker!.ready();
+    const realm = await createRealm(g);
+    const [a, b] = [await registerConflux(g, realm), await registerConflux(g, realm)];
+    const ca = await connectClient(g, a.token);
+    const cb = await connectClient(g, b.token);
+    clients.push(ca, cb);
+    assert.ok(ca.online && cb.online);
+    const started = Date.now();
+    await g.client.unregister(a.token);
+    const reason = await within(ca.closed(), 10_000, "revoked client cut off");
+    assert.equal(reason.reason, "revoked");
+    console.log(`revoked client cut off after ${Date.now() - started} ms`);
+    assert.equal(g.server!.store.natsRevocations(Date.now()).length, 1);
+    // The other conflux keeps its connection and can still talk.
+    await cb.flush();
+    assert.ok(cb.online, "a conflux that was not revoked lost its connection");
+  } finally {
+    for (const c of clients) await c.close();
+    await g.stop();
+  }
+});
+
 Deno.test("refresh: a portal's subnets reach the certificate; setSubnets changes the next one", async () => {
   const g = await startGuardian({ sessionTtlSec: 2 });
   const clients: ControlClient[] = [];

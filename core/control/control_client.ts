@@ -103,6 +103,8 @@ export class ControlClient {
   #stopped = false;
   #revoked = false;
   #failures = 0;
+  /** When a renewal was last started because the Master refused our credentials. */
+  #refusedAt = -Infinity;
   #resolveClosed!: (reason: ControlClosedError) => void;
   readonly #closed: Promise<ControlClosedError>;
 
@@ -171,7 +173,8 @@ export class ControlClient {
       if (this.#nc !== nc || this.#stopped) return;
       this.#log.warn("control channel closed by NATS", { error: err ? err.message : null });
       this.#goOffline();
-      if (this.#session.expiresAt - this.#now() > this.#margin()) this.#reconnectSoon();
+      if (err && isCredentialRefusal(err.message)) this.#credentialsRefused();
+      else if (this.#session.expiresAt - this.#now() > this.#margin()) this.#reconnectSoon();
     });
   }
 
@@ -188,6 +191,21 @@ export class ControlClient {
     if (nc && !nc.isClosed()) nc.close().catch(() => {});
   }
 
+  /**
+   * The Master refused our credentials (the Guardian revoked this conflux, or the JWT is no
+   * longer accepted): stop nats.js from retrying them, and ask the Guardian at once, which either
+   * renews the session or says the conflux is revoked (then the client closes). At most one such
+   * renewal per 5 s, so a Master that keeps refusing fresh credentials is not a busy loop.
+   */
+  #credentialsRefused(): void {
+    if (this.#stopped) return;
+    this.#goOffline();
+    if (this.#refreshing) return;
+    const wait = Math.max(0, this.#refusedAt + 5_000 - this.#now());
+    this.#refusedAt = this.#now() + wait;
+    this.#scheduleRefresh(wait);
+  }
+
   #reconnectSoon(): void {
     if (this.#stopped || this.#nc || this.#connecting) return;
     this.#connecting = (async () => {
@@ -195,8 +213,10 @@ export class ControlClient {
         await this.#connectNats();
         this.#log.info("control channel back online");
       } catch (err) {
-        this.#log.warn("control channel connect failed", { error: (err as Error).message });
-        this.#retryTimer = setTimeout(() => this.#reconnectSoon(), 1_000);
+        const message = (err as Error).message;
+        this.#log.warn("control channel connect failed", { error: message });
+        if (isCredentialRefusal(message)) this.#credentialsRefused();
+        else this.#retryTimer = setTimeout(() => this.#reconnectSoon(), 1_000);
       } finally {
         this.#connecting = null;
       }
@@ -210,6 +230,7 @@ export class ControlClient {
         else if (s.type === "reconnect") this.#log.info("control channel reconnected");
         else if (s.type === "error") {
           this.#log.warn("control channel error", { error: s.error.message });
+          if (this.#nc === nc && isCredentialRefusal(s.error.message)) this.#credentialsRefused();
         }
       }
     })().catch(() => {});
@@ -484,4 +505,9 @@ export class ControlClient {
 function sameTeams(a: TeamKey[], b: TeamKey[]): boolean {
   if (a.length !== b.length) return false;
   return a.every((t, i) => t.teamId === b[i].teamId && t.version === b[i].version);
+}
+
+/** Errors of the Master that mean "these credentials are no longer good" (not a network fault). */
+function isCredentialRefusal(message: string): boolean {
+  return /authentication revoked|authorization violation|authentication expired/i.test(message);
 }
