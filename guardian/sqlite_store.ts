@@ -61,8 +61,8 @@ const MIGRATIONS: string[] = [
   // connections (kept until the session's JWT expires).
   `
   CREATE TABLE nats_users (
-    nkey TEXT PRIMARY KEY, conflux_id TEXT NOT NULL REFERENCES confluxes(id),
-    expires_at INTEGER NOT NULL, revoked_at INTEGER);
+    nkey TEXT NOT NULL, conflux_id TEXT NOT NULL REFERENCES confluxes(id),
+    expires_at INTEGER NOT NULL, revoked_at INTEGER, PRIMARY KEY (nkey, conflux_id));
   CREATE INDEX nats_users_conflux ON nats_users(conflux_id);
   `,
 ];
@@ -438,8 +438,8 @@ export class SqliteStore implements GuardianStore {
       this.#run("DELETE FROM nats_users WHERE expires_at <= ?", now);
       this.#run(
         "INSERT INTO nats_users (nkey, conflux_id, expires_at) VALUES (?, ?, ?) " +
-          "ON CONFLICT (nkey) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at) " +
-          "WHERE conflux_id = excluded.conflux_id",
+          "ON CONFLICT (nkey, conflux_id) DO UPDATE SET " +
+          "expires_at = MAX(expires_at, excluded.expires_at)",
         nkey,
         confluxId,
         expiresAt,
@@ -449,8 +449,8 @@ export class SqliteStore implements GuardianStore {
 
   natsRevocations(now: number): NatsRevocation[] {
     return this.#all(
-      "SELECT nkey, revoked_at FROM nats_users WHERE revoked_at IS NOT NULL AND expires_at > ? " +
-        "ORDER BY nkey",
+      "SELECT nkey, MIN(revoked_at) AS revoked_at FROM nats_users " +
+        "WHERE revoked_at IS NOT NULL AND expires_at > ? GROUP BY nkey ORDER BY nkey",
       now,
     ).map((r) => ({ nkey: String(r.nkey), revokedAt: num(r.revoked_at) }));
   }

@@ -104,7 +104,7 @@ Deno.test("SqliteStore: session user keys of a revoked conflux are listed until 
     store.recordNatsUser("UA", "c1", 10_000, 100);
     store.recordNatsUser("UB", "c1", 20_000, 100);
     store.recordNatsUser("UC", "c2", 20_000, 100);
-    // A key of one conflux cannot be claimed by another.
+    // Another conflux stating the same key does not shield it from c1's revocation.
     store.recordNatsUser("UA", "c2", 30_000, 100);
     assert.deepEqual(store.natsRevocations(200), []);
 
@@ -115,7 +115,9 @@ Deno.test("SqliteStore: session user keys of a revoked conflux are listed until 
     ]);
     // Expired JWTs need no revocation; the next session login forgets them.
     assert.deepEqual(store.natsRevocations(15_000), [{ nkey: "UB", revokedAt: 500 }]);
-    store.recordNatsUser("UD", "c2", 40_000, 25_000);
-    assert.deepEqual(store.natsRevocations(0), []);
+    store.revokeConflux("c2", 700);
+    assert.deepEqual(store.natsRevocations(25_000).map((r) => r.nkey), ["UA"]);
+    store.recordNatsUser("UD", "c1", 40_000, 35_000);
+    assert.deepEqual(store.natsRevocations(0), [], "expired rows are gone");
   });
 });

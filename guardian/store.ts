@@ -187,7 +187,7 @@ export interface GuardianStore {
   recordLogin(id: string, portal: boolean, now: number): void;
   /**
    * Records the NATS user key of a session until its JWT expires (ms), forgetting expired ones.
-   * A key already recorded for another conflux is left alone.
+   * Kept per conflux: a key another conflux states as well is revoked with either.
    */
   recordNatsUser(nkey: string, confluxId: string, expiresAt: number, now: number): void;
   /** User keys of revoked confluxes whose JWTs have not expired yet. */
