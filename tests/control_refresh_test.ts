@@ -13,6 +13,7 @@ import { verifyCertificate } from "../core/wire/certificate.ts";
 import { mintUserJwt } from "../guardian/nats_auth.ts";
 import { startGuardianServer } from "../guardian/server.ts";
 import { createRealm, registerConflux, startGuardian } from "./helpers/guardian.ts";
+import { type NatsServer, startNatsServer } from "./helpers/nats_server.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -189,6 +190,51 @@ Deno.test("refresh: revoking a conflux cuts its NATS connection at once, not at 
     assert.ok(cb.online, "a conflux that was not revoked lost its connection");
   } finally {
     for (const c of clients) await c.close();
+    await g.stop();
+  }
+});
+
+Deno.test("refresh: a restarted nats-server still refuses a revoked session (the Guardian re-pushes)", async () => {
+  const g = await startGuardian({ sessionTtlSec: 600 });
+  let restarted: NatsServer | null = null;
+  try {
+    await g.server!.revoker!.ready();
+    const realm = await createRealm(g);
+    const a = await registerConflux(g, realm);
+    const user = createUser();
+    const session = await g.client.sessionLogin({
+      token: a.token,
+      mldsaPublicKey: publicKey(),
+      nkey: user.getPublicKey(),
+    });
+    const dial = () =>
+      connect({
+        servers: g.natsUrls,
+        authenticator: jwtAuthenticator(session.natsJwt, user.getSeed()),
+        maxReconnectAttempts: 0,
+        timeout: 2000,
+      });
+    const first = await dial();
+    await g.client.unregister(a.token);
+    await within(first.closed(), 10_000, "revoked session disconnected");
+
+    // The server forgets pushed account updates when it restarts; its config has none. The
+    // session's JWT is still valid for ten minutes, so only the Guardian's re-push refuses it.
+    await g.nats!.stop();
+    restarted = await startNatsServer(g.nats!.configPath);
+    let refused = false;
+    for (let i = 0; i < 50 && !refused; i++) {
+      try {
+        const nc = await dial();
+        await nc.close();
+        await new Promise((r) => setTimeout(r, 200));
+      } catch (err) {
+        refused = /authorization violation|revoked/i.test((err as Error).message);
+      }
+    }
+    assert.ok(refused, "the restarted server accepted a revoked session");
+  } finally {
+    await restarted?.stop();
     await g.stop();
   }
 });
