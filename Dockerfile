@@ -1,6 +1,7 @@
 # VeilNet Conflux in a container: runs `veilnet-conflux run` in the foreground, configured only
-# by environment variables (VEILNET_CONFLUX_TOKEN, VEILNET_GUARDIAN, VEILNET_PORTAL, VEILNET_RTC,
-# VEILNET_NO_RELAY, VEILNET_TUN). Needs --privileged (TUN device, routes) and --network host.
+# by environment variables (VEILNET_CONFLUX_TOKEN, VEILNET_GUARDIAN, VEILNET_GUARDIAN_CA,
+# VEILNET_PORTAL, VEILNET_PORTAL_NETWORKS, VEILNET_RTC, VEILNET_NO_RELAY, VEILNET_TUN). Needs
+# --privileged (TUN device, routes) and --network host.
 #
 #   docker build -t veilnet/conflux:beta .
 #   docker run -d --name veilnet-conflux --privileged --network host --restart unless-stopped \
