@@ -10,6 +10,7 @@ import { type ApiConfig, createGuardianApi } from "./api.ts";
 import { type GuardianKeys, loadKeys } from "./keys.ts";
 import { NatsPublisher } from "./nats_publisher.ts";
 import { NatsRevoker } from "./nats_revoker.ts";
+import { containStrayErrors } from "../core/process/stray_errors.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 
 /** File name of the database inside the data directory. */
@@ -57,6 +58,8 @@ export interface GuardianServer {
 export async function startGuardianServer(options: GuardianServerOptions): Promise<GuardianServer> {
   const log = options.log ?? consoleLogger("info", "guardian: ");
   const keys = await loadKeys(options.dataDir);
+  // The NATS connections' sockets may raise resets nobody listens to when nats-server restarts.
+  const stopContaining = options.noNats ? () => {} : containStrayErrors(log);
   const store = new SqliteStore(join(options.dataDir, DATABASE_FILE));
   const publisher = options.noNats
     ? null
@@ -111,6 +114,7 @@ export async function startGuardianServer(options: GuardianServerOptions): Promi
       await server.shutdown();
       await publisher?.close();
       await revoker?.close();
+      stopContaining();
       store.close();
     },
   };

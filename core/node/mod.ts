@@ -28,7 +28,7 @@ import type { ControlPort } from "./ports.ts";
 import type { Session } from "../control/guardian_client.ts";
 import { enablePortalForwarding, readHostRoutes } from "../portal/linux_host.ts";
 import { servedSubnets, urlAddresses } from "../portal/subnets.ts";
-import { containEngineErrors } from "./engine_errors.ts";
+import { containStrayErrors } from "../process/stray_errors.ts";
 
 /**
  * The networks a portal on this host serves (its connected IPv4 networks; see
@@ -108,16 +108,24 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
   const tunName = options.tunName ?? DEFAULT_TUN_NAME;
   const subnets = options.portal ? options.subnets ?? await hostSubnets(tunName, log) : undefined;
   log.info("logging in", { guardian: options.guardianUrl });
-  const control = await ControlClient.connect({
-    guardian: new GuardianClient(options.guardianUrl, { caCerts: options.guardianCaCerts }),
-    confluxToken: options.confluxToken,
-    mldsaPublicKey: keys.publicKey,
-    portal: options.portal,
-    subnets,
-    log,
-  });
-  const cleanup: (() => Promise<void> | void)[] = [() => control.close()];
-  cleanup.push(containEngineErrors(log));
+  // Before the first connection: nats.js sockets may raise resets from then on.
+  const stopContaining = containStrayErrors(log);
+  let control: ControlClient;
+  try {
+    control = await ControlClient.connect({
+      guardian: new GuardianClient(options.guardianUrl, { caCerts: options.guardianCaCerts }),
+      confluxToken: options.confluxToken,
+      mldsaPublicKey: keys.publicKey,
+      portal: options.portal,
+      subnets,
+      log,
+    });
+  } catch (err) {
+    stopContaining();
+    throw err;
+  }
+  // Cleanup runs last-first: containment ends after everything else has closed.
+  const cleanup: (() => Promise<void> | void)[] = [stopContaining, () => control.close()];
   try {
     const session = toNodeSession(control.session, keys.publicKey);
     const cert = session.certificate;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Logger } from "../log/logger.ts";
-import { containEngineErrors, isEngineError } from "./engine_errors.ts";
+import { containStrayErrors, isEngineError, isOrphanSocketError } from "./stray_errors.ts";
 
 function thrownAt(frame: string): Error {
   const e = new Error("boom");
@@ -20,6 +20,22 @@ Deno.test("engine errors: only errors whose innermost frame is an engine's count
   assert.ok(!isEngineError(new Error("thrown here, in a test of ours")));
 });
 
+Deno.test("stray errors: a reset a socket nobody listens to raised counts, other errors do not", () => {
+  const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+  // As Deno 2.9 raises it (seen when nats-server restarts under a nats.js connection).
+  reset.stack = "Error: read ECONNRESET\n" +
+    "    at __node_internal_errnoException (ext:deno_node/internal/errors.ts:1:3113)\n" +
+    "    at __node_internal_errnoException (ext:deno_node/internal/hide_stack_frames.ts:1:238)\n" +
+    "    at TCPWrap.onStreamRead [as onread] (ext:deno_node/internal/stream_base_commons.ts:1:3690)";
+  assert.ok(isOrphanSocketError(reset));
+  // Thrown where our code called (its stack has a frame of ours): not an orphan.
+  assert.ok(!isOrphanSocketError(Object.assign(new Error("x"), { code: "ECONNRESET" })));
+  const other = Object.assign(new Error("boom"), { code: "ERR_INVALID_ARG_TYPE" });
+  other.stack = reset.stack;
+  assert.ok(!isOrphanSocketError(other));
+  assert.ok(!isEngineError(reset));
+});
+
 Deno.test("engine errors: an engine's unhandled rejection is logged and contained, ours is not", () => {
   const warned: string[] = [];
   const log: Logger = {
@@ -28,7 +44,7 @@ Deno.test("engine errors: an engine's unhandled rejection is logged and containe
     warn: (m, f) => warned.push(`${m} ${JSON.stringify(f)}`),
     error() {},
   };
-  const stop = containEngineErrors(log);
+  const stop = containStrayErrors(log);
   try {
     const dispatch = (reason: Error) => {
       const promise = Promise.resolve(); // the event only needs a promise to name
