@@ -62,7 +62,14 @@ labTest(
       lab.startNode(H3, h[H3]),
     ]);
 
-    assert.ok(await routed(lab, H1, LAN, 30_000), "h1 never routed the portal's LAN");
+    if (!await routed(lab, H1, LAN, 30_000)) {
+      const [i1, i2] = [await lab.info(H1), await lab.info(H2)];
+      assert.fail(
+        `h1 never routed the portal's LAN: h1 ${JSON.stringify(i1.portals)}; h2 ${
+          JSON.stringify(i2.portals)
+        }`,
+      );
+    }
     const portalInfo = await lab.info(H2);
     assert.ok(portalInfo.portals?.serving.includes(LAN), JSON.stringify(portalInfo.portals));
     const known = (await lab.info(H1)).portals?.portals.find((p) =>

@@ -28,6 +28,8 @@ export const PORTAL_TTL_MS = 95_000;
 /** A portal answers queries at most this often (one announcement serves every asker). */
 const ANSWER_EVERY_MS = 2_000;
 const SWEEP_MS = 5_000;
+/** When a node asks (and a portal announces) a second time after starting. */
+const STARTUP_REPEAT_MS = 3_000;
 /** How long a portal whose tags stopped matching may prove it still shares a team. */
 const AFFINITY_GRACE_MS = 3_000;
 
@@ -91,10 +93,17 @@ export class Portals {
 
   /** Listens, asks who serves what, and (as a portal) starts announcing. */
   start(serving: Ipv4Cidr[]): void {
-    this.setServing(serving);
     this.#listen();
+    this.setServing(serving);
     this.#publish(MessageType.PORTAL_QUERY);
     this.#timers.push(
+      // Nodes that start together may each speak before the other listens (a subscription
+      // takes effect at the server a moment later): ask and announce once more shortly after,
+      // instead of leaving it to the next announcement 30 s on.
+      setTimeout(() => {
+        this.#publish(MessageType.PORTAL_QUERY);
+        this.#announce();
+      }, STARTUP_REPEAT_MS),
       setInterval(() => this.#announce(), PORTAL_ANNOUNCE_MS),
       setInterval(() => {
         if (this.#table.expire(Date.now())) this.#sync();
