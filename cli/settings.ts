@@ -119,6 +119,24 @@ export function resolveEngineFlags(
   return flags;
 }
 
+/**
+ * The fields of conflux.json and up.json that {@link resolveGuardian} and
+ * {@link resolveEngineFlags} read back: what `register` and `up` save for the service.
+ */
+export function savedNodeFields(
+  guardian: GuardianEndpoint,
+  engine: EngineFlags,
+): Pick<UpConfig, "guardian" | "guardian_ca" | "portal" | "portal_networks" | "rtc" | "relay"> {
+  return {
+    guardian: guardian.url,
+    ...(guardian.caFile ? { guardian_ca: guardian.caFile } : {}),
+    portal: engine.portal,
+    ...(engine.portalNetworks ? { portal_networks: engine.portalNetworks } : {}),
+    rtc: engine.rtcEngine,
+    relay: engine.relay,
+  };
+}
+
 /** Settings of `run`: flags, then VEILNET_* variables, then the saved file. */
 export function resolveNodeSettings(
   parsed: ParsedCommand,

@@ -9,14 +9,13 @@
  * @module
  */
 
-import { connect } from "@nats-io/transport-node";
-import { jwtAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { createUser } from "@nats-io/nkeys";
 import type { Logger } from "../core/log/logger.ts";
 import type { TeamKeyPublisher } from "./api.ts";
 import type { GuardianKeys } from "./keys.ts";
 import { mintUserJwt } from "./nats_auth.ts";
-import { natsTls } from "../core/control/nats_tls.ts";
+import { connectGuardianNats } from "./nats_connect.ts";
 
 /** A background NATS connection implementing {@link TeamKeyPublisher}. */
 export class NatsPublisher implements TeamKeyPublisher {
@@ -34,15 +33,12 @@ export class NatsPublisher implements TeamKeyPublisher {
   ) {
     this.#ready = (async () => {
       try {
-        const nc = await connect({
-          servers,
+        const nc = await connectGuardianNats({
           name: "veilnet-guardian",
-          authenticator: jwtAuthenticator(jwt, seed),
-          waitOnFirstConnect: true,
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 500,
-          ignoreAuthErrorAbort: true,
-          ...natsTls(servers, caPem ? [caPem] : []),
+          servers,
+          jwt,
+          seed,
+          caPem,
         });
         if (this.#closed) {
           await nc.close();

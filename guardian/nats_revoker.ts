@@ -9,16 +9,13 @@
  * @module
  */
 
-import { connect } from "@nats-io/transport-node";
-import { jwtAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { createUser } from "@nats-io/nkeys";
-import { natsTls } from "../core/control/nats_tls.ts";
 import type { Logger } from "../core/log/logger.ts";
 import type { GuardianKeys } from "./keys.ts";
 import { applicationAccountJwt, mintSystemUserJwt } from "./nats_auth.ts";
-
-/** The revocations to push: user key → revocation time in ms. */
-export type RevocationSource = () => { nkey: string; revokedAt: number }[];
+import { connectGuardianNats } from "./nats_connect.ts";
+import type { NatsRevocation } from "./store.ts";
 
 /** Options of {@link NatsRevoker.start}. */
 export interface NatsRevokerOptions {
@@ -26,7 +23,7 @@ export interface NatsRevokerOptions {
   servers: string[];
   log: Logger;
   /** Reads the current revocations (from the store) at every push. */
-  revocations: RevocationSource;
+  revocations: () => NatsRevocation[];
   /** PEM of a private CA of the Master's TLS certificate. */
   caPem?: string;
 }
@@ -53,15 +50,12 @@ export class NatsRevoker {
 
   async #connect(jwt: string, seed: Uint8Array): Promise<void> {
     try {
-      const nc = await connect({
-        servers: this.#o.servers,
+      const nc = await connectGuardianNats({
         name: "veilnet-guardian-system",
-        authenticator: jwtAuthenticator(jwt, seed),
-        waitOnFirstConnect: true,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 500,
-        ignoreAuthErrorAbort: true,
-        ...natsTls(this.#o.servers, this.#o.caPem ? [this.#o.caPem] : []),
+        servers: this.#o.servers,
+        jwt,
+        seed,
+        caPem: this.#o.caPem,
       });
       if (this.#closed) {
         await nc.close();

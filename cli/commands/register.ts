@@ -12,7 +12,13 @@ import { CliError } from "../errors.ts";
 import { boolFlag, stringFlag } from "../flags.ts";
 import { runForeground } from "../foreground.ts";
 import { registerConflux, unregisterConflux } from "../guardian_api.ts";
-import { parseTeams, resolveEngineFlags, resolveGuardian, validateCidr } from "../settings.ts";
+import {
+  parseTeams,
+  resolveEngineFlags,
+  resolveGuardian,
+  savedNodeFields,
+  validateCidr,
+} from "../settings.ts";
 import { clearForInstall, runWithRollback } from "../rollback.ts";
 
 /** Runs `register`; resolves to the exit code. */
@@ -64,18 +70,13 @@ export async function registerCommand(ctx: CommandContext): Promise<number> {
       profile: "register",
       config: {
         version: 1,
-        guardian: guardian.url,
-        ...(guardian.caFile ? { guardian_ca: guardian.caFile } : {}),
+        ...savedNodeFields(guardian, engine),
         conflux_id: registered.confluxId,
         conflux_token: registered.token,
         overlay_ip: registered.overlayIp,
         tag,
         cidr,
-        portal: engine.portal,
-        ...(engine.portalNetworks ? { portal_networks: engine.portalNetworks } : {}),
         teams,
-        rtc: engine.rtcEngine,
-        relay: engine.relay,
         registered_at: new Date().toISOString(),
       },
     });

@@ -11,7 +11,7 @@ import { CliError } from "../errors.ts";
 import { boolFlag, stringFlag } from "../flags.ts";
 import { runForeground } from "../foreground.ts";
 import { clearForInstall, runWithRollback } from "../rollback.ts";
-import { resolveEngineFlags, resolveGuardian } from "../settings.ts";
+import { resolveEngineFlags, resolveGuardian, savedNodeFields } from "../settings.ts";
 
 /** Runs `up`; resolves to the exit code. */
 export async function upCommand(ctx: CommandContext): Promise<number> {
@@ -39,13 +39,8 @@ export async function upCommand(ctx: CommandContext): Promise<number> {
       profile: "up",
       config: {
         version: 1,
-        guardian: guardian.url,
-        ...(guardian.caFile ? { guardian_ca: guardian.caFile } : {}),
+        ...savedNodeFields(guardian, engine),
         conflux_token: token,
-        portal: engine.portal,
-        ...(engine.portalNetworks ? { portal_networks: engine.portalNetworks } : {}),
-        rtc: engine.rtcEngine,
-        relay: engine.relay,
       },
     });
     if (manager) {
