@@ -65,6 +65,14 @@ const noRelay: FlagSpec = {
   env: "VEILNET_NO_RELAY",
   help: "do not forward traffic for other confluxes",
 };
+const underlayInterfaces: FlagSpec = {
+  name: "underlay-interfaces",
+  type: "string",
+  env: "VEILNET_UNDERLAY_INTERFACES",
+  metavar: "IF,IF",
+  help: "tethers use only these interfaces, e.g. eth0,eth1 (default: every interface except " +
+    "the TUN, loopback and link-local)",
+};
 const confluxToken: FlagSpec = {
   name: "token",
   short: "t",
@@ -75,7 +83,7 @@ const confluxToken: FlagSpec = {
 };
 const json: FlagSpec = { name: "json", type: "boolean", help: "print JSON" };
 /** What `run` takes to reach the realm and how to serve it; `up` saves the same. */
-const nodeFlags = [guardian, guardianCa, portal, portalNetworks, rtc, noRelay];
+const nodeFlags = [guardian, guardianCa, portal, portalNetworks, rtc, noRelay, underlayInterfaces];
 const serviceFlags = [configDir, help];
 
 /** All commands, in the order `help` lists them. */
@@ -121,6 +129,7 @@ export const COMMANDS: CommandSpec[] = [
       debug,
       rtc,
       noRelay,
+      underlayInterfaces,
       ...serviceFlags,
     ],
     details: "Steps: register with the Guardian, remove any existing service, save conflux.json " +

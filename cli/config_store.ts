@@ -29,6 +29,7 @@ export const RegisterConfigSchema = z.object({
   teams: z.array(z.string()),
   rtc,
   relay: z.boolean(),
+  underlay_interfaces: z.array(z.string()).max(64).optional(),
   registered_at: z.string(),
 });
 
@@ -42,6 +43,7 @@ export const UpConfigSchema = z.object({
   portal_networks: z.array(z.string()).max(32).optional(),
   rtc,
   relay: z.boolean(),
+  underlay_interfaces: z.array(z.string()).max(64).optional(),
 });
 
 /** Contents of `conflux.json`. */

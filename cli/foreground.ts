@@ -23,6 +23,7 @@ export async function runForeground(ctx: CommandContext, settings: NodeSettings)
   };
   if (settings.tunName !== undefined) options.tunName = settings.tunName;
   if (settings.portalNetworks) options.subnets = settings.portalNetworks;
+  if (settings.underlayInterfaces) options.underlayInterfaces = settings.underlayInterfaces;
   const caCerts = endpointCaCerts(settings.guardian);
   if (caCerts) options.guardianCaCerts = caCerts;
   await Deno.mkdir(ctx.configDir, { recursive: true, mode: 0o700 });

@@ -9,6 +9,7 @@ import type { RtcEngineChoice } from "../core/node/mod.ts";
 import { DEFAULT_GUARDIAN } from "./command_specs.ts";
 import type { RegisterConfig, UpConfig } from "./config_store.ts";
 import { checkPortalSubnets } from "../core/wire/portal_subnets.ts";
+import { parseInterfaceList } from "../core/tether/underlay.ts";
 import { CliError } from "./errors.ts";
 import { boolFlag, type ParsedCommand, stringFlag } from "./flags.ts";
 import { endpointCaCerts, type GuardianEndpoint, normalizeGuardianUrl } from "./guardian_api.ts";
@@ -25,6 +26,8 @@ export interface NodeSettings {
   portalNetworks?: string[];
   rtcEngine: RtcEngineChoice;
   relay: boolean;
+  /** Interfaces tethers may use; absent means every usable one. */
+  underlayInterfaces?: string[];
   tunName?: string;
 }
 
@@ -88,18 +91,34 @@ export function parsePortalNetworks(raw: string): string[] {
   return list;
 }
 
+function parseUnderlayFlag(value: string): string[] {
+  try {
+    return parseInterfaceList(value);
+  } catch (e) {
+    throw new CliError("usage", `--underlay-interfaces: ${(e as Error).message}`);
+  }
+}
+
 /** What register, up and run share: the engine, relaying and portal settings. */
 export interface EngineFlags {
   portal: boolean;
   portalNetworks?: string[];
   rtcEngine: RtcEngineChoice;
   relay: boolean;
+  /** Interfaces tethers may use (`--underlay-interfaces`); absent means every usable one. */
+  underlayInterfaces?: string[];
 }
 
 /** The rtc/relay/portal settings shared by register, up and run. */
 export function resolveEngineFlags(
   parsed: ParsedCommand,
-  saved?: { portal: boolean; portal_networks?: string[]; rtc: RtcEngineChoice; relay: boolean },
+  saved?: {
+    portal: boolean;
+    portal_networks?: string[];
+    rtc: RtcEngineChoice;
+    relay: boolean;
+    underlay_interfaces?: string[];
+  },
 ): EngineFlags {
   const noRelay = boolFlag(parsed, "no-relay");
   const portal = boolFlag(parsed, "portal") ?? saved?.portal ?? false;
@@ -116,6 +135,11 @@ export function resolveEngineFlags(
     relay: noRelay !== undefined ? !noRelay : saved?.relay ?? true,
   };
   if (portal && portalNetworks) flags.portalNetworks = portalNetworks;
+  const underlayFlag = stringFlag(parsed, "underlay-interfaces");
+  const underlay = underlayFlag !== undefined
+    ? parseUnderlayFlag(underlayFlag)
+    : saved?.underlay_interfaces;
+  if (underlay) flags.underlayInterfaces = underlay;
   return flags;
 }
 
@@ -126,7 +150,16 @@ export function resolveEngineFlags(
 export function savedNodeFields(
   guardian: GuardianEndpoint,
   engine: EngineFlags,
-): Pick<UpConfig, "guardian" | "guardian_ca" | "portal" | "portal_networks" | "rtc" | "relay"> {
+): Pick<
+  UpConfig,
+  | "guardian"
+  | "guardian_ca"
+  | "portal"
+  | "portal_networks"
+  | "rtc"
+  | "relay"
+  | "underlay_interfaces"
+> {
   return {
     guardian: guardian.url,
     ...(guardian.caFile ? { guardian_ca: guardian.caFile } : {}),
@@ -134,6 +167,7 @@ export function savedNodeFields(
     ...(engine.portalNetworks ? { portal_networks: engine.portalNetworks } : {}),
     rtc: engine.rtcEngine,
     relay: engine.relay,
+    ...(engine.underlayInterfaces ? { underlay_interfaces: engine.underlayInterfaces } : {}),
   };
 }
 

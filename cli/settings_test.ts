@@ -138,3 +138,28 @@ Deno.test("teams and CIDR input", () => {
     assert.throws(() => validateCidr(bad), CliError, bad);
   }
 });
+
+Deno.test("run: --underlay-interfaces from flag, env or file; bad names are usage errors", () => {
+  const s = resolveNodeSettings(
+    parseCommand(run, ["--underlay-interfaces", "eth1, eth2"], {}),
+    saved,
+  );
+  assert.deepEqual(s.underlayInterfaces, ["eth1", "eth2"]);
+  const env = { VEILNET_UNDERLAY_INTERFACES: "wlan0" };
+  assert.deepEqual(resolveNodeSettings(parseCommand(run, [], env), saved).underlayInterfaces, [
+    "wlan0",
+  ]);
+  const file = { ...saved, underlay_interfaces: ["enp3s0"] };
+  assert.deepEqual(resolveNodeSettings(parseCommand(run, [], {}), file).underlayInterfaces, [
+    "enp3s0",
+  ]);
+  assert.equal(resolveNodeSettings(parseCommand(run, [], {}), saved).underlayInterfaces, undefined);
+  for (const bad of ["", "eth0,bad name", "a/b"]) {
+    assert.throws(
+      () => resolveNodeSettings(parseCommand(run, ["--underlay-interfaces", bad], {}), saved),
+      (e: unknown) =>
+        e instanceof CliError && e.code === "usage" && /--underlay-interfaces/.test(e.message),
+      bad,
+    );
+  }
+});

@@ -5,7 +5,9 @@
  * Layout: a hub namespace holds the bridge (198.18.0.1/24), nats-server (198.18.0.1:4222) and the
  * Guardian (198.18.0.1:8080); node namespace i gets a veth to the bridge with 198.18.0.(10+i).
  * The process that builds the lab stays outside; it reaches the Guardian API through a Unix-socket
- * forwarder running in the hub. Everything is removed by `close()`.
+ * forwarder running in the hub. Everything is removed by `close()`. IP forwarding is off in the hub:
+ * it is a switch and a server, never a router. demo/topology.ts builds other networks on the same
+ * hub (isolated ports, NAT routers, data links between hosts).
  *
  * @module
  */
@@ -16,6 +18,8 @@ import { NODE_V8_FLAGS } from "../core/node/options.ts";
 const REPO = new URL("..", import.meta.url).pathname;
 /** Underlay address of the hub (NATS, Guardian). */
 export const HUB_IP = "198.18.0.1";
+/** Port of the hub's STUN service (`startServices({ stun: true })`). */
+export const STUN_PORT = 3478;
 /** Guardian URL as seen from inside the namespaces. */
 export const GUARDIAN_URL = `http://${HUB_IP}:8080`;
 
@@ -192,6 +196,18 @@ export class Lab {
     return `198.18.0.${10 + i}`;
   }
 
+  /**
+   * Creates namespace `ns` with `lo` up; {@link close} removes it with the node and hub namespaces.
+   * The name is recorded before creation so that a failure half-way still cleans up.
+   */
+  async addNamespace(ns: string): Promise<void> {
+    if (ns !== this.hub && !this.namespaces.includes(ns) && !this.#extra.includes(ns)) {
+      this.#extra.push(ns);
+    }
+    await run(["ip", "netns", "add", ns]);
+    await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
+  }
+
   /** Runs `cmd` inside namespace `ns`. */
   exec(ns: string, cmd: string[], options: { check?: boolean } = {}): Promise<CommandResult> {
     return run(["ip", "netns", "exec", ns, ...cmd], options);
@@ -226,7 +242,13 @@ export class Lab {
   }
 
   /** Starts the hub services: nats-server, Guardian, forwarder; creates user and realm. */
-  async startServices(options: { sessionTtlSec?: number } = {}): Promise<void> {
+  async startServices(
+    options: {
+      sessionTtlSec?: number;
+      /** Also run the Guardian's STUN service on the hub (handed out in sessions). */
+      stun?: boolean;
+    } = {},
+  ): Promise<void> {
     const gdir = join(this.dir, "guardian");
     await Deno.mkdir(gdir, { recursive: true });
     const deno = Deno.execPath();
@@ -261,6 +283,7 @@ export class Lab {
       "info",
       "--session-ttl",
       String(options.sessionTtlSec ?? 600),
+      ...(options.stun ? ["--stun", `${HUB_IP}:${STUN_PORT}`] : []),
     ]);
     await guardian.waitFor(/listening on/, 30_000);
     const sock = join(this.dir, "guardian.sock");
@@ -455,24 +478,57 @@ export class Lab {
   }
 }
 
-/** Builds the namespaces and bridge; call `startServices` next. Cleans up after itself on error. */
-export async function createLab(options: LabOptions): Promise<Lab> {
+/** A fresh lab id: `prefix`, this process's pid and random hex (unique across parallel labs). */
+export function newLabId(prefix = "vndp"): string {
   const rand = crypto.getRandomValues(new Uint8Array(2));
-  const id = `${options.prefix ?? "vndp"}${Deno.pid % 100000}${
+  return `${prefix}${Deno.pid % 100000}${
     Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("")
   }`;
+}
+
+/**
+ * Sets sysctls in namespace `ns`, keys as in sysctl(8) ("net.ipv4.ip_forward"). Written to
+ * /proc/sys by `sh` inside the namespace (that view of /proc/sys/net is the namespace's own), so
+ * that labs need no procps.
+ */
+export async function setSysctls(ns: string, settings: Record<string, string>): Promise<void> {
+  const args = Object.entries(settings).flatMap(([k, v]) => [k.replaceAll(".", "/"), v]);
+  await run([
+    "ip",
+    "netns",
+    "exec",
+    ns,
+    "sh",
+    "-c",
+    'while [ $# -gt 1 ]; do echo "$2" > "/proc/sys/$1" || exit 1; shift 2; done',
+    "sh",
+    ...args,
+  ]);
+}
+
+/**
+ * Creates the hub namespace of `lab` with bridge br0 (HUB_IP/24). IP forwarding is turned off
+ * explicitly (a new namespace inherits it from the host, where Docker and the like turn it on) so
+ * that the hub never routes between the hosts attached to it.
+ */
+export async function createHub(lab: Lab): Promise<void> {
+  await lab.addNamespace(lab.hub);
+  await setSysctls(lab.hub, { "net.ipv4.ip_forward": "0" });
+  await run(["ip", "-n", lab.hub, "link", "add", "br0", "type", "bridge"]);
+  await run(["ip", "-n", lab.hub, "addr", "add", `${HUB_IP}/24`, "dev", "br0"]);
+  await run(["ip", "-n", lab.hub, "link", "set", "br0", "up"]);
+}
+
+/** Builds the namespaces and bridge; call `startServices` next. Cleans up after itself on error. */
+export async function createLab(options: LabOptions): Promise<Lab> {
+  const id = newLabId(options.prefix);
   const dir = await Deno.makeTempDir({ prefix: `veilnet-${id}-` });
   const lab = new Lab(id, options.nodes, dir, options.echo ?? false);
   try {
-    await run(["ip", "netns", "add", lab.hub]);
-    await run(["ip", "-n", lab.hub, "link", "set", "lo", "up"]);
-    await run(["ip", "-n", lab.hub, "link", "add", "br0", "type", "bridge"]);
-    await run(["ip", "-n", lab.hub, "addr", "add", `${HUB_IP}/24`, "dev", "br0"]);
-    await run(["ip", "-n", lab.hub, "link", "set", "br0", "up"]);
+    await createHub(lab);
     for (let i = 0; i < lab.namespaces.length; i++) {
       const ns = lab.namespaces[i];
-      await run(["ip", "netns", "add", ns]);
-      await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
+      await lab.addNamespace(ns);
       await run([
         "ip",
         "link",

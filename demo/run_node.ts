@@ -5,7 +5,7 @@
  *   deno run -A demo/run_node.ts --guardian URL --token T --config-dir DIR
  *     [--rtc auto|werift|libdatachannel] [--idle-ms N] [--tun NAME] [--no-relay]
  *     [--tamper-relay] [--delay-ms N] [--portal] [--portal-rescan-ms N]
- *     [--portal-networks CIDR,CIDR]
+ *     [--portal-networks CIDR,CIDR] [--underlay-interfaces IF,IF]
  *
  * @module
  */
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     portal: { type: "boolean", default: false },
     "portal-rescan-ms": { type: "string" },
     "portal-networks": { type: "string" },
+    "underlay-interfaces": { type: "string" },
     // Tests only: flip a ciphertext bit of every frame this node relays (a hostile relay).
     "tamper-relay": { type: "boolean", default: false },
     // Tests only: delay every frame this node sends by N ms (netem is not in every kernel).
@@ -48,6 +49,7 @@ try {
     portalRescanMs: values["portal-rescan-ms"] ? Number(values["portal-rescan-ms"]) : undefined,
     subnets: values["portal-networks"]?.split(","),
     rtcEngine: rtc,
+    underlayInterfaces: values["underlay-interfaces"]?.split(","),
     relay: !values["no-relay"],
     tunName: values.tun,
     idleTimeoutMs: values["idle-ms"] ? Number(values["idle-ms"]) : undefined,

@@ -28,7 +28,10 @@ const sample: NodeInfo = {
     bytes_sent: 1200,
     bytes_received: 3400,
     idle_ms: 10,
+    local: { type: "srflx", address: "198.18.0.10", port: 40001 },
+    remote: { type: "host", address: "198.18.101.2", port: 50002 },
   }],
+  underlay: ["198.18.0.10", "198.18.101.1", "2001:db8::5"],
   routes: [{
     destination: "100.64.0.9",
     conflux_id: "c_peer",
@@ -67,6 +70,9 @@ Deno.test("info: table and --json from the node's status socket, in-process and 
     assert.match(text, /stats:\s+frames_in=5 frames_dropped=1 packets_in=4 packets_out=6/);
     assert.match(text, /tethers \(1\)\nPEER\s+ENGINE\s+CHANNELS/);
     assert.match(text, /c_peer\s+libdatachannel\s+4\s+0\.4/);
+    // The selected candidate pair, so a user sees which interface and NAT mapping a tether uses.
+    assert.match(text, /srflx 198\.18\.0\.10:40001\s+host 198\.18\.101\.2:50002/);
+    assert.match(text, /underlay:\s+198\.18\.0\.10, 198\.18\.101\.1, 2001:db8::5/);
     assert.match(
       text,
       /routes \(1\)\nDESTINATION\s+CONFLUX_ID\s+NEXT_HOP\s+STATE\s+ESTIMATE_MS\s+CANDIDATES\n100\.64\.0\.9/,

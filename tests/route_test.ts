@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { Lab, LabConflux } from "../demo/lab.ts";
 import { labTest } from "./helpers/lab_test.ts";
+import { longestGap } from "./helpers/ping.ts";
 import type { NodeInfo } from "../core/node/status_server.ts";
 
 const H1 = 0, H2 = 1, H3 = 2, H4 = 3;
@@ -30,15 +31,6 @@ function relayed(info: NodeInfo): number {
 
 function routeTo(info: NodeInfo, ip: string) {
   return info.routes.find((r) => r.destination === ip);
-}
-
-/** Longest time (ms) between two consecutive ping replies in `ping -D` output after `fromS`. */
-function longestGap(output: string, fromS: number): number {
-  const times = [...output.matchAll(/^\[(\d+\.\d+)\].*time=/gm)].map((m) => Number(m[1]))
-    .filter((t) => t >= fromS);
-  let gap = 0;
-  for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
-  return Math.round(gap * 1000);
 }
 
 async function median(lab: Lab, from: number, ip: string): Promise<number> {

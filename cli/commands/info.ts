@@ -44,13 +44,14 @@ export function renderInfo(info: NodeInfo): string {
       ["tag", info.tag],
       ["portal", info.portal ? "yes" : "no"],
       ["teams", info.teams.length > 0 ? info.teams.join(", ") : "-"],
+      ...underlayLine(info.underlay),
       ...servingLine(info.portals),
       ...statsLine(info.stats),
     ]),
   ];
   for (
     const [title, rows] of [
-      ["tethers", info.tethers],
+      ["tethers", info.tethers.map(tetherRow)],
       ["routes", info.routes.map(routeRow)],
       ["streams", info.streams],
       ["portals", portalRows(info.portals)],
@@ -60,6 +61,24 @@ export function renderInfo(info: NodeInfo): string {
     if (rows.length > 0) out.push(renderTable(rows));
   }
   return out.join("\n");
+}
+
+/** The addresses tethers gather on, as one `underlay:` line. */
+function underlayLine(underlay: unknown): Array<[string, string]> {
+  return Array.isArray(underlay) ? [["underlay", underlay.length ? underlay.join(", ") : "-"]] : [];
+}
+
+/** A tether as one table row: each end of its candidate pair as "type address:port". */
+function tetherRow(tether: unknown): unknown {
+  if (typeof tether !== "object" || tether === null) return tether;
+  const { local, remote, ...rest } = tether as Record<string, unknown>;
+  const end = (e: unknown) => {
+    const { type, address, port } = (e ?? {}) as Record<string, unknown>;
+    if (typeof address !== "string") return "-";
+    const host = address.includes(":") ? `[${address}]` : address;
+    return `${type} ${host}:${port}`;
+  };
+  return { ...rest, local: end(local), remote: end(remote) };
 }
 
 /** A route as one table row: candidates shortened to "next hop (estimate, hops)". */

@@ -29,6 +29,7 @@ import type { Session } from "../control/guardian_client.ts";
 import { enablePortalForwarding, readHostRoutes } from "../portal/linux_host.ts";
 import { servedSubnets, urlAddresses } from "../portal/subnets.ts";
 import { containStrayErrors } from "../process/stray_errors.ts";
+import { currentUnderlay, watchUnderlay } from "./underlay_watch.ts";
 
 /**
  * The networks a portal on this host serves (its connected IPv4 networks; see
@@ -157,6 +158,14 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
     // OpenSSL through FFI seals ~20x faster than node:crypto; falls back by itself.
     log.info("AES-GCM engine", { ...await useOpensslAesGcmByDefault() });
 
+    const underlayPolicy = {
+      tunName: tun.name,
+      realm,
+      interfaces: options.underlayInterfaces,
+    };
+    const underlay = currentUnderlay(underlayPolicy);
+    log.info("underlay addresses", { addresses: underlay });
+    if (underlay.length === 0) log.warn("no underlay address: tethers cannot form");
     const port: ControlPort = {
       publish: (subject, data) => control.publish(subject, data),
       request: async (subject, data, timeoutMs) =>
@@ -173,7 +182,7 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
       relay: options.relay,
       relayFault: options.relayFault,
       sendDelayMs: options.sendDelayMs,
-      hostAddresses: underlayAddresses(realm),
+      hostAddresses: underlay,
       // Portal routes need the host's routing table to avoid clashing with it: Linux only so far.
       portalHost: Deno.build.os === "linux"
         ? {
@@ -188,6 +197,7 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
     if (cert.portal) cleanup.push(await enablePortalForwarding(tun.name, realm, log));
     node.start();
     cleanup.push(() => node.stop());
+    cleanup.push(watchUnderlay(underlayPolicy, underlay, (a) => node.setUnderlay(a), { log }));
     if (options.portal && options.subnets === undefined) {
       const stop = followHostNetworks(control, tun.name, subnets ?? [], {
         everyMs: rescanMs,
@@ -254,27 +264,6 @@ function toNodeSession(s: Session, publicKey: Uint8Array): NodeSession {
     teams: s.teams.map(teamOf),
     iceServers: s.iceServers,
   };
-}
-
-/**
- * Local IPv4 addresses for WebRTC host candidates: every non-loopback address outside the realm
- * (a tether must never run over our own overlay). Loopback only when nothing else exists.
- */
-function underlayAddresses(realm: { network: number; prefix: number }): string[] | undefined {
-  try {
-    const all = Deno.networkInterfaces().filter((i) => i.family === "IPv4");
-    const mask = realm.prefix === 0 ? 0 : (0xffff_ffff << (32 - realm.prefix)) >>> 0;
-    const outside = all.filter((i) => {
-      const p = i.address.split(".").map(Number);
-      const n = ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
-      return ((n & mask) >>> 0) !== realm.network;
-    });
-    const external = outside.filter((i) => !i.address.startsWith("127."));
-    const chosen = external.length > 0 ? external : outside;
-    return chosen.length > 0 ? chosen.map((i) => i.address) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -45,6 +45,9 @@ import {
   MessageType,
   NeighboursReplySchema,
   NeighboursRequestSchema,
+  RelayOfferSchema,
+  type RelayQuery,
+  RelayQuerySchema,
   Signal_Kind,
   SignalSchema,
   StreamCloseSchema,
@@ -77,10 +80,17 @@ import {
   parseIpv4,
 } from "./packet.ts";
 import { type ControlMessage, type ControlPort, realmSubjects } from "./ports.ts";
-import type { NodeInfo, RouteInfo } from "./status_server.ts";
+import type { NodeInfo, RouteInfo, TetherInfo } from "./status_server.ts";
+import type { CandidatePair } from "../tether/engine.ts";
 import { DelayLine } from "./delay_line.ts";
 import { Router, ROUTER_TICK_MS } from "./router.ts";
 import { TetherPool } from "./tether_pool.ts";
+import {
+  MAX_QUERY_DEPTH,
+  QUERY_TIMEOUT_MS,
+  RelaySearch,
+  REMEMBERED_WAIT_MS,
+} from "./relay_search.ts";
 import { type PortalHost, Portals } from "./portals.ts";
 import { portalsSubject } from "../control/subjects.ts";
 
@@ -95,7 +105,7 @@ export const DIRECT_TETHER_TIMEOUT_MS = 6000;
  * hold) before relays are tethered too; the direct attempt goes on meanwhile and takes over the
  * traffic if it succeeds later.
  */
-export const RELAY_GRACE_MS = 1500;
+export const RELAY_GRACE_MS = 700;
 /** Relays tethered at once when the destination has no direct path (more give failover). */
 export const RELAY_FANOUT = 3;
 /** Frames per second one source may relay through this node (and its burst). */
@@ -213,6 +223,15 @@ export class Node {
   #closeSentAt = new Map<string, number>();
   /** When a direct tether to a peer last failed: for a minute, go straight to relays. */
   #directFailedAt = new Map<string, number>();
+  /** Relay discovery on a cold network (RELAY_QUERY / RELAY_OFFER), both sides. */
+  #search = new RelaySearch();
+  /** Next hop a relay found for a destination it could not tether directly (chains). */
+  #relayVia = new Map<number, string>();
+  /**
+   * The tether peer an authenticated frame of a conflux last arrived through: the reverse path,
+   * tried first when we need a route back to it (the reply to a relayed first packet).
+   */
+  #heardVia = new Map<string, string>();
   /** Overlay address of every conflux we heard from (verified), both ways; relays use it. */
   #peerIps = new Map<string, number>();
   #ipPeers = new Map<number, string>();
@@ -390,6 +409,15 @@ export class Node {
     // Tethers to peers we no longer share anything with go at the next idle sweep.
   }
 
+  /**
+   * The host's underlay addresses changed: new tethers use `addresses`; tethers running over an
+   * address that is gone close now, and their traffic takes another route or a fresh tether.
+   */
+  setUnderlay(addresses: readonly string[]): void {
+    const closed = this.#pool.setHostAddresses(addresses);
+    this.#log.info("underlay addresses changed", { addresses, tethers_closed: closed.length });
+  }
+
   /** Current state for the status API. */
   info(): NodeInfo {
     const now = Date.now();
@@ -420,8 +448,10 @@ export class Node {
           bytes_sent: s.bytesSent,
           bytes_received: s.bytesReceived,
           idle_ms: s.lastActivityAt ? Math.round(now - s.lastActivityAt) : 0,
+          ...pairInfo(t.selectedPair()),
         };
       }),
+      underlay: [...(this.#pool.hostAddresses ?? [])],
       routes: [...this.#egress.values()].map((e) => this.#routeInfo(e)),
       ...(this.#portals ? { portals: this.#portals.info() } : {}),
       streams: [
@@ -760,6 +790,8 @@ export class Node {
       }
       if (this.#pool.tether(peer.id)) return peer.id;
       if (relay?.id !== undefined) return relay.id;
+      const back = this.#heardVia.get(peer.id);
+      if (back !== undefined && this.#pool.tether(back)) return back;
       const waited = Date.now() - start;
       if (!relay && waited >= graceMs) {
         const r: { id?: string; failed?: boolean } = relay = {};
@@ -774,11 +806,180 @@ export class Node {
   }
 
   /**
+   * A relay toward `peer`: among the destination's own tether peers (warm network) or, side by
+   * side, from the realm (cold network: nobody holds a tether yet). Resolves with the first.
+   */
+  async #relays(peer: PeerRef): Promise<string> {
+    try {
+      return await Promise.any([this.#neighbourRelays(peer), this.#searchRelay(peer, 0)]);
+    } catch {
+      throw new Error("no relay reaches the destination");
+    }
+  }
+
+  /**
+   * Asks the realm who can reach `peer` (RELAY_QUERY; the relays remembered for it first) and
+   * tethers the relays that offer; resolves with the first whose tether opens. Later offers (up
+   * to the query's bound) open in the background: a second path for failover.
+   */
+  #searchRelay(peer: { id: string; ip: number }, depth: number): Promise<string> {
+    const now = Date.now();
+    return new Promise<string>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(new Error("no relay offered"));
+      }, QUERY_TIMEOUT_MS);
+      const onOffer = (relayId: string) => {
+        this.#pool.ensure(relayId).then(
+          () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            this.#log.info("relay found", { dst: formatIpv4(peer.ip), relay: relayId });
+            resolve(relayId);
+          },
+          (e) => this.#log.debug("offered relay unreachable", { relay: relayId, error: String(e) }),
+        );
+      };
+      const q = this.#search.begin(peer.id, now, onOffer, hex(random(16)));
+      if (!q.fresh) return;
+      const message = this.#messenger.seal(
+        MessageType.RELAY_QUERY,
+        toBinary(
+          RelayQuerySchema,
+          create(RelayQuerySchema, {
+            queryId: q.queryId,
+            destinationId: peer.id,
+            destinationIp: formatIpv4(peer.ip),
+            depth,
+          }),
+        ),
+        now,
+      );
+      const remembered = this.#search.remembered(peer.id, now)
+        .filter((r) => r !== this.id && r !== peer.id);
+      for (const r of remembered) this.#o.control.publish(this.#subjects.control(r), message);
+      const realmWide = () => {
+        if (settled || this.#stopped || !this.#search.mayAskRealm(peer.id, Date.now())) return;
+        this.#log.debug("asking the realm for a relay", { dst: formatIpv4(peer.ip), depth });
+        this.#o.control.publish(this.#subjects.discover, message);
+      };
+      if (remembered.length > 0) setTimeout(realmWide, REMEMBERED_WAIT_MS);
+      else realmWide();
+    });
+  }
+
+  /**
+   * Serves a RELAY_QUERY (from the realm subject or sent to us directly): when relaying is on
+   * and the bounds allow, reaches the destination (an open tether, a new one, or — one level
+   * deep — a relay of our own) and then offers ourselves to the asker, who tethers to us.
+   */
+  #onRelayQuery(data: Uint8Array, body: Uint8Array): void {
+    // Cheap checks before the signature check: every node of the realm sees every query.
+    if (!this.#o.relay || this.#stopped || !this.#relayQueryOf(body)) return;
+    if (!this.#verifyLimiter.allow("control", Date.now())) {
+      this.counters.controlDropped++;
+      return;
+    }
+    this.#serveRelayQuery(this.#messenger.open(data, Date.now()));
+  }
+
+  /** The query in `body` when it is well-formed and not about us; null otherwise. */
+  #relayQueryOf(body: Uint8Array): { q: RelayQuery; dstIp: number } | null {
+    let q;
+    try {
+      q = fromBinary(RelayQuerySchema, body);
+    } catch {
+      return null;
+    }
+    const dstIp = parseIpv4(q.destinationIp);
+    if (
+      q.destinationId === this.id || !isConfluxId(q.destinationId) || dstIp < 0 ||
+      !cidrContains(this.#realm, dstIp) || q.queryId.length > 64
+    ) return null;
+    return { q, dstIp };
+  }
+
+  #serveRelayQuery(opened: OpenedEnvelope): void {
+    const parsed = this.#relayQueryOf(opened.body);
+    if (!this.#o.relay || this.#stopped || !parsed) return;
+    const { q, dstIp } = parsed;
+    const now = Date.now();
+    const asker = opened.sender.confluxId;
+    if (asker === this.id || asker === q.destinationId) return;
+    this.#learnPeer(opened);
+    const hasRoute = this.#pool.tether(q.destinationId) !== undefined ||
+      this.#pool.tether(this.#relayVia.get(dstIp) ?? "") !== undefined;
+    const decision = this.#search.decide(asker, q.destinationId, q.depth, hasRoute, now);
+    if (!decision.serve) {
+      this.#log.debug("relay query not served", { from: asker, why: decision.why });
+      return;
+    }
+    const dst = { id: q.destinationId, ip: dstIp };
+    const reached = this.#pool.tether(dst.id)
+      ? Promise.resolve(1)
+      : hasRoute
+      ? Promise.resolve(2)
+      : this.#reach(dst, q.depth);
+    reached.then((hops) => {
+      const offer = toBinary(
+        RelayOfferSchema,
+        create(RelayOfferSchema, { queryId: q.queryId, destinationId: dst.id, hops }),
+      );
+      this.#o.control.publish(
+        this.#subjects.control(asker),
+        this.#messenger.seal(MessageType.RELAY_OFFER, offer, Date.now()),
+      );
+      this.#log.debug("relay offered", { to: asker, dst: q.destinationIp, hops });
+    }, (e) => {
+      this.#log.debug("relay query: destination unreachable", {
+        dst: q.destinationIp,
+        error: String(e),
+      });
+    }).finally(() => this.#search.done());
+  }
+
+  /**
+   * A tether toward `dst` for relaying: direct, or (when the query may go one level deeper) a
+   * relay of our own found the same way; resolves with the hops from us to it.
+   */
+  async #reach(dst: { id: string; ip: number }, depth: number): Promise<number> {
+    const direct = this.#pool.ensure(dst.id).then(() => 1);
+    if (depth >= MAX_QUERY_DEPTH) return await direct;
+    const viaRelay = (async () => {
+      await new Promise((r) => setTimeout(r, RELAY_GRACE_MS));
+      if (this.#pool.tether(dst.id)) return 1;
+      const hop = await this.#searchRelay(dst, depth + 1);
+      if (this.#relayVia.size >= 4096) this.#relayVia.clear();
+      this.#relayVia.set(dst.ip, hop);
+      return 2;
+    })();
+    return await Promise.any([direct, viaRelay]);
+  }
+
+  #onRelayOffer(opened: OpenedEnvelope): void {
+    let offer;
+    try {
+      offer = fromBinary(RelayOfferSchema, opened.body);
+    } catch {
+      this.counters.controlDropped++;
+      return;
+    }
+    const relay = opened.sender.confluxId;
+    if (relay === this.id || relay === offer.destinationId) return;
+    if (!this.#search.offer(offer.queryId, relay, offer.destinationId, Date.now())) {
+      this.#log.debug("relay offer for no open query", { from: relay });
+    }
+  }
+
+  /**
    * Asks `peer` for its tether peers and tethers up to {@link RELAY_FANOUT} of them at once;
    * resolves with the first that opens (the others open in the background and give the routing
    * agent a second path for failover).
    */
-  async #relays(peer: PeerRef): Promise<string> {
+  async #neighbourRelays(peer: PeerRef): Promise<string> {
     const request = this.#messenger.seal(
       MessageType.NEIGHBOURS_REQUEST,
       toBinary(
@@ -890,6 +1091,10 @@ export class Node {
       );
       if (n < 0 || !this.#deliver(target.out.subarray(0, n), ing.peer, batch)) {
         this.counters.framesDropped++;
+      } else if (ing.peer.id !== peerId && this.#heardVia.get(ing.peer.id) !== peerId) {
+        // Authenticated: this relay does carry the peer's traffic to us.
+        if (this.#heardVia.size >= 4096) this.#heardVia.clear();
+        this.#heardVia.set(ing.peer.id, peerId);
       }
     }
     if (data) this.#dataAt.set(peerId, now);
@@ -945,9 +1150,10 @@ export class Node {
       if (id !== undefined && id !== from && this.#pool.tether(id)) return id;
     }
     const direct = this.#ipPeers.get(frame.destination);
-    return direct !== undefined && direct !== from && this.#pool.tether(direct)
-      ? direct
-      : undefined;
+    if (direct !== undefined && direct !== from && this.#pool.tether(direct)) return direct;
+    // A chain: the relay we found for this destination when we could not tether it.
+    const via = this.#relayVia.get(frame.destination);
+    return via !== undefined && via !== from && this.#pool.tether(via) ? via : undefined;
   }
 
   /**
@@ -1068,6 +1274,7 @@ export class Node {
   #onDiscover(m: ControlMessage): void {
     // Cheap look before any signature check: every node of the realm sees every query.
     const peek = peekEnvelope(m.data);
+    if (peek?.type === MessageType.RELAY_QUERY) return this.#onRelayQuery(m.data, peek.body);
     if (!peek || peek.type !== MessageType.DISCOVER || !m.reply) return;
     let query;
     try {
@@ -1127,6 +1334,10 @@ export class Node {
         return this.#onStreamClose(opened);
       case MessageType.SIGNAL:
         return this.#onSignal(opened);
+      case MessageType.RELAY_QUERY:
+        return this.#serveRelayQuery(opened);
+      case MessageType.RELAY_OFFER:
+        return this.#onRelayOffer(opened);
       default:
         this.counters.controlDropped++;
     }
@@ -1214,7 +1425,10 @@ export class Node {
 
   #onSignal(opened: OpenedEnvelope): void {
     const from = opened.sender;
-    if (!this.#o.relay && !this.#messenger.affine(from.mldsaPublicKey, opened.affinityTags)) {
+    if (
+      !this.#o.relay && !this.#messenger.affine(from.mldsaPublicKey, opened.affinityTags) &&
+      !this.#pool.offering(from.confluxId)
+    ) {
       this.#log.debug("tether signal without team affinity dropped", { from: from.confluxId });
       return;
     }
@@ -1295,6 +1509,7 @@ export class Node {
       }
     }
     for (const [ip, d] of this.#discovered) if (now - d.at >= idle) this.#discovered.delete(ip);
+    this.#search.sweep(now);
     for (const [id, at] of this.#directFailedAt) {
       if (now - at > 60_000) this.#directFailedAt.delete(id);
     }
@@ -1340,6 +1555,18 @@ function servedSubnetsOf(c: CertificateFields): Ipv4Cidr[] {
   return (c.subnets ?? []).map((s) => parseCidr(s)).filter((x): x is Ipv4Cidr => x !== null);
 }
 
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function random(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
+}
+
+function pairInfo(pair: CandidatePair | null): Pick<TetherInfo, "local" | "remote"> {
+  if (!pair) return {};
+  return {
+    local: { type: pair.local.type, address: pair.local.address, port: pair.local.port },
+    remote: { type: pair.remote.type, address: pair.remote.address, port: pair.remote.port },
+  };
 }

@@ -28,6 +28,11 @@ export interface NodeOptions {
   rtcEngine: RtcEngineChoice;
   /** Whether this node forwards frames for other confluxes. */
   relay: boolean;
+  /**
+   * Interfaces tethers gather host candidates on (`--underlay-interfaces`); absent: every
+   * interface but the TUN, loopback and link-local (core/tether/underlay.ts).
+   */
+  underlayInterfaces?: string[];
   /** TUN interface name; default "veilnet0". */
   tunName?: string;
   /** Streams and tethers without traffic for this long dissolve; default 30,000 ms. */

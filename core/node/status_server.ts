@@ -22,6 +22,8 @@ export interface NodeInfo {
   /** Data-path counters since start. */
   stats?: NodeStats;
   tethers: TetherInfo[];
+  /** Addresses new tethers gather host candidates on (see `--underlay-interfaces`). */
+  underlay?: string[];
   routes: RouteInfo[];
   streams: StreamInfo[];
   /** Portal mode: the networks this node serves, and the portals it routes to. */
@@ -55,6 +57,19 @@ export interface TetherInfo {
   bytes_sent: number;
   bytes_received: number;
   idle_ms: number;
+  /**
+   * The candidate pair ICE selected: type (host, srflx, prflx) and address:port of each end, so a
+   * user can see which interface and which NAT mapping a tether runs over. Absent when unknown.
+   */
+  local?: CandidateEnd;
+  remote?: CandidateEnd;
+}
+
+/** One end of a tether's selected candidate pair in /info. */
+export interface CandidateEnd {
+  type: string;
+  address: string;
+  port: number;
 }
 
 /** One route (destination → next hop) in /info. */

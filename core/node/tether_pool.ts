@@ -67,11 +67,44 @@ interface Link {
 export class TetherPool {
   #links = new Map<string, Link>();
   #options: TetherPoolOptions;
+  #hostAddresses: readonly string[] | undefined;
   #closed = false;
 
   /** Creates an empty pool. */
   constructor(options: TetherPoolOptions) {
     this.#options = options;
+    this.#hostAddresses = options.hostAddresses;
+  }
+
+  /** The addresses new tethers gather host candidates on. */
+  get hostAddresses(): readonly string[] | undefined {
+    return this.#hostAddresses;
+  }
+
+  /**
+   * The host's underlay addresses changed (DHCP, a NIC down, Wi-Fi to cable): tethers opened from
+   * now on gather on `addresses`, and open tethers whose selected local address is gone are
+   * closed at once (their streams move to another route, or a fresh tether over what is left)
+   * rather than waiting for their probes to time out. Returns the peers whose tethers closed.
+   */
+  setHostAddresses(addresses: readonly string[]): string[] {
+    this.#hostAddresses = addresses.slice();
+    const kept = new Set(addresses);
+    const closed: string[] = [];
+    for (const link of [...this.#links.values()]) {
+      const local = link.tether?.selectedPair()?.local;
+      // A server-reflexive local candidate names the NAT's address; its base is not known here.
+      if (!local || local.type !== "host" || kept.has(local.address)) continue;
+      closed.push(link.peerId);
+      this.#drop(link, `local address ${local.address} gone`);
+    }
+    return closed;
+  }
+
+  /** True while we are offering a tether to `peerId` (its answer and candidates are expected). */
+  offering(peerId: string): boolean {
+    const link = this.#links.get(peerId);
+    return link !== undefined && !link.tether && link.role === "offerer";
   }
 
   /** The open tether to `peerId`, if any. */
@@ -183,7 +216,7 @@ export class TetherPool {
       engine: opts.engine,
       channels: opts.channels ?? 1,
       iceServers: opts.iceServers,
-      hostAddresses: opts.hostAddresses,
+      hostAddresses: this.#hostAddresses,
       timeoutMs: opts.timeoutMs ?? 10_000,
       signal: abort.signal,
       log: opts.log,

@@ -7,7 +7,7 @@
  */
 
 import type { Logger } from "../log/logger.ts";
-import type { RawChannel, RawPeer } from "./engine.ts";
+import type { CandidatePair, RawChannel, RawPeer } from "./engine.ts";
 import { TetherError } from "./errors.ts";
 import {
   decodeProbe,
@@ -158,6 +158,10 @@ export class ChannelTether implements Tether {
       return;
     }
     this.#closeCbs.push(cb);
+  }
+
+  selectedPair(): CandidatePair | null {
+    return this.#open ? this.#peer.selectedPair() : null;
   }
 
   stats(): TetherStats {

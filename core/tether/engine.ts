@@ -27,11 +27,29 @@ export interface RawChannel {
   onClose(cb: () => void): void;
 }
 
+/** One end of the candidate pair ICE selected. */
+export interface SelectedCandidate {
+  /** IP address as the candidate states it. */
+  address: string;
+  port: number;
+  /** "host", "srflx", "prflx" or "relay". */
+  type: string;
+}
+
+/** The candidate pair a connected tether runs over (shown by `info`, checked on address loss). */
+export interface CandidatePair {
+  local: SelectedCandidate;
+  remote: SelectedCandidate;
+}
+
 /** Settings every engine adapter receives. */
 export interface RawPeerConfig {
   /** STUN servers as "stun:host:port"; empty means host candidates only. */
   iceServers: readonly string[];
-  /** Host addresses to gather candidates on; undefined means every interface. */
+  /**
+   * Host addresses to gather candidates on (core/tether/underlay.ts chooses them); undefined
+   * means every interface. Engines gather on all of them, never on the first only.
+   */
   hostAddresses?: readonly string[];
   /** Number of data channels (a control channel is added). */
   channels: number;
@@ -68,6 +86,8 @@ export interface RawPeer {
   readonly channels: readonly RawChannel[];
   /** Largest message the remote end accepts (from its SDP), capped by our own setting. */
   remoteMaxMessageSize(): number;
+  /** The candidate pair ICE selected, once connected; null before or when unknown. */
+  selectedPair(): CandidatePair | null;
   /** Closes the peer connection. */
   close(): void;
 }

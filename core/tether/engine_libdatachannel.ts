@@ -14,7 +14,13 @@
  * @module
  */
 
-import type { RawChannel, RawPeer, RawPeerConfig, RawPeerFactory } from "./engine.ts";
+import type {
+  CandidatePair,
+  RawChannel,
+  RawPeer,
+  RawPeerConfig,
+  RawPeerFactory,
+} from "./engine.ts";
 import { PeerBase } from "./peer_base.ts";
 import { TetherError } from "./errors.ts";
 import { parseStunServers } from "./candidates.ts";
@@ -124,7 +130,7 @@ class LibdatachannelPeer extends PeerBase implements RawPeer {
     const iceServers = parseStunServers(config.iceServers).map((s) => `stun:${s.host}:${s.port}`);
     this.#pc = new ndc.PeerConnection(`tether-${++peerCounter}`, {
       iceServers,
-      bindAddress: config.hostAddresses?.[0],
+      bindAddress: bindAddressOf(config.hostAddresses),
       disableAutoNegotiation: true,
       maxMessageSize: config.maxMessageSize,
       mtu: config.mtu,
@@ -185,10 +191,33 @@ class LibdatachannelPeer extends PeerBase implements RawPeer {
     });
   }
 
+  selectedPair(): CandidatePair | null {
+    try {
+      const p = this.#pc.getSelectedCandidatePair();
+      if (!p) return null;
+      return {
+        local: { address: p.local.address, port: p.local.port, type: p.local.type },
+        remote: { address: p.remote.address, port: p.remote.port, type: p.remote.type },
+      };
+    } catch {
+      return null; // closed
+    }
+  }
+
   close(): void {
     this.fireDown("closed");
     this.#pc.close();
   }
+}
+
+/**
+ * libjuice gathers on every interface from one socket unless bound to one address, and a bound
+ * socket gathers on that address only. So bind only when exactly one address is wanted (a host
+ * with one underlay address, tests on loopback); otherwise bind none and let the candidate
+ * policy (core/tether/candidates.ts) keep the advertised set to the underlay addresses.
+ */
+export function bindAddressOf(hosts: readonly string[] | undefined): string | undefined {
+  return hosts?.length === 1 ? hosts[0] : undefined;
 }
 
 function wrap(dc: NdcChannel): RawChannel {

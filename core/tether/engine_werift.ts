@@ -8,7 +8,13 @@
  */
 
 import { Buffer } from "node:buffer";
-import type { RawChannel, RawPeer, RawPeerConfig, RawPeerFactory } from "./engine.ts";
+import type {
+  CandidatePair,
+  RawChannel,
+  RawPeer,
+  RawPeerConfig,
+  RawPeerFactory,
+} from "./engine.ts";
 import { PeerBase } from "./peer_base.ts";
 import { TetherError } from "./errors.ts";
 import { parseStunServers } from "./candidates.ts";
@@ -133,11 +139,12 @@ class WeriftPeer extends PeerBase implements RawPeer {
     }));
     this.#pc = new werift.RTCPeerConnection({
       iceServers,
-      iceUseIpv6: false,
+      iceUseIpv6: hosts?.some((h) => h.includes(":")) ?? false,
       iceUseTcp: false,
       // werift skips loopback and some interfaces unless listed as additional host addresses.
+      // No iceInterfaceAddresses: werift binds every candidate's socket to that one address, so a
+      // candidate on a second interface would be advertised but never answer.
       iceAdditionalHostAddresses: hosts ? [...hosts] : undefined,
-      iceInterfaceAddresses: hosts?.[0] ? { udp4: hosts[0] } : undefined,
       iceFilterCandidatePair: hosts
         ? (pair) => hosts.includes(pair.localCandidate.host)
         : undefined,
@@ -193,6 +200,16 @@ class WeriftPeer extends PeerBase implements RawPeer {
     this.#pc.iceConnectionStateChange.subscribe((state) => {
       if (state === "connected" || state === "completed") cb();
     });
+  }
+
+  selectedPair(): CandidatePair | null {
+    const pair = this.#pc.iceTransports[0]?.connection?.nominated;
+    if (!pair) return null;
+    const l = pair.localCandidate, r = pair.remoteCandidate;
+    return {
+      local: { address: l.host, port: l.port, type: l.type },
+      remote: { address: r.host, port: r.port, type: r.type },
+    };
   }
 
   close(): void {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { CandidatePair } from "./engine.ts";
 
 /** Names of the WebRTC engines a tether can run on. */
 export type RtcEngineName = "werift" | "libdatachannel";
@@ -83,6 +84,8 @@ export interface Tether {
   onClose(cb: (reason: string) => void): void;
   /** Current measurements. */
   stats(): TetherStats;
+  /** The candidate pair ICE selected (host/srflx, local and remote address); null if unknown. */
+  selectedPair(): CandidatePair | null;
   /** Closes the peer connection and tells the other end. Idempotent. */
   close(reason?: string): void;
 }

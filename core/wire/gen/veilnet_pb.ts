@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file veilnet.proto.
  */
 export const file_veilnet: GenFile = /*@__PURE__*/
-  fileDesc("Cg12ZWlsbmV0LnByb3RvEgp2ZWlsbmV0LnYxIswBCgtDZXJ0aWZpY2F0ZRISCgpjb25mbHV4X2lkGAEgASgJEhAKCHJlYWxtX2lkGAIgASgJEhIKCm92ZXJsYXlfaXAYAyABKAkSGAoQbWxkc2FfcHVibGljX2tleRgEIAEoDBIRCglpc3N1ZWRfYXQYBSABKAMSEgoKZXhwaXJlc19hdBgGIAEoAxILCgN0YWcYByABKAkSDgoGcG9ydGFsGAggASgIEhQKDHJlYWxtX3N1Ym5ldBgJIAEoCRIPCgdzdWJuZXRzGAogAygJIjsKEVNpZ25lZENlcnRpZmljYXRlEhMKC2NlcnRpZmljYXRlGAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCLGAQoIRW52ZWxvcGUSDwoHdmVyc2lvbhgBIAEoDRIlCgR0eXBlGAIgASgOMhcudmVpbG5ldC52MS5NZXNzYWdlVHlwZRIaChJzZW5kZXJfY2VydGlmaWNhdGUYAyABKAwSHwoXc2VuZGVyX2NlcnRpZmljYXRlX2hhc2gYBCABKAwSFQoNYWZmaW5pdHlfdGFncxgFIAMoDBIRCgl0aW1lc3RhbXAYBiABKAMSDQoFbm9uY2UYByABKAwSDAoEYm9keRgIIAEoDCI1Cg5TaWduZWRFbnZlbG9wZRIQCghlbnZlbG9wZRgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwiVAoNU3RyZWFtUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgMEhQKDHJlc3BvbmRlcl9pZBgCIAEoCRIZChFlbmNhcHN1bGF0aW9uX2tleRgDIAEoDCJMCg5TdHJlYW1SZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgMEhMKC2NpcGhlcl90ZXh0GAIgASgMEhEKCXN0cmVhbV9pZBgDIAEoDSIwCgtTdHJlYW1DbG9zZRIRCglzdHJlYW1faWQYASABKA0SDgoGcmVhc29uGAIgASgJIh4KCERpc2NvdmVyEhIKCm92ZXJsYXlfaXAYASABKAkiNwoNRGlzY292ZXJSZXBseRISCgpvdmVybGF5X2lwGAEgASgJEhIKCmNvbmZsdXhfaWQYAiABKAkixgEKBlNpZ25hbBIRCgl0ZXRoZXJfaWQYASABKAkSJQoEa2luZBgCIAEoDjIXLnZlaWxuZXQudjEuU2lnbmFsLktpbmQSDwoHcGF5bG9hZBgDIAEoCRIOCgZlbmdpbmUYBCABKAkiYQoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASDgoKS0lORF9PRkZFUhABEg8KC0tJTkRfQU5TV0VSEAISEgoOS0lORF9DQU5ESURBVEUQAxIOCgpLSU5EX0NMT1NFEAQigQEKClJvdXRlUXVlcnkSEAoIcXVlcnlfaWQYASABKA0SDgoGb3JpZ2luGAIgASgJEhMKC2Rlc3RpbmF0aW9uGAMgASgJEgsKA3R0bBgEIAEoDRIMCgRwYXRoGAUgAygJEhIKCmNsb3Nlc3RfbXMYBiABKAESDQoFc3RhbGwYByABKA0iRwoNUm91dGVFc3RpbWF0ZRITCgtkZXN0aW5hdGlvbhgBIAEoCRITCgtlc3RpbWF0ZV9tcxgCIAEoARIMCgRob3BzGAMgASgNIjsKC1JvdXRlUmVwb3J0EiwKCWVzdGltYXRlcxgBIAMoCzIZLnZlaWxuZXQudjEuUm91dGVFc3RpbWF0ZSJCChFOZWlnaGJvdXJzUmVxdWVzdBIWCg5kZXN0aW5hdGlvbl9pZBgBIAEoCRIVCg1jYW5kaWRhdGVfaWRzGAIgAygJIiYKD05laWdoYm91cnNSZXBseRITCgtjb25mbHV4X2lkcxgBIAMoCSrGAwoLTWVzc2FnZVR5cGUSHAoYTUVTU0FHRV9UWVBFX1VOU1BFQ0lGSUVEEAASHwobTUVTU0FHRV9UWVBFX1NUUkVBTV9SRVFVRVNUEAESIAocTUVTU0FHRV9UWVBFX1NUUkVBTV9SRVNQT05TRRACEhkKFU1FU1NBR0VfVFlQRV9ESVNDT1ZFUhADEh8KG01FU1NBR0VfVFlQRV9ESVNDT1ZFUl9SRVBMWRAEEhcKE01FU1NBR0VfVFlQRV9TSUdOQUwQBRIcChhNRVNTQUdFX1RZUEVfUk9VVEVfUVVFUlkQBhIcChhNRVNTQUdFX1RZUEVfUk9VVEVfUkVQTFkQBxIdChlNRVNTQUdFX1RZUEVfU1RSRUFNX0NMT1NFEAgSIwofTUVTU0FHRV9UWVBFX05FSUdIQk9VUlNfUkVRVUVTVBAJEiEKHU1FU1NBR0VfVFlQRV9ORUlHSEJPVVJTX1JFUExZEAoSHQoZTUVTU0FHRV9UWVBFX1BPUlRBTF9RVUVSWRALEiAKHE1FU1NBR0VfVFlQRV9QT1JUQUxfQU5OT1VOQ0UQDBIdChlNRVNTQUdFX1RZUEVfUE9SVEFMX0xFQVZFEA1iBnByb3RvMw");
+  fileDesc("Cg12ZWlsbmV0LnByb3RvEgp2ZWlsbmV0LnYxIswBCgtDZXJ0aWZpY2F0ZRISCgpjb25mbHV4X2lkGAEgASgJEhAKCHJlYWxtX2lkGAIgASgJEhIKCm92ZXJsYXlfaXAYAyABKAkSGAoQbWxkc2FfcHVibGljX2tleRgEIAEoDBIRCglpc3N1ZWRfYXQYBSABKAMSEgoKZXhwaXJlc19hdBgGIAEoAxILCgN0YWcYByABKAkSDgoGcG9ydGFsGAggASgIEhQKDHJlYWxtX3N1Ym5ldBgJIAEoCRIPCgdzdWJuZXRzGAogAygJIjsKEVNpZ25lZENlcnRpZmljYXRlEhMKC2NlcnRpZmljYXRlGAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCLGAQoIRW52ZWxvcGUSDwoHdmVyc2lvbhgBIAEoDRIlCgR0eXBlGAIgASgOMhcudmVpbG5ldC52MS5NZXNzYWdlVHlwZRIaChJzZW5kZXJfY2VydGlmaWNhdGUYAyABKAwSHwoXc2VuZGVyX2NlcnRpZmljYXRlX2hhc2gYBCABKAwSFQoNYWZmaW5pdHlfdGFncxgFIAMoDBIRCgl0aW1lc3RhbXAYBiABKAMSDQoFbm9uY2UYByABKAwSDAoEYm9keRgIIAEoDCI1Cg5TaWduZWRFbnZlbG9wZRIQCghlbnZlbG9wZRgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwiVAoNU3RyZWFtUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgMEhQKDHJlc3BvbmRlcl9pZBgCIAEoCRIZChFlbmNhcHN1bGF0aW9uX2tleRgDIAEoDCJMCg5TdHJlYW1SZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgMEhMKC2NpcGhlcl90ZXh0GAIgASgMEhEKCXN0cmVhbV9pZBgDIAEoDSIwCgtTdHJlYW1DbG9zZRIRCglzdHJlYW1faWQYASABKA0SDgoGcmVhc29uGAIgASgJIh4KCERpc2NvdmVyEhIKCm92ZXJsYXlfaXAYASABKAkiNwoNRGlzY292ZXJSZXBseRISCgpvdmVybGF5X2lwGAEgASgJEhIKCmNvbmZsdXhfaWQYAiABKAkixgEKBlNpZ25hbBIRCgl0ZXRoZXJfaWQYASABKAkSJQoEa2luZBgCIAEoDjIXLnZlaWxuZXQudjEuU2lnbmFsLktpbmQSDwoHcGF5bG9hZBgDIAEoCRIOCgZlbmdpbmUYBCABKAkiYQoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASDgoKS0lORF9PRkZFUhABEg8KC0tJTkRfQU5TV0VSEAISEgoOS0lORF9DQU5ESURBVEUQAxIOCgpLSU5EX0NMT1NFEAQigQEKClJvdXRlUXVlcnkSEAoIcXVlcnlfaWQYASABKA0SDgoGb3JpZ2luGAIgASgJEhMKC2Rlc3RpbmF0aW9uGAMgASgJEgsKA3R0bBgEIAEoDRIMCgRwYXRoGAUgAygJEhIKCmNsb3Nlc3RfbXMYBiABKAESDQoFc3RhbGwYByABKA0iRwoNUm91dGVFc3RpbWF0ZRITCgtkZXN0aW5hdGlvbhgBIAEoCRITCgtlc3RpbWF0ZV9tcxgCIAEoARIMCgRob3BzGAMgASgNIjsKC1JvdXRlUmVwb3J0EiwKCWVzdGltYXRlcxgBIAMoCzIZLnZlaWxuZXQudjEuUm91dGVFc3RpbWF0ZSJCChFOZWlnaGJvdXJzUmVxdWVzdBIWCg5kZXN0aW5hdGlvbl9pZBgBIAEoCRIVCg1jYW5kaWRhdGVfaWRzGAIgAygJIiYKD05laWdoYm91cnNSZXBseRITCgtjb25mbHV4X2lkcxgBIAMoCSJdCgpSZWxheVF1ZXJ5EhAKCHF1ZXJ5X2lkGAEgASgJEhYKDmRlc3RpbmF0aW9uX2lkGAIgASgJEhYKDmRlc3RpbmF0aW9uX2lwGAMgASgJEg0KBWRlcHRoGAQgASgNIkQKClJlbGF5T2ZmZXISEAoIcXVlcnlfaWQYASABKAkSFgoOZGVzdGluYXRpb25faWQYAiABKAkSDAoEaG9wcxgDIAEoDSqCBAoLTWVzc2FnZVR5cGUSHAoYTUVTU0FHRV9UWVBFX1VOU1BFQ0lGSUVEEAASHwobTUVTU0FHRV9UWVBFX1NUUkVBTV9SRVFVRVNUEAESIAocTUVTU0FHRV9UWVBFX1NUUkVBTV9SRVNQT05TRRACEhkKFU1FU1NBR0VfVFlQRV9ESVNDT1ZFUhADEh8KG01FU1NBR0VfVFlQRV9ESVNDT1ZFUl9SRVBMWRAEEhcKE01FU1NBR0VfVFlQRV9TSUdOQUwQBRIcChhNRVNTQUdFX1RZUEVfUk9VVEVfUVVFUlkQBhIcChhNRVNTQUdFX1RZUEVfUk9VVEVfUkVQTFkQBxIdChlNRVNTQUdFX1RZUEVfU1RSRUFNX0NMT1NFEAgSIwofTUVTU0FHRV9UWVBFX05FSUdIQk9VUlNfUkVRVUVTVBAJEiEKHU1FU1NBR0VfVFlQRV9ORUlHSEJPVVJTX1JFUExZEAoSHQoZTUVTU0FHRV9UWVBFX1BPUlRBTF9RVUVSWRALEiAKHE1FU1NBR0VfVFlQRV9QT1JUQUxfQU5OT1VOQ0UQDBIdChlNRVNTQUdFX1RZUEVfUE9SVEFMX0xFQVZFEA0SHAoYTUVTU0FHRV9UWVBFX1JFTEFZX1FVRVJZEA4SHAoYTUVTU0FHRV9UWVBFX1JFTEFZX09GRkVSEA9iBnByb3RvMw");
 
 /**
  * Identity of one conflux for one Guardian session, signed by the Guardian's
@@ -594,6 +594,80 @@ export const NeighboursReplySchema: GenMessage<NeighboursReply> = /*@__PURE__*/
   messageDesc(file_veilnet, 14);
 
 /**
+ * MESSAGE_TYPE_RELAY_QUERY: the asker cannot reach the destination directly and no tether of
+ * either end leads to it (a cold network). A relay that holds or can open tethers to both answers
+ * with a RelayOffer; one that needs a relay itself searches again with depth + 1.
+ *
+ * @generated from message veilnet.v1.RelayQuery
+ */
+export type RelayQuery = Message<"veilnet.v1.RelayQuery"> & {
+  /**
+   * 16 random bytes, hex: ties offers to this query.
+   *
+   * @generated from field: string query_id = 1;
+   */
+  queryId: string;
+
+  /**
+   * @generated from field: string destination_id = 2;
+   */
+  destinationId: string;
+
+  /**
+   * The destination's overlay address (from its discovery reply).
+   *
+   * @generated from field: string destination_ip = 3;
+   */
+  destinationIp: string;
+
+  /**
+   * 0 from the source; a relay searching on behalf of an asker adds one (bounded).
+   *
+   * @generated from field: uint32 depth = 4;
+   */
+  depth: number;
+};
+
+/**
+ * Describes the message veilnet.v1.RelayQuery.
+ * Use `create(RelayQuerySchema)` to create a new message.
+ */
+export const RelayQuerySchema: GenMessage<RelayQuery> = /*@__PURE__*/
+  messageDesc(file_veilnet, 15);
+
+/**
+ * MESSAGE_TYPE_RELAY_OFFER: answer to a RelayQuery, sent once the relay's tethers to the asker and
+ * toward the destination are open.
+ *
+ * @generated from message veilnet.v1.RelayOffer
+ */
+export type RelayOffer = Message<"veilnet.v1.RelayOffer"> & {
+  /**
+   * @generated from field: string query_id = 1;
+   */
+  queryId: string;
+
+  /**
+   * @generated from field: string destination_id = 2;
+   */
+  destinationId: string;
+
+  /**
+   * Tether hops from the relay to the destination (1 = a direct tether).
+   *
+   * @generated from field: uint32 hops = 3;
+   */
+  hops: number;
+};
+
+/**
+ * Describes the message veilnet.v1.RelayOffer.
+ * Use `create(RelayOfferSchema)` to create a new message.
+ */
+export const RelayOfferSchema: GenMessage<RelayOffer> = /*@__PURE__*/
+  messageDesc(file_veilnet, 16);
+
+/**
  * What kind of body an Envelope carries.
  *
  * @generated from enum veilnet.v1.MessageType
@@ -676,6 +750,22 @@ export enum MessageType {
    * @generated from enum value: MESSAGE_TYPE_PORTAL_LEAVE = 13;
    */
   PORTAL_LEAVE = 13,
+
+  /**
+   * "Who can reach this destination?", published on vn.<realm>.discover (or sent to one
+   * relay's ctl subject when the asker remembers it). Body RelayQuery.
+   *
+   * @generated from enum value: MESSAGE_TYPE_RELAY_QUERY = 14;
+   */
+  RELAY_QUERY = 14,
+
+  /**
+   * "I now hold tethers to you and to the destination": sent to the asker's ctl subject by a
+   * relay that answers a RelayQuery. Body RelayOffer.
+   *
+   * @generated from enum value: MESSAGE_TYPE_RELAY_OFFER = 15;
+   */
+  RELAY_OFFER = 15,
 }
 
 /**
