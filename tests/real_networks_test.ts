@@ -225,3 +225,26 @@ topologyTest(
     console.log(`symmetric NAT to symmetric NAT through a relay: first reply ${r.ms} ms`);
   },
 );
+
+topologyTest(
+  "real networks: from a cold start, traffic settles on the faster of two relay paths",
+  { hosts: 4, links: DIAMOND },
+  async (t) => {
+    await t.startServices();
+    // h3 holds every frame it sends 20 ms (the node's own delay line: this kernel has no netem).
+    const h = await startAll(t, 4, { flags: [[], [], [], ["--delay-ms", "20"]] });
+    assert.ok((await firstReplyMs(t, 0, h[2].overlayIp)).ms !== null, "h0 never reached h2");
+    // Probes every 250 ms teach the agents both paths; then the fast one carries the flows.
+    let route;
+    for (let i = 0; i < 30; i++) {
+      await t.ping(0, h[2].overlayIp, { count: 5, intervalS: 0.1 });
+      route = (await t.info(0)).routes.find((x) => x.destination === h[2].overlayIp);
+      if (route?.next_hop === h[1].confluxId && (route.candidates?.length ?? 0) >= 2) break;
+    }
+    const info = await t.info(0);
+    assert.equal(route?.next_hop, h[1].confluxId, `not on the fast relay h1: ${describe(info)}`);
+    const p = await t.ping(0, h[2].overlayIp, { count: 10, intervalS: 0.1 });
+    const sorted = p.rtts.slice().sort((a, b) => a - b);
+    console.log(`fast relay chosen; RTT p50 ${sorted[Math.floor(sorted.length / 2)]} ms`);
+  },
+);
