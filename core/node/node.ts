@@ -116,6 +116,8 @@ export const RELAY_RATE_PER_SECOND = 50_000;
  * bounded CPU.
  */
 export const CONTROL_VERIFY_RATE = 400;
+/** RELAY_QUERY signatures this node checks per second (their own share of the verify budget). */
+export const RELAY_QUERY_VERIFY_RATE = 20;
 /** Most neighbours listed in a NEIGHBOURS_REPLY. */
 export const MAX_NEIGHBOURS = 32;
 /**
@@ -225,8 +227,11 @@ export class Node {
   #directFailedAt = new Map<string, number>();
   /** Relay discovery on a cold network (RELAY_QUERY / RELAY_OFFER), both sides. */
   #search = new RelaySearch();
-  /** Next hop a relay found for a destination it could not tether directly (chains). */
-  #relayVia = new Map<number, string>();
+  /**
+   * Next hop a relay found for a destination conflux it could not tether directly (chains), by
+   * conflux id: an asker's claim that an address belongs to that id is not trusted.
+   */
+  #relayVia = new Map<string, { hop: string; at: number }>();
   /**
    * The tether peer an authenticated frame of a conflux last arrived through: the reverse path,
    * tried first when we need a route back to it (the reply to a relayed first packet).
@@ -235,6 +240,10 @@ export class Node {
   /** Overlay address of every conflux we heard from (verified), both ways; relays use it. */
   #peerIps = new Map<string, number>();
   #ipPeers = new Map<number, string>();
+  #relayQueryLimiter = new RelayLimiter({
+    ratePerSecond: RELAY_QUERY_VERIFY_RATE,
+    burst: RELAY_QUERY_VERIFY_RATE,
+  });
   #verifyLimiter = new RelayLimiter({
     ratePerSecond: CONTROL_VERIFY_RATE,
     burst: CONTROL_VERIFY_RATE / 2,
@@ -244,6 +253,8 @@ export class Node {
     burst: RELAY_RATE_PER_SECOND / 10,
   });
   #stopped = false;
+  /** One-shot timers of the relay search, cleared by stop() so nothing runs after it. */
+  #timers = new Set<ReturnType<typeof setTimeout>>();
   #sweepTimer?: ReturnType<typeof setInterval>;
   #routeTimer?: ReturnType<typeof setInterval>;
   #loops: Promise<void>[] = [];
@@ -356,6 +367,8 @@ export class Node {
     this.#stopped = true;
     clearInterval(this.#sweepTimer);
     clearInterval(this.#routeTimer);
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
     this.#delayLine?.close();
     this.#pool.closeAll();
     this.#egress.clear();
@@ -824,19 +837,21 @@ export class Node {
    */
   #searchRelay(peer: { id: string; ip: number }, depth: number): Promise<string> {
     const now = Date.now();
+    if (this.#stopped) return Promise.reject(new Error("stopped"));
     return new Promise<string>((resolve, reject) => {
       let settled = false;
-      const timer = setTimeout(() => {
+      const timer = this.#after(QUERY_TIMEOUT_MS, () => {
         if (settled) return;
         settled = true;
         reject(new Error("no relay offered"));
-      }, QUERY_TIMEOUT_MS);
+      });
       const onOffer = (relayId: string) => {
         this.#pool.ensure(relayId).then(
           () => {
             if (settled) return;
             settled = true;
             clearTimeout(timer);
+            this.#timers.delete(timer);
             this.#log.info("relay found", { dst: formatIpv4(peer.ip), relay: relayId });
             resolve(relayId);
           },
@@ -860,13 +875,13 @@ export class Node {
       );
       const remembered = this.#search.remembered(peer.id, now)
         .filter((r) => r !== this.id && r !== peer.id);
-      for (const r of remembered) this.#o.control.publish(this.#subjects.control(r), message);
+      for (const r of remembered) this.#publishSafe(this.#subjects.control(r), message);
       const realmWide = () => {
         if (settled || this.#stopped || !this.#search.mayAskRealm(peer.id, Date.now())) return;
         this.#log.debug("asking the realm for a relay", { dst: formatIpv4(peer.ip), depth });
-        this.#o.control.publish(this.#subjects.discover, message);
+        this.#publishSafe(this.#subjects.discover, message);
       };
-      if (remembered.length > 0) setTimeout(realmWide, REMEMBERED_WAIT_MS);
+      if (remembered.length > 0) this.#after(REMEMBERED_WAIT_MS, realmWide);
       else realmWide();
     });
   }
@@ -878,12 +893,20 @@ export class Node {
    */
   #onRelayQuery(data: Uint8Array, body: Uint8Array): void {
     // Cheap checks before the signature check: every node of the realm sees every query.
-    if (!this.#o.relay || this.#stopped || !this.#relayQueryOf(body)) return;
-    if (!this.#verifyLimiter.allow("control", Date.now())) {
+    const parsed = this.#relayQueryOf(body);
+    if (!this.#o.relay || this.#stopped || !parsed) return;
+    const now = Date.now();
+    // Our own query, echoed by NATS; or one we could not serve anyway: no signature check.
+    if (this.#search.isOpen(parsed.q.queryId) || this.#search.busy()) return;
+    // Queries reach every relay of the realm at once: a budget of their own, so a flood of them
+    // cannot starve the stream requests and signals that share the control budget.
+    if (
+      !this.#relayQueryLimiter.allow("query", now) || !this.#verifyLimiter.allow("control", now)
+    ) {
       this.counters.controlDropped++;
       return;
     }
-    this.#serveRelayQuery(this.#messenger.open(data, Date.now()));
+    this.#serveRelayQuery(this.#messenger.open(data, now));
   }
 
   /** The query in `body` when it is well-formed and not about us; null otherwise. */
@@ -910,30 +933,28 @@ export class Node {
     const asker = opened.sender.confluxId;
     if (asker === this.id || asker === q.destinationId) return;
     this.#learnPeer(opened);
-    const hasRoute = this.#pool.tether(q.destinationId) !== undefined ||
-      this.#pool.tether(this.#relayVia.get(dstIp) ?? "") !== undefined;
+    // Only a direct tether counts as a route at hand: a relay of our own (a chain) is searched
+    // again, so chains stay one level deep and never lead back through the asker.
+    const hasRoute = this.#pool.tether(q.destinationId) !== undefined;
     const decision = this.#search.decide(asker, q.destinationId, q.depth, hasRoute, now);
     if (!decision.serve) {
       this.#log.debug("relay query not served", { from: asker, why: decision.why });
       return;
     }
     const dst = { id: q.destinationId, ip: dstIp };
-    const reached = this.#pool.tether(dst.id)
-      ? Promise.resolve(1)
-      : hasRoute
-      ? Promise.resolve(2)
-      : this.#reach(dst, q.depth);
+    const reached = hasRoute ? Promise.resolve(1) : this.#reach(dst, q.depth, asker);
     reached.then((hops) => {
       const offer = toBinary(
         RelayOfferSchema,
         create(RelayOfferSchema, { queryId: q.queryId, destinationId: dst.id, hops }),
       );
-      this.#o.control.publish(
+      if (this.#stopped) return;
+      this.#publishSafe(
         this.#subjects.control(asker),
         this.#messenger.seal(MessageType.RELAY_OFFER, offer, Date.now()),
       );
       this.#log.debug("relay offered", { to: asker, dst: q.destinationIp, hops });
-    }, (e) => {
+    }).catch((e) => {
       this.#log.debug("relay query: destination unreachable", {
         dst: q.destinationIp,
         error: String(e),
@@ -945,15 +966,17 @@ export class Node {
    * A tether toward `dst` for relaying: direct, or (when the query may go one level deeper) a
    * relay of our own found the same way; resolves with the hops from us to it.
    */
-  async #reach(dst: { id: string; ip: number }, depth: number): Promise<number> {
+  async #reach(dst: { id: string; ip: number }, depth: number, asker: string): Promise<number> {
     const direct = this.#pool.ensure(dst.id).then(() => 1);
     if (depth >= MAX_QUERY_DEPTH) return await direct;
     const viaRelay = (async () => {
-      await new Promise((r) => setTimeout(r, RELAY_GRACE_MS));
+      await new Promise((r) => this.#after(RELAY_GRACE_MS, () => r(undefined)));
+      if (this.#stopped) throw new Error("stopped");
       if (this.#pool.tether(dst.id)) return 1;
       const hop = await this.#searchRelay(dst, depth + 1);
+      if (hop === asker) throw new Error("the only relay is the asker");
       if (this.#relayVia.size >= 4096) this.#relayVia.clear();
-      this.#relayVia.set(dst.ip, hop);
+      this.#relayVia.set(dst.id, { hop, at: Date.now() });
       return 2;
     })();
     return await Promise.any([direct, viaRelay]);
@@ -1095,6 +1118,7 @@ export class Node {
         // Authenticated: this relay does carry the peer's traffic to us.
         if (this.#heardVia.size >= 4096) this.#heardVia.clear();
         this.#heardVia.set(ing.peer.id, peerId);
+        this.#search.remember(ing.peer.id, peerId, now);
       }
     }
     if (data) this.#dataAt.set(peerId, now);
@@ -1151,8 +1175,9 @@ export class Node {
     }
     const direct = this.#ipPeers.get(frame.destination);
     if (direct !== undefined && direct !== from && this.#pool.tether(direct)) return direct;
-    // A chain: the relay we found for this destination when we could not tether it.
-    const via = this.#relayVia.get(frame.destination);
+    // A chain: the relay we found for this destination when we could not tether it, if a
+    // verified message of the destination tied its address to that conflux id.
+    const via = direct === undefined ? undefined : this.#relayVia.get(direct)?.hop;
     return via !== undefined && via !== from && this.#pool.tether(via) ? via : undefined;
   }
 
@@ -1224,6 +1249,8 @@ export class Node {
 
   #onTetherClose(peerId: string): void {
     this.#closeSentAt.delete(peerId);
+    for (const [id, hop] of this.#heardVia) if (hop === peerId) this.#heardVia.delete(id);
+    for (const [id, via] of this.#relayVia) if (via.hop === peerId) this.#relayVia.delete(id);
     this.#dataAt.delete(peerId);
     const ip = this.#tetherIp.get(peerId);
     if (ip !== undefined) {
@@ -1463,6 +1490,28 @@ export class Node {
     return Promise.resolve();
   }
 
+  /** A one-shot timer that stop() clears. */
+  #after(ms: number, fn: () => void): ReturnType<typeof setTimeout> {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, ms);
+    this.#timers.add(t);
+    return t;
+  }
+
+  /**
+   * Publishes without throwing: the control channel may have closed under us (a revoked token),
+   * and a throw from a timer or a promise callback would end the process before cleanup.
+   */
+  #publishSafe(subject: string, data: Uint8Array): void {
+    try {
+      this.#o.control.publish(subject, data);
+    } catch (e) {
+      this.#log.debug("control message not sent", { subject, error: String(e) });
+    }
+  }
+
   #sendClose(peerId: string, streamId: number, reason: string): void {
     try {
       const body = toBinary(StreamCloseSchema, create(StreamCloseSchema, { streamId, reason }));
@@ -1510,6 +1559,7 @@ export class Node {
     }
     for (const [ip, d] of this.#discovered) if (now - d.at >= idle) this.#discovered.delete(ip);
     this.#search.sweep(now);
+    for (const [id, via] of this.#relayVia) if (now - via.at >= idle) this.#relayVia.delete(id);
     for (const [id, at] of this.#directFailedAt) {
       if (now - at > 60_000) this.#directFailedAt.delete(id);
     }

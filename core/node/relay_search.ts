@@ -99,6 +99,16 @@ export class RelaySearch {
     return { queryId: newId, fresh: true };
   }
 
+  /** True while query `queryId` is ours and open (NATS echoes our own publications to us). */
+  isOpen(queryId: string): boolean {
+    return this.#pending.has(queryId);
+  }
+
+  /** True when a relay could not take another query now (checked before any signature check). */
+  busy(): boolean {
+    return this.#working >= SERVE_CONCURRENT;
+  }
+
   /** Forgets query `queryId` (answered, or given up). */
   close(queryId: string): void {
     this.#pending.delete(queryId);
@@ -113,7 +123,8 @@ export class RelaySearch {
     if (!p || p.destinationId !== destinationId || now > p.expiresAt) return false;
     if (p.offers.includes(relayId) || p.offers.length >= REMEMBERED_PER_DESTINATION) return false;
     p.offers.push(relayId);
-    this.remember(destinationId, relayId, now);
+    // Not remembered yet: only a relay that carried the destination's authenticated traffic back
+    // is (the node calls remember then), so a member answering every query gains nothing lasting.
     for (const w of p.waiters) w(relayId);
     return true;
   }

@@ -21,7 +21,19 @@ Deno.test("relay search: offers reach the query's waiters, once per relay", () =
   assert.equal(s.offer("nope", "r3", "d", 12), false, "an offer for no query");
   assert.equal(s.offer("q1", "r3", "d", QUERY_TIMEOUT_MS + 1), false, "an offer after expiry");
   assert.deepEqual(heard, ["r1"]);
-  assert.deepEqual(s.remembered("d", 20), ["r1"]);
+  // An offer alone is not remembered: only a relay that carried traffic back is.
+  assert.deepEqual(s.remembered("d", 20), []);
+});
+
+Deno.test("relay search: own queries are known; a full relay is busy before any check", () => {
+  const s = new RelaySearch();
+  s.begin("d", 0, () => {}, "q1");
+  assert.equal(s.isOpen("q1"), true);
+  assert.equal(s.isOpen("q2"), false);
+  for (let i = 0; i < SERVE_CONCURRENT; i++) s.decide(`a${i}`, "d", 0, true, 0);
+  assert.equal(s.busy(), true);
+  s.done();
+  assert.equal(s.busy(), false);
 });
 
 Deno.test("relay search: a second search for the destination joins the open query", () => {

@@ -145,6 +145,7 @@ export class TetherPool {
 
   /** Resolves with an open tether to `peerId`, offering one if none is open or being opened. */
   async ensure(peerId: string): Promise<Tether> {
+    if (this.#closed) throw new Error("tether pool closed");
     // An attempt may be replaced by the peer's own offer (glare) or a newer one: follow it.
     for (let round = 0; round < 4; round++) {
       let link = this.#links.get(peerId);

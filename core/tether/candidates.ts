@@ -12,6 +12,8 @@ export interface CandidateInfo {
   address: string;
   port: number;
   type: string;
+  /** The base address of a reflexive candidate (`raddr`), when stated. */
+  relatedAddress?: string;
 }
 
 /** Parses `candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type>`. */
@@ -22,7 +24,15 @@ export function parseCandidate(candidate: string): CandidateInfo | null {
   if (parts.length < 8 || parts[6] !== "typ") return null;
   const port = Number(parts[5]);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) return null;
-  return { transport: parts[2].toLowerCase(), address: parts[4], port, type: parts[7] };
+  const raddr = parts.indexOf("raddr", 8);
+  const info: CandidateInfo = {
+    transport: parts[2].toLowerCase(),
+    address: parts[4],
+    port,
+    type: parts[7],
+  };
+  if (raddr > 0 && parts[raddr + 1]) info.relatedAddress = parts[raddr + 1];
+  return info;
 }
 
 /** What local candidates may be advertised. */
@@ -40,7 +50,14 @@ export function candidateAllowed(candidate: string, policy: CandidatePolicy): bo
   if (info.type === "host") {
     return !policy.hostAddresses || policy.hostAddresses.includes(info.address);
   }
-  return info.type === "srflx" && policy.allowSrflx;
+  if (info.type !== "srflx" || !policy.allowSrflx) return false;
+  // werift gathers a reflexive candidate from every socket, the TUN's included: keep those whose
+  // base is an underlay address (libjuice's one unbound socket states 0.0.0.0 or nothing).
+  const base = info.relatedAddress;
+  if (!policy.hostAddresses || base === undefined || base === "0.0.0.0" || base === "::") {
+    return true;
+  }
+  return policy.hostAddresses.includes(base);
 }
 
 /**

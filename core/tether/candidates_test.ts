@@ -53,3 +53,18 @@ Deno.test("candidates: STUN server strings", () => {
   ]);
   assert.deepEqual(parseStunServers(["stun:host:0", ""]), []);
 });
+
+Deno.test("candidates: a reflexive candidate counts only when its base is an underlay address", () => {
+  const policy = { hostAddresses: ["198.18.101.1"], allowSrflx: true };
+  const on = (base: string) =>
+    `candidate:4 1 UDP 1686052607 198.51.100.7 40000 typ srflx raddr ${base} rport 5000`;
+  assert.equal(candidateAllowed(on("198.18.101.1"), policy), true);
+  // werift's socket on the TUN address also asks STUN: never a tether over our own overlay.
+  assert.equal(candidateAllowed(on("100.64.0.3"), policy), false);
+  // libjuice's single unbound socket names no base.
+  assert.equal(candidateAllowed(on("0.0.0.0"), policy), true);
+  assert.equal(
+    candidateAllowed("candidate:4 1 UDP 1 198.51.100.7 40000 typ srflx", policy),
+    true,
+  );
+});
