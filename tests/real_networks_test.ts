@@ -248,3 +248,18 @@ topologyTest(
     console.log(`fast relay chosen; RTT p50 ${sorted[Math.floor(sorted.length / 2)]} ms`);
   },
 );
+
+topologyTest(
+  "real networks: a chain h0–h1–h2–h3 on a cold network (a relay that needs a relay)",
+  { hosts: 4, links: [[0, 1], [1, 2], [2, 3]] },
+  async (t) => {
+    await t.startServices();
+    const h = await startAll(t, 4);
+    const r = await firstReplyMs(t, 0, h[3].overlayIp);
+    const info = await t.info(0);
+    assert.ok(r.ms !== null, `h0 never reached h3:\n${r.output}\n${describe(info)}`);
+    const route = info.routes.find((x) => x.destination === h[3].overlayIp);
+    assert.equal(route?.next_hop, h[1].confluxId, describe(info));
+    console.log(`cold start over three hops: first reply ${r.ms} ms`);
+  },
+);
