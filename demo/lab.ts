@@ -445,21 +445,7 @@ export class Lab {
     await run(["ip", "netns", "add", ns]);
     await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
     const pns = this.namespaces[portal];
-    await run([
-      "ip",
-      "link",
-      "add",
-      "lan0",
-      "netns",
-      pns,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "eth0",
-      "netns",
-      ns,
-    ]);
+    await veth(pns, "lan0", ns, "eth0");
     await run(["ip", "-n", pns, "addr", "add", `${gateway}/24`, "dev", "lan0"]);
     await run(["ip", "-n", pns, "link", "set", "lan0", "up"]);
     await run(["ip", "-n", ns, "addr", "add", `${host}/24`, "dev", "eth0"]);
@@ -519,6 +505,12 @@ export async function createHub(lab: Lab): Promise<void> {
   await run(["ip", "-n", lab.hub, "link", "set", "br0", "up"]);
 }
 
+/** `ip link add NAME netns NS type veth peer name PEER netns PEER_NS`: a cable between two. */
+export async function veth(ns: string, name: string, peerNs: string, peer: string): Promise<void> {
+  const ends = ["netns", ns, "type", "veth", "peer", "name", peer, "netns", peerNs];
+  await run(["ip", "link", "add", name, ...ends]);
+}
+
 /** Builds the namespaces and bridge; call `startServices` next. Cleans up after itself on error. */
 export async function createLab(options: LabOptions): Promise<Lab> {
   const id = newLabId(options.prefix);
@@ -529,21 +521,7 @@ export async function createLab(options: LabOptions): Promise<Lab> {
     for (let i = 0; i < lab.namespaces.length; i++) {
       const ns = lab.namespaces[i];
       await lab.addNamespace(ns);
-      await run([
-        "ip",
-        "link",
-        "add",
-        "eth0",
-        "netns",
-        ns,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        `p${i}`,
-        "netns",
-        lab.hub,
-      ]);
+      await veth(ns, "eth0", lab.hub, `p${i}`);
       await run(["ip", "-n", lab.hub, "link", "set", `p${i}`, "master", "br0", "up"]);
       await run(["ip", "-n", ns, "addr", "add", `${lab.underlay(i)}/24`, "dev", "eth0"]);
       await run(["ip", "-n", ns, "link", "set", "eth0", "up"]);

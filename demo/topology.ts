@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { type CommandResult, createHub, Lab, newLabId, run, setSysctls } from "./lab.ts";
+import { type CommandResult, createHub, Lab, newLabId, run, setSysctls, veth } from "./lab.ts";
 
 /** How a host's eth0 meets the hub bridge; see {@link TopologyOptions.access}. */
 export type Access = "isolated" | "open" | "nat-cone" | "nat-symmetric";
@@ -156,25 +156,6 @@ function validate(
     const ok = (h: number) => Number.isInteger(h) && h >= 0 && h < hosts;
     if (!ok(a) || !ok(b) || a === b) throw new RangeError(`link ${k} [${a}, ${b}] is not valid`);
   });
-}
-
-/** `ip link add <name> netns <ns> type veth peer name <peer> netns <peerNs>`. */
-async function veth(ns: string, name: string, peerNs: string, peer: string): Promise<void> {
-  await run([
-    "ip",
-    "link",
-    "add",
-    name,
-    "netns",
-    ns,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    peer,
-    "netns",
-    peerNs,
-  ]);
 }
 
 /** Puts host `i` on br0 through hub port p<i>. */

@@ -35,7 +35,8 @@ export function validateInterfaceName(name: string): string {
   return name;
 }
 
-function parseIpv4(text: string): Uint8Array | null {
+/** Dotted IPv4 text to its 4 network-order bytes; null when it is not exactly that. */
+export function parseIpv4(text: string): Uint8Array | null {
   const parts = text.split(".");
   if (parts.length !== 4) return null;
   const out = new Uint8Array(4);
@@ -49,7 +50,8 @@ function parseIpv4(text: string): Uint8Array | null {
   return out;
 }
 
-function parseIpv6(text: string): Uint8Array | null {
+/** IPv6 text (with `::` and an IPv4 tail) to its 16 network-order bytes; null otherwise. */
+export function parseIpv6(text: string): Uint8Array | null {
   if (!/^[0-9A-Fa-f:.]+$/.test(text)) return null;
   const halves = text.split("::");
   if (halves.length > 2) return null;
@@ -74,6 +76,8 @@ function parseIpv6(text: string): Uint8Array | null {
   const head = groups(halves[0]);
   const tail = halves.length === 2 ? groups(halves[1]) : [];
   if (!head || !tail) return null;
+  // An IPv4 tail is only valid at the very end of the address.
+  if (halves.length === 2 && halves[0].includes(".")) return null;
   const missing = 8 - head.length - tail.length;
   if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
   const all = [...head, ...new Array(halves.length === 2 ? missing : 0).fill(0), ...tail];

@@ -906,7 +906,7 @@ export class Node {
       this.counters.controlDropped++;
       return;
     }
-    this.#serveRelayQuery(this.#messenger.open(data, now));
+    this.#serveRelayQuery(this.#messenger.open(data, now), parsed);
   }
 
   /** The query in `body` when it is well-formed and not about us; null otherwise. */
@@ -925,8 +925,10 @@ export class Node {
     return { q, dstIp };
   }
 
-  #serveRelayQuery(opened: OpenedEnvelope): void {
-    const parsed = this.#relayQueryOf(opened.body);
+  #serveRelayQuery(
+    opened: OpenedEnvelope,
+    parsed = this.#relayQueryOf(opened.body),
+  ): void {
     if (!this.#o.relay || this.#stopped || !parsed) return;
     const { q, dstIp } = parsed;
     const now = Date.now();
@@ -944,11 +946,11 @@ export class Node {
     const dst = { id: q.destinationId, ip: dstIp };
     const reached = hasRoute ? Promise.resolve(1) : this.#reach(dst, q.depth, asker);
     reached.then((hops) => {
+      if (this.#stopped) return;
       const offer = toBinary(
         RelayOfferSchema,
         create(RelayOfferSchema, { queryId: q.queryId, destinationId: dst.id, hops }),
       );
-      if (this.#stopped) return;
       this.#publishSafe(
         this.#subjects.control(asker),
         this.#messenger.seal(MessageType.RELAY_OFFER, offer, Date.now()),
@@ -1079,6 +1081,8 @@ export class Node {
     const fromIp = this.#tetherIp.get(peerId);
     if (fromIp !== undefined) this.#router.heard(fromIp, now);
     let data = false;
+    // The last source whose authenticated frame came through this relaying peer (noted once).
+    let relayedFrom: string | undefined;
     batch.clear();
     for (const bytes of frames) {
       this.counters.framesIn++;
@@ -1114,15 +1118,21 @@ export class Node {
       );
       if (n < 0 || !this.#deliver(target.out.subarray(0, n), ing.peer, batch)) {
         this.counters.framesDropped++;
-      } else if (ing.peer.id !== peerId && this.#heardVia.get(ing.peer.id) !== peerId) {
-        // Authenticated: this relay does carry the peer's traffic to us.
-        if (this.#heardVia.size >= 4096) this.#heardVia.clear();
-        this.#heardVia.set(ing.peer.id, peerId);
-        this.#search.remember(ing.peer.id, peerId, now);
+      } else if (ing.peer.id !== peerId && ing.peer.id !== relayedFrom) {
+        relayedFrom = ing.peer.id;
+        this.#heardThrough(relayedFrom, peerId, now);
       }
     }
     if (data) this.#dataAt.set(peerId, now);
     this.#writeTun(batch);
+  }
+
+  /** An authenticated frame of `source` arrived through tether peer `via`: the reverse path. */
+  #heardThrough(source: string, via: string, now: number): void {
+    if (this.#heardVia.get(source) === via) return;
+    if (this.#heardVia.size >= 4096) this.#heardVia.clear();
+    this.#heardVia.set(source, via);
+    this.#search.remember(source, via, now);
   }
 
   /** A probe, probe reply or route message from a tether neighbour. */

@@ -109,11 +109,6 @@ export class RelaySearch {
     return this.#working >= SERVE_CONCURRENT;
   }
 
-  /** Forgets query `queryId` (answered, or given up). */
-  close(queryId: string): void {
-    this.#pending.delete(queryId);
-  }
-
   /**
    * Records an offer of `relayId` for query `queryId`; true when it belongs to an open query for
    * `destinationId` and is new (the waiters were told).

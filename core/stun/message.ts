@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { parseIpv4, parseIpv6 } from "../../ffi/cidr.ts";
 
 /** The fixed value of header bytes 4–7 that tells STUN (RFC 5389+) from RFC 3489 and noise. */
 export const MAGIC_COOKIE = 0x2112a442;
@@ -354,7 +355,7 @@ function addressBytes(mapped: MappedAddress): Uint8Array {
   const raw = mapped.family === 4
     ? parseIpv4(mapped.address)
     : mapped.family === 6
-    ? parseIpv6(mapped.address)
+    ? parseIpv6(withoutZone(mapped.address))
     : null;
   if (!raw) {
     throw new StunError("bad-argument", `bad IPv${mapped.family} address "${mapped.address}"`);
@@ -364,6 +365,12 @@ function addressBytes(mapped: MappedAddress): Uint8Array {
 
 // ---- helpers ----
 
+/** Drops an IPv6 `%zone` suffix (a scope on this host, meaningless to the peer). */
+function withoutZone(address: string): string {
+  const zone = address.indexOf("%");
+  return zone >= 0 ? address.slice(0, zone) : address;
+}
+
 function pad(length: number): number {
   return (4 - (length % 4)) % 4;
 }
@@ -371,57 +378,6 @@ function pad(length: number): number {
 function methodOf(type: number): number {
   // The class bits C1 (bit 8) and C0 (bit 4) are interleaved into the method (RFC 8489 §5).
   return (type & 0x000f) | ((type >> 1) & 0x0070) | ((type >> 2) & 0x0f80);
-}
-
-function parseIpv4(text: string): Uint8Array | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    if (!/^(0|[1-9]\d{0,2})$/.test(parts[i]) || Number(parts[i]) > 255) return null;
-    out[i] = Number(parts[i]);
-  }
-  return out;
-}
-
-/** Parses IPv6 text (with `::`, an embedded IPv4 tail, and a `%zone` that is dropped). */
-function parseIpv6(text: string): Uint8Array | null {
-  const zone = text.indexOf("%");
-  const bare = zone >= 0 ? text.slice(0, zone) : text;
-  const halves = bare.split("::");
-  if (halves.length > 2) return null;
-  const groups = (s: string): number[] | null => {
-    if (s === "") return [];
-    const out: number[] = [];
-    const parts = s.split(":");
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
-      if (i === parts.length - 1 && p.includes(".")) {
-        const v4 = parseIpv4(p);
-        if (!v4) return null;
-        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(p)) {
-        out.push(parseInt(p, 16));
-      } else {
-        return null;
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
-  if (!head || !tail) return null;
-  // An IPv4 tail is only valid at the very end of the address.
-  if (halves.length === 2 && halves[0].includes(".")) return null;
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
-  const all = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  return out;
 }
 
 /** RFC 5952 text: lower case, no leading zeros, the longest run (≥ 2) of zero groups as `::`. */

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { parseIpv4 } from "../../ffi/cidr.ts";
 
 /** One address of one interface, as `Deno.networkInterfaces()` lists it. */
 export interface InterfaceAddress {
@@ -31,13 +32,10 @@ export interface UnderlayPolicy {
   interfaces?: readonly string[];
 }
 
-/** Parses a dotted IPv4 address to an unsigned 32-bit number; -1 when it is not one. */
+/** A dotted IPv4 address as an unsigned 32-bit number; -1 when it is not one. */
 function ipv4(text: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return -1;
-  const p = m.slice(1).map(Number);
-  if (p.some((x) => x > 255)) return -1;
-  return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
+  const b = parseIpv4(text);
+  return b ? ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0 : -1;
 }
 
 function inRealm(ip: number, realm: { network: number; prefix: number } | undefined): boolean {

@@ -8,10 +8,14 @@ import { createLab, type Lab, labAvailable, run } from "../../demo/lab.ts";
 import { createTopology, type Topology, type TopologyOptions } from "../../demo/topology.ts";
 
 /**
- * Registers test `name` on a lab of `nodes` nodes; `fn` starts the services itself (some tests
- * change the lab first). `LAB_ECHO=1` echoes every process's log.
+ * Registers test `name` on a lab that `build` makes; closes it afterwards even when the test
+ * fails, and checks that it left no namespace behind. `LAB_ECHO=1` echoes every process's log.
  */
-export function labTest(name: string, nodes: number, fn: (lab: Lab) => Promise<void>): void {
+function netnsTest<L extends Lab>(
+  name: string,
+  build: (echo: boolean) => Promise<L>,
+  fn: (lab: L) => Promise<void>,
+): void {
   Deno.test({
     name,
     ignore: !labAvailable(),
@@ -19,14 +23,24 @@ export function labTest(name: string, nodes: number, fn: (lab: Lab) => Promise<v
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async () => {
-      const lab = await createLab({ nodes, echo: Deno.env.get("LAB_ECHO") === "1" });
+      const lab = await build(Deno.env.get("LAB_ECHO") === "1");
       try {
         await fn(lab);
       } finally {
         await lab.close();
       }
+      const left = await namespacesOf(lab.id);
+      if (left.length > 0) throw new Error(`namespaces left after close(): ${left.join(", ")}`);
     },
   });
+}
+
+/**
+ * Registers test `name` on a flat lab of `nodes` nodes (demo/lab.ts); `fn` starts the services
+ * itself (some tests change the lab first).
+ */
+export function labTest(name: string, nodes: number, fn: (lab: Lab) => Promise<void>): void {
+  netnsTest(name, (echo) => createLab({ nodes, echo }), fn);
 }
 
 /** Namespaces whose name starts with `id` (none should be left after a lab closes). */
@@ -37,29 +51,12 @@ export async function namespacesOf(id: string): Promise<string[]> {
 
 /**
  * Registers test `name` on a fresh topology lab (demo/topology.ts: management networks, data
- * links, NAT routers), skipped where labs cannot be built, closed afterwards even on failure,
- * and checked to leave no namespace behind.
+ * links, NAT routers).
  */
 export function topologyTest(
   name: string,
   options: TopologyOptions,
   fn: (t: Topology) => Promise<void>,
 ): void {
-  Deno.test({
-    name,
-    ignore: !labAvailable(),
-    // Lab processes and sockets outlive single awaits by design; close() ends them all.
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      const t = await createTopology({ ...options, echo: Deno.env.get("LAB_ECHO") === "1" });
-      try {
-        await fn(t);
-      } finally {
-        await t.close();
-      }
-      const left = await namespacesOf(t.id);
-      if (left.length > 0) throw new Error(`namespaces left after close(): ${left.join(", ")}`);
-    },
-  });
+  netnsTest(name, (echo) => createTopology({ ...options, echo }), fn);
 }
