@@ -9,6 +9,8 @@
  *   its router namespace `<id>r<i>` (lan0 198.18.(200+i).1/24, wan0 198.18.0.(10+i)/24 on br0,
  *   hub port `p<i>`, forwarding on, nftables masquerade out of wan0);
  * - data link k = [a, b]: veth `l<k>` on both hosts, 198.18.(100+k).1/24 on a, .2/24 on b.
+ *   A slow link (`linkDelayMs[k]`) runs through a middle namespace `<id>m<k>` (veths `a<k>`,
+ *   `b<k>` with .253/32 and .254/32, proxy ARP, TUNs `ta<k>`/`tb<k>` joined by demo/delay_line.ts).
  *
  * Inherited {@link Lab.underlay} stays 198.18.0.(10+i), which is {@link Topology.publicAddress}.
  *
@@ -42,6 +44,13 @@ export interface TopologyOptions {
    * b gets .2.
    */
   links?: [number, number][];
+  /**
+   * Extra delay (ms, each direction) per link, by link index; 0 or absent: none. A slow link runs
+   * through a middle namespace `<id>m<k>` whose two TUNs a delay line joins (demo/delay_line.ts;
+   * this kernel has no netem): proxy ARP keeps both ends on one /24, policy routing sends what
+   * arrives from each end into its own TUN.
+   */
+  linkDelayMs?: number[];
 }
 
 /** Most data links: their /24s 198.18.100-199 stay below the NAT networks at 198.18.200+. */
@@ -216,6 +225,54 @@ async function attachBehindNat(t: Topology, i: number, symmetric: boolean): Prom
   );
 }
 
+/**
+ * Link `k` through a middle namespace that delays every packet by `delayMs` each way: veths
+ * `l<k>` (host a) – `a<k>` (middle) and `b<k>` (middle) – `l<k>` (host b); the middle answers ARP
+ * for each end on the other side and sends what arrives on each veth into its own TUN, whose
+ * packets the delay line writes into the other TUN after the delay, to be routed on.
+ */
+async function slowLink(t: Topology, k: number, delayMs: number): Promise<void> {
+  const [a, b] = t.links[k];
+  const mid = `${t.id}m${k}`;
+  await t.addNamespace(mid);
+  // rp_filter off: a packet from host a comes out of TUN B, not the veth that leads back to a.
+  await setSysctls(mid, {
+    "net.ipv4.ip_forward": "1",
+    "net.ipv4.conf.all.rp_filter": "0",
+    "net.ipv4.conf.default.rp_filter": "0",
+    "net.ipv4.conf.all.proxy_arp": "1",
+    "net.ipv4.conf.default.proxy_arp": "1",
+  });
+  await veth(t.namespaces[a], `l${k}`, mid, `a${k}`);
+  await veth(t.namespaces[b], `l${k}`, mid, `b${k}`);
+  // Proxied ARP answers wait up to 0.8 s by default (the first packets would wait with them);
+  // namespaces here have no neigh/default, so per interface.
+  await setSysctls(mid, {
+    [`net.ipv4.neigh.a${k}.proxy_delay`]: "0",
+    [`net.ipv4.neigh.b${k}.proxy_delay`]: "0",
+  });
+  const ip = (args: string[]) => run(["ip", "-n", mid, ...args]);
+  for (const [side, dev, own] of [[0, `a${k}`, 253], [1, `b${k}`, 254]] as const) {
+    await ip(["addr", "add", `198.18.${100 + k}.${own}/32`, "dev", dev]);
+    await ip(["link", "set", dev, "up"]);
+    await ip(["route", "add", `${t.linkAddress(k, side)}/32`, "dev", dev]);
+  }
+  const line = t.spawn(`delay${k}`, mid, [
+    Deno.execPath(),
+    "run",
+    "-A",
+    new URL("./delay_line.ts", import.meta.url).pathname,
+    `ta${k}`,
+    `tb${k}`,
+    String(delayMs),
+  ]);
+  await line.waitFor(/delay line ready/, 20_000);
+  for (const [dev, tun, table] of [[`a${k}`, `ta${k}`, 100], [`b${k}`, `tb${k}`, 101]] as const) {
+    await ip(["route", "add", "default", "dev", tun, "table", String(table)]);
+    await ip(["rule", "add", "iif", dev, "lookup", String(table)]);
+  }
+}
+
 /** Loads an nftables ruleset into namespace `ns`. */
 async function nft(ns: string, ruleset: string): Promise<void> {
   const child = new Deno.Command("ip", {
@@ -272,7 +329,9 @@ export async function createTopology(
     for (let k = 0; k < links.length; k++) {
       const [a, b] = links[k];
       const [na, nb] = [t.namespaces[a], t.namespaces[b]];
-      await veth(na, `l${k}`, nb, `l${k}`);
+      const delayMs = options.linkDelayMs?.[k] ?? 0;
+      if (delayMs > 0) await slowLink(t, k, delayMs);
+      else await veth(na, `l${k}`, nb, `l${k}`);
       await run(["ip", "-n", na, "addr", "add", `${t.linkAddress(k, 0)}/24`, "dev", `l${k}`]);
       await run(["ip", "-n", nb, "addr", "add", `${t.linkAddress(k, 1)}/24`, "dev", `l${k}`]);
       await run(["ip", "-n", na, "link", "set", `l${k}`, "up"]);

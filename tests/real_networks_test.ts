@@ -228,11 +228,11 @@ topologyTest(
 
 topologyTest(
   "real networks: from a cold start, traffic settles on the faster of two relay paths",
-  { hosts: 4, links: DIAMOND },
+  // The path through h3 is slow: +20 ms each way on both its links (the lab's delay line).
+  { hosts: 4, links: DIAMOND, linkDelayMs: [0, 0, 20, 20] },
   async (t) => {
     await t.startServices();
-    // h3 holds every frame it sends 20 ms (the node's own delay line: this kernel has no netem).
-    const h = await startAll(t, 4, { flags: [[], [], [], ["--delay-ms", "20"]] });
+    const h = await startAll(t, 4);
     assert.ok((await firstReplyMs(t, 0, h[2].overlayIp)).ms !== null, "h0 never reached h2");
     // Probes every 250 ms teach the agents both paths; then the fast one carries the flows.
     let route;

@@ -192,3 +192,22 @@ topologyTest(
     assert.notEqual(symmetric[0][1], symmetric[1][1], "symmetric NAT: a port per destination");
   },
 );
+
+topologyTest(
+  "topology: a slow link delays every packet both ways, and still goes down and up",
+  { hosts: 2, access: ["isolated", "isolated"], links: [[0, 1], [0, 1]], linkDelayMs: [20] },
+  async (t) => {
+    const slow = await t.ping(0, t.linkAddress(0, 1), { count: 5, intervalS: 0.1 });
+    const fast = await t.ping(0, t.linkAddress(1, 1), { count: 5, intervalS: 0.1 });
+    assert.equal(slow.received, 5, slow.output);
+    assert.equal(fast.received, 5, fast.output);
+    // 20 ms each way through the delay line; the plain link stays fast.
+    assert.ok(Math.min(...slow.rtts) >= 40, slow.output);
+    assert.ok(Math.max(...fast.rtts) < 20, fast.output);
+    console.log(`slow link RTT ${slow.rtts.join(", ")} ms; plain link ${fast.rtts.join(", ")} ms`);
+    await t.setLink(0, false);
+    assert.equal((await t.ping(0, t.linkAddress(0, 1), { count: 1 })).received, 0);
+    await t.setLink(0, true);
+    assert.ok(await t.reachable(0, t.linkAddress(0, 1), 10_000));
+  },
+);
