@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 
-const CASES = ["engines", "backpressure", "garbage", "manager", "batcher"];
+const CASES = ["engines", "backpressure", "garbage", "batcher"];
 const config = new URL("../deno.json", import.meta.url).pathname;
 
 for (const name of CASES) {

@@ -6,23 +6,10 @@
  * @module
  */
 import type { StreamSender } from "../stream/session.ts";
-import { formatIpv4, type Ipv4Cidr } from "./packet.ts";
+import { formatIpv4 } from "./packet.ts";
+import type { PeerRef } from "./peer_ref.ts";
 
-/** A peer as this node knows it after a verified exchange. */
-export interface PeerRef {
-  /** Conflux id. */
-  id: string;
-  /** Overlay address as a 32-bit number. */
-  ip: number;
-  /** ML-DSA-65 public key from its certificate. */
-  publicKey: Uint8Array;
-  /** Affinity tags it presented last. */
-  tags: Uint8Array[];
-  /** SHA-256 of its SignedCertificate. */
-  certificateHash: Uint8Array;
-  /** Networks it serves as a portal (from its certificate; empty unless it is one). */
-  subnets: Ipv4Cidr[];
-}
+export type { PeerRef } from "./peer_ref.ts";
 
 /** Where an egresser is in its life. */
 export type EgresserState = "idle" | "connecting" | "ready" | "backoff";

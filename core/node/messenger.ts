@@ -4,11 +4,15 @@
  *
  * @module
  */
-import { fromBinary } from "@bufbuild/protobuf";
 import { affinityTags, hasAffinity } from "../crypto/affinity.ts";
 import { CertificateCache } from "../wire/certificate_cache.ts";
-import { type OpenedEnvelope, openEnvelope, sealEnvelope } from "../wire/envelope.ts";
-import { EnvelopeSchema, type MessageType, SignedEnvelopeSchema } from "../wire/gen/veilnet_pb.ts";
+import {
+  type OpenedEnvelope,
+  openEnvelope,
+  peekEnvelope as peekWireEnvelope,
+  sealEnvelope,
+} from "../wire/envelope.ts";
+import type { MessageType } from "../wire/gen/veilnet_pb.ts";
 import { type CertificateFields, certificateHash } from "../wire/certificate.ts";
 
 /** Everything that identifies this node for one Guardian session. */
@@ -122,10 +126,8 @@ export class MessengerError extends Error {
  */
 export function peekEnvelope(bytes: Uint8Array): { type: MessageType; body: Uint8Array } | null {
   try {
-    if (bytes.length > 64 * 1024) return null;
-    const outer = fromBinary(SignedEnvelopeSchema, bytes);
-    const env = fromBinary(EnvelopeSchema, outer.envelope);
-    return { type: env.type, body: env.body };
+    const { type, body } = peekWireEnvelope(bytes);
+    return { type, body };
   } catch {
     return null;
   }

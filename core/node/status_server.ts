@@ -46,6 +46,12 @@ export interface NodeStats {
   control_dropped: number;
   /** Times a flow moved to another next hop (flowlet switches, failovers). */
   flow_moves?: number;
+  /**
+   * Packets and frames lost since start, by cause: queue_full (held while connecting), backoff,
+   * no_tether, tether_full (send queue full), bad_frame, unknown_stream, auth (failed
+   * authentication or replay), source (spoofed source or destination), relay_refused, tun_write.
+   */
+  drops?: Record<string, number>;
 }
 
 /** One tether in /info. */

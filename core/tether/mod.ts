@@ -22,6 +22,5 @@ export * from "./errors.ts";
 export * from "./signaler.ts";
 export { openTether, type OpenTetherOptions } from "./open.ts";
 export { type LoadedEngine, parseEngineChoice, selectEngine } from "./select.ts";
-export { TetherManager, type TetherManagerOptions } from "./manager.ts";
 export { FrameBatcher, type FrameBatcherOptions } from "./batcher.ts";
 export { candidateAllowed, parseCandidate, parseStunServers } from "./candidates.ts";

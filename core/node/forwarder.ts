@@ -1,0 +1,95 @@
+/**
+ * Forwarder: relaying frames for other confluxes. Only when relaying is on, the hop limit allows,
+ * the source tether is within its rate, and a next hop other than the one the frame came from
+ * leads to the destination: the routing agent's choice for the stream (a relay cannot read the
+ * 5-tuple), else a direct tether, else the relay this node found for the destination (a chain).
+ * The relay never holds the stream's keys: it moves ciphertext.
+ *
+ * @module
+ */
+import { RelayLimiter } from "../route/relay_limiter.ts";
+import type { Frame } from "../wire/frame.ts";
+import type { NodeContext } from "./context.ts";
+import { formatIpv4 } from "./packet.ts";
+import type { RelayFinder } from "./relay_finder.ts";
+
+/** Frames per second one source may relay through this node (and its burst). */
+export const RELAY_RATE_PER_SECOND = 50_000;
+
+/** Test fault injection on relayed frames (see NodeOptions.relayFault). */
+export type RelayFault = (frame: Uint8Array) => void;
+
+/** Relays frames not addressed to us. */
+export class Forwarder {
+  readonly #ctx: NodeContext;
+  readonly #relays: RelayFinder;
+  readonly #fault?: RelayFault;
+  readonly #names = new Map<number, string>();
+  readonly #limiter = new RelayLimiter({
+    ratePerSecond: RELAY_RATE_PER_SECOND,
+    burst: RELAY_RATE_PER_SECOND / 10,
+  });
+
+  constructor(ctx: NodeContext, relays: RelayFinder, fault?: RelayFault) {
+    this.#ctx = ctx;
+    this.#relays = relays;
+    this.#fault = fault;
+  }
+
+  /** A data frame (`bytes`, decoded as `frame`) for another conflux from tether peer `from`. */
+  forward(from: string, bytes: Uint8Array, frame: Frame, now: number): void {
+    const ctx = this.#ctx;
+    const next = ctx.relay && frame.hopLimit > 1 && this.#limiter.allow(from, now)
+      ? this.#nextHop(from, frame, now)
+      : undefined;
+    if (next === undefined) {
+      ctx.counters.framesDropped++;
+      ctx.counters.drops.relay_refused++;
+      return;
+    }
+    const copy = bytes.slice();
+    copy[1] = frame.hopLimit - 1;
+    this.#fault?.(copy);
+    if (ctx.send(next, copy)) {
+      ctx.counters.framesRelayed++;
+      const p = ctx.peers.get(next);
+      if (p) p.dataAt = now;
+    } else {
+      ctx.counters.framesDropped++;
+      ctx.counters.drops.tether_full++;
+    }
+  }
+
+  /** Dotted form of an overlay address, cached (asked per relayed frame). */
+  #name(ip: number): string {
+    let t = this.#names.get(ip);
+    if (t === undefined) {
+      if (this.#names.size >= 65_536) this.#names.clear();
+      t = formatIpv4(ip);
+      this.#names.set(ip, t);
+    }
+    return t;
+  }
+
+  #nextHop(from: string, frame: Frame, now: number): string | undefined {
+    const ctx = this.#ctx;
+    const dst = ctx.peers.byIp(frame.destination);
+    const source = ctx.peers.get(from);
+    if (source?.neighbour) {
+      // The agent may know a route to an address we never heard from (its reports).
+      const name = dst?.ipText ?? this.#name(frame.destination);
+      ctx.router.forwarded(source.ipText, name, now);
+      // A relay cannot read the flow's 5-tuple; the stream id stands for the flow.
+      const flow = Math.imul(frame.streamId ^ frame.destination, 0x9e3779b1) >>> 0;
+      const via = ctx.router.nextHop(name, flow, now, source.ipText);
+      const id = via === null ? undefined : ctx.peers.neighbourId(via);
+      if (id !== undefined && id !== from && ctx.tethers.tether(id)) return id;
+    }
+    if (!dst) return undefined;
+    if (dst.id !== from && ctx.tethers.tether(dst.id)) return dst.id;
+    // A chain: the relay we found for this destination when we could not tether it, used only
+    // because a verified message of the destination tied its address to that conflux id.
+    const via = this.#relays.chainHop(dst.id);
+    return via !== undefined && via !== from && ctx.tethers.tether(via) ? via : undefined;
+  }
+}

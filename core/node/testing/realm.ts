@@ -1,0 +1,134 @@
+/**
+ * A test realm: a Guardian key that issues certificates, team keys, and nodes running the real
+ * runtime over in-memory ports (control bus, tethers, TUN). No root, no TUN device, no NATS.
+ *
+ * @module
+ */
+import { generateSigningKeyPair } from "../../crypto/mldsa.ts";
+import { memoryLogger } from "../../log/logger.ts";
+import { type CertificateFields, issueCertificate } from "../../wire/certificate.ts";
+import { Node, type NodeRuntimeOptions, type SessionTeam } from "../node.ts";
+import { MemoryBus, type MemoryControl } from "./memory_control.ts";
+import { MemoryTetherNet } from "./memory_tethers.ts";
+import { MemoryTun } from "./memory_tun.ts";
+
+/** A node of a test realm and its ports. */
+export interface TestNode {
+  name: string;
+  id: string;
+  ip: string;
+  node: Node;
+  tun: MemoryTun;
+  control: MemoryControl;
+  log: ReturnType<typeof memoryLogger>;
+}
+
+/** Options of one test node. */
+export interface TestNodeOptions {
+  /** Team names it holds (keys are the realm's). */
+  teams?: string[];
+  /** Relaying on (default true, as `veilnet-conflux` runs without `--no-relay`). */
+  relay?: boolean;
+  /** Idle timeout (default 30 s). */
+  idleTimeoutMs?: number;
+  /** Portal networks its certificate names. */
+  subnets?: string[];
+  /** More runtime options (rekey, faults). */
+  extra?: Partial<NodeRuntimeOptions>;
+}
+
+let seedCounter = 1;
+
+function seed(): Uint8Array {
+  const s = new Uint8Array(32);
+  new DataView(s.buffer).setUint32(0, seedCounter++);
+  return s;
+}
+
+/** A realm of in-memory nodes. */
+export class TestRealm {
+  readonly bus = new MemoryBus();
+  readonly net = new MemoryTetherNet();
+  readonly realmId = "realm-test";
+  readonly subnet = "100.64.0.0/24";
+  readonly nodes: TestNode[] = [];
+  readonly #guardian = generateSigningKeyPair(seed());
+  readonly #teams = new Map<string, SessionTeam>();
+  #next = 1;
+
+  /** The team named `name` (made on first use, version 1). */
+  team(name: string): SessionTeam {
+    let t = this.#teams.get(name);
+    if (!t) {
+      t = { teamId: `team-${name}`, name, version: 1, key: seed() };
+      this.#teams.set(name, t);
+    }
+    return t;
+  }
+
+  /** Starts a node called `name`. */
+  add(name: string, o: TestNodeOptions = {}): TestNode {
+    const n = this.#next++;
+    const id = `cx-${name}`;
+    const ip = `100.64.0.${n}`;
+    const keys = generateSigningKeyPair(seed());
+    const now = Date.now();
+    const fields: CertificateFields = {
+      confluxId: id,
+      realmId: this.realmId,
+      realmSubnet: this.subnet,
+      overlayIp: ip,
+      mldsaPublicKey: keys.publicKey,
+      issuedAt: now - 1000,
+      expiresAt: now + 3_600_000,
+      tag: name,
+      portal: (o.subnets?.length ?? 0) > 0,
+      subnets: o.subnets ?? [],
+    };
+    const tun = new MemoryTun(`mem-${name}`);
+    const control = this.bus.connect(name);
+    const log = memoryLogger();
+    const node = new Node({
+      session: {
+        certificate: fields,
+        signedCertificate: issueCertificate(fields, this.#guardian.secretKey),
+        guardianPublicKey: this.#guardian.publicKey,
+        teams: (o.teams ?? []).map((t) => this.team(t)),
+        iceServers: [],
+      },
+      secretKey: keys.secretKey,
+      control,
+      tun,
+      tethers: this.net.port(id),
+      engine: "auto",
+      idleTimeoutMs: o.idleTimeoutMs ?? 30_000,
+      relay: o.relay ?? true,
+      log,
+      ...o.extra,
+    });
+    node.start();
+    const t = { name, id, ip, node, tun, control, log };
+    this.nodes.push(t);
+    return t;
+  }
+
+  /** Stops every node and closes its ports. */
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map(async (t) => {
+      const stopping = t.node.stop();
+      t.tun.close();
+      t.control.close();
+      await stopping;
+    }));
+  }
+}
+
+/** Runs `fn` with a fresh realm that is closed afterwards, even on failure. */
+export async function withRealm(fn: (realm: TestRealm) => Promise<void>): Promise<void> {
+  const realm = new TestRealm();
+  try {
+    await fn(realm);
+  } finally {
+    await realm.close();
+  }
+}
