@@ -139,8 +139,10 @@ export class NodeContext {
   /** Set by the node once the tether port and router exist (they call back into the parts). */
   tethers!: TetherPort;
   router!: Router;
-  /** Every frame out goes through here: the tether port, or a test's delay line in front. */
-  send: (peerId: string, frame: Uint8Array) => boolean = () => false;
+  /** Queues a copy of a frame for a tether peer (the port, or a test's delay line in front). */
+  send: (peerId: string, frame: Uint8Array, lane?: number) => boolean = () => false;
+  /** Room for one frame of `length` bytes to a tether peer, written before the next call. */
+  slot: (peerId: string, length: number, lane?: number) => Uint8Array | null = () => null;
   readonly #clock: Clock;
   readonly #verify = new RelayLimiter({
     ratePerSecond: CONTROL_VERIFY_RATE,

@@ -47,6 +47,7 @@ export class Egress {
     () => new PacketBatch({ capacity: 64, slotSize: 2048 }),
   );
   readonly #aad = new Uint8Array(FRAME_HEADER_LENGTH);
+  #out: { out: Uint8Array; offset: number } = { out: new Uint8Array(0), offset: 0 };
 
   constructor(
     ctx: NodeContext,
@@ -186,42 +187,53 @@ export class Egress {
   /** Seals `payload` for `e`'s stream and sends it; false when no tether leads there. */
   #seal(e: Egresser, payload: Uint8Array, now: number): boolean {
     const ctx = this.#ctx;
-    const peer = e.peer!;
-    const hop = this.#hopFor(e, payload, now);
+    const flow = flowKey(payload.subarray(PAYLOAD_HEADER_LENGTH));
+    const hop = this.#hopFor(e, flow, now);
     if (hop === undefined) return false;
+    ctx.counters.packetsOut++;
+    const p = ctx.peers.get(hop);
+    if (p) p.dataAt = now;
+    // The frame is sealed straight into its place in the tether's next message.
+    const frame = ctx.slot(hop, FRAME_HEADER_LENGTH + payload.length + 16, flow);
+    if (!frame) {
+      e.dropped++;
+      ctx.counters.drops.tether_full++;
+      return true;
+    }
     const sender = e.sender!;
     const counter = sender.next(now);
-    const frame = new Uint8Array(FRAME_HEADER_LENGTH + payload.length + 16);
     writeFrameHeader({
       type: FrameType.Data,
       hopLimit: DEFAULT_HOP_LIMIT,
       flags: sender.epoch & 1 ? FLAG_KEY_PHASE : 0,
-      destination: peer.ip,
+      destination: e.peer!.ip,
       streamId: sender.streamId,
       counter,
-    }, { out: frame, offset: 0 });
-    sender.sealInto(counter, frameAad(frame, this.#aad), payload, {
-      out: frame,
-      offset: FRAME_HEADER_LENGTH,
-    });
-    ctx.counters.packetsOut++;
-    const p = ctx.peers.get(hop);
-    if (p) p.dataAt = now;
-    if (!ctx.send(hop, frame)) {
-      e.dropped++;
-      ctx.counters.drops.tether_full++;
-    }
+    }, this.#target(frame, 0));
+    sender.sealInto(
+      counter,
+      frameAad(frame, this.#aad),
+      payload,
+      this.#target(frame, FRAME_HEADER_LENGTH),
+    );
     return true;
   }
 
+  /** The reused write target of the frame codec and the AEAD. */
+  #target(out: Uint8Array, offset: number): { out: Uint8Array; offset: number } {
+    const t = this.#out;
+    t.out = out;
+    t.offset = offset;
+    return t;
+  }
+
   /**
-   * The tether peer a payload of `e` goes to: the routing agent's choice for its flow, else the
-   * path the egresser connected through (a direct tether or the relay found for it); undefined
-   * when neither is open.
+   * The tether peer a payload of `e` with 5-tuple hash `flow` goes to: the routing agent's choice
+   * for its flow, else the path the egresser connected through (a direct tether or the relay
+   * found for it); undefined when neither is open.
    */
-  #hopFor(e: Egresser, payload: Uint8Array, now: number): string | undefined {
+  #hopFor(e: Egresser, flow: number, now: number): string | undefined {
     const ctx = this.#ctx;
-    const flow = flowKey(payload.subarray(PAYLOAD_HEADER_LENGTH));
     const via = ctx.router.nextHop(e.ipText, flow, now);
     if (via !== null) {
       const id = ctx.peers.neighbourId(via);

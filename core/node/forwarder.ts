@@ -39,25 +39,28 @@ export class Forwarder {
   /** A data frame (`bytes`, decoded as `frame`) for another conflux from tether peer `from`. */
   forward(from: string, bytes: Uint8Array, frame: Frame, now: number): void {
     const ctx = this.#ctx;
+    // A relay cannot read the flow's 5-tuple; the stream id stands for the flow.
+    const flow = Math.imul(frame.streamId ^ frame.destination, 0x9e3779b1) >>> 0;
     const next = ctx.relay && frame.hopLimit > 1 && this.#limiter.allow(from, now)
-      ? this.#nextHop(from, frame, now)
+      ? this.#nextHop(from, frame, flow, now)
       : undefined;
     if (next === undefined) {
       ctx.counters.framesDropped++;
       ctx.counters.drops.relay_refused++;
       return;
     }
-    const copy = bytes.slice();
-    copy[1] = frame.hopLimit - 1;
-    this.#fault?.(copy);
-    if (ctx.send(next, copy)) {
-      ctx.counters.framesRelayed++;
-      const p = ctx.peers.get(next);
-      if (p) p.dataAt = now;
-    } else {
+    const out = ctx.slot(next, bytes.length, flow);
+    if (!out) {
       ctx.counters.framesDropped++;
       ctx.counters.drops.tether_full++;
+      return;
     }
+    out.set(bytes);
+    out[1] = frame.hopLimit - 1;
+    this.#fault?.(out);
+    ctx.counters.framesRelayed++;
+    const p = ctx.peers.get(next);
+    if (p) p.dataAt = now;
   }
 
   /** Dotted form of an overlay address, cached (asked per relayed frame). */
@@ -71,7 +74,7 @@ export class Forwarder {
     return t;
   }
 
-  #nextHop(from: string, frame: Frame, now: number): string | undefined {
+  #nextHop(from: string, frame: Frame, flow: number, now: number): string | undefined {
     const ctx = this.#ctx;
     const dst = ctx.peers.byIp(frame.destination);
     const source = ctx.peers.get(from);
@@ -79,8 +82,6 @@ export class Forwarder {
       // The agent may know a route to an address we never heard from (its reports).
       const name = dst?.ipText ?? this.#name(frame.destination);
       ctx.router.forwarded(source.ipText, name, now);
-      // A relay cannot read the flow's 5-tuple; the stream id stands for the flow.
-      const flow = Math.imul(frame.streamId ^ frame.destination, 0x9e3779b1) >>> 0;
       const via = ctx.router.nextHop(name, flow, now, source.ipText);
       const id = via === null ? undefined : ctx.peers.neighbourId(via);
       if (id !== undefined && id !== from && ctx.tethers.tether(id)) return id;

@@ -191,11 +191,23 @@ export class Node {
       onOpen: (peer) => this.#onTetherOpen(peer),
       onClose: (peer) => this.#onTetherClose(peer),
     });
-    const toTether = (id: string, frame: Uint8Array) => this.#tethers.send(id, frame);
+    const tethers = this.#tethers;
     if (options.sendDelayMs) {
-      const line = this.#delayLine = new DelayLine(options.sendDelayMs, toTether);
-      ctx.send = (id, frame) => line.push(id, frame);
-    } else ctx.send = toTether;
+      const line = this.#delayLine = new DelayLine(
+        options.sendDelayMs,
+        (id, frame) => tethers.send(id, frame),
+      );
+      ctx.send = (id, frame) => line.push(id, frame.slice());
+      ctx.slot = (id, length) => {
+        if (!tethers.tether(id)) return null;
+        const frame = new Uint8Array(length);
+        line.push(id, frame);
+        return frame;
+      };
+    } else {
+      ctx.send = (id, frame, lane) => tethers.send(id, frame, lane);
+      ctx.slot = (id, length, lane) => tethers.slot(id, length, lane);
+    }
     ctx.router = new Router({
       self: ctx.ipText,
       // Exploration needs no CSPRNG; a test's seeded source makes it repeatable.
@@ -254,6 +266,9 @@ export class Node {
     if (session.certificate.overlayIp !== this.#ctx.ipText) {
       this.#o.log.warn("renewed session changed the overlay address; keeping the old one");
     }
+    const served = (s: NodeSession) =>
+      servedSubnetsOf(s.certificate).map((c) => `${c.network}/${c.prefix}`).join();
+    const servingChanged = served(session) !== served(this.#o.session);
     this.#o = { ...this.#o, session };
     this.#ctx.messenger.setIdentity({
       fields: session.certificate,
@@ -261,6 +276,10 @@ export class Node {
       secretKey: this.#o.secretKey,
       guardianPublicKey: session.guardianPublicKey,
     });
+    // The networks we serve changed (e.g. the owner approved or denied some): our streams
+    // re-handshake with their next packet, so peers hold the certificate stating them (a peer
+    // accepts packets from a portal's networks only as the portal's stream certificate says).
+    if (servingChanged) { for (const e of this.#egress.egressers()) e.reset(); }
     this.#portals?.setServing(servedSubnetsOf(session.certificate));
   }
 

@@ -110,8 +110,16 @@ export interface TetherPort {
   openedAt(peerId: string): number | undefined;
   /** Every open tether. */
   tethers(): TetherView[];
-  /** Queues one frame; false when no tether is open or its queue is full (dropped). */
-  send(peerId: string, frame: Uint8Array): boolean;
+  /**
+   * Queues a copy of one frame on `lane` (one data channel per lane keeps a flow in order);
+   * false when no tether is open or its queue is full (dropped).
+   */
+  send(peerId: string, frame: Uint8Array, lane?: number): boolean;
+  /**
+   * Room for one frame of `length` bytes on `lane` in the message being built for `peerId`, to be
+   * written completely before the next call; null when it would be dropped.
+   */
+  slot(peerId: string, length: number, lane?: number): Uint8Array | null;
   /** Resolves once a tether to `peerId` is open (offering one if needed). */
   ensure(peerId: string): Promise<unknown>;
   /** A verified signal from `peerId`. */

@@ -137,10 +137,17 @@ export class TetherPool {
    * Queues one encoded frame on the tether to `peerId`; false when there is no open tether or its
    * queue is full (the frame is dropped, like a full UDP socket buffer).
    */
-  send(peerId: string, frame: Uint8Array): boolean {
+  send(peerId: string, frame: Uint8Array, lane = 0): boolean {
     const link = this.#links.get(peerId);
     if (!link?.batcher || !link.tether?.open) return false;
-    return link.batcher.push(frame);
+    return link.batcher.push(frame, lane % link.tether.channelCount);
+  }
+
+  /** Room for one frame on the tether to `peerId` (see FrameBatcher.slot); null if none. */
+  slot(peerId: string, length: number, lane = 0): Uint8Array | null {
+    const link = this.#links.get(peerId);
+    if (!link?.batcher || !link.tether?.open) return null;
+    return link.batcher.slot(length, lane % link.tether.channelCount);
   }
 
   /** Resolves with an open tether to `peerId`, offering one if none is open or being opened. */

@@ -1,21 +1,38 @@
 /**
- * FrameBatcher: queues frames for one tether and sends them as batch messages (core/wire/frame.ts
- * container) when several are waiting, a single frame as itself. Flushes on the microtask after
- * the first push, so an idle path adds no delay and a burst in one event-loop turn (a TUN read
- * batch) becomes one message; when the tether is back-pressured frames wait for its drain event.
+ * FrameBatcher: builds batch messages (core/wire/frame.ts container) for one tether in place and
+ * sends them on the microtask after the first frame, so an idle path adds no delay and a burst in
+ * one event-loop turn (a TUN read batch) becomes few messages. The sender writes (seals) each
+ * frame straight into its slot of the message being built: no frame buffer, no copy into a
+ * batch. A message holding one frame goes as the frame alone.
+ *
+ * Lanes: each lane has its own messages and goes to one data channel of the tether, so the frames
+ * of one flow (same lane) stay in order while flows spread over channels. When the tether is
+ * back-pressured, finished messages wait for its drain event (bounded; beyond it frames drop).
  *
  * @module
  */
 
-import { encodeBatch, MAX_BATCH_FRAMES } from "../wire/frame.ts";
+import { BATCH_TYPE, FRAME_VERSION, MAX_BATCH_FRAMES } from "../wire/frame.ts";
 import type { Tether } from "./tether.ts";
 
 /** Options of a FrameBatcher. */
 export interface FrameBatcherOptions {
   /** Largest message built; default the tether's maxMessageSize capped at 16 KB. */
   maxBatchBytes?: number;
-  /** Most frames waiting; more are dropped (counted). Default 1024. */
+  /** Most frames waiting per lane; more are dropped (counted). Default 1024. */
   maxQueue?: number;
+}
+
+interface Lane {
+  index: number;
+  /** Message being built: 2 bytes of batch header, then 2 bytes of length before each frame. */
+  buf: Uint8Array | null;
+  used: number;
+  frames: number;
+  /** Finished messages not yet taken by the tether, and the frames in them. */
+  ready: Uint8Array[];
+  readyFrames: number[];
+  waiting: number;
 }
 
 /** Batches frames onto one tether. */
@@ -23,10 +40,8 @@ export class FrameBatcher {
   readonly #tether: Tether;
   readonly #maxBytes: number;
   readonly #maxQueue: number;
-  #queue: Uint8Array[] = [];
-  #head = 0;
+  readonly #lanes: Lane[] = [];
   #scheduled = false;
-  #pending: Uint8Array | null = null;
   #dropped = 0;
   #messages = 0;
 
@@ -38,29 +53,60 @@ export class FrameBatcher {
     tether.onDrain(() => this.flush());
   }
 
-  /** Queues one encoded frame; false if dropped (queue full, tether closed, frame too large). */
-  push(frame: Uint8Array): boolean {
-    if (
-      this.#queue.length - this.#head >= this.#maxQueue || !this.#tether.open ||
-      frame.byteLength > this.#tether.maxMessageSize
-    ) {
+  /**
+   * Room for one frame of `length` bytes on `lane`, to be written completely before the next call
+   * on this batcher; null when the frame is dropped (queue full, tether closed, too large).
+   */
+  slot(length: number, lane = 0): Uint8Array | null {
+    const t = this.#tether;
+    if (!t.open || length > t.maxMessageSize || length <= 0) {
       this.#dropped++;
-      return false;
+      return null;
     }
-    this.#queue.push(frame);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(() => {
-        this.#scheduled = false;
-        this.flush();
-      });
+    const l = this.#lane(lane);
+    if (l.waiting >= this.#maxQueue) {
+      this.#dropped++;
+      return null;
     }
+    l.waiting++;
+    this.#schedule();
+    if (4 + length > this.#maxBytes) {
+      // Too large to share a message: it goes alone, in a buffer of its own.
+      this.#finish(l);
+      const own = new Uint8Array(length);
+      l.ready.push(own);
+      l.readyFrames.push(1);
+      return own;
+    }
+    if (l.buf && (l.used + 2 + length > this.#maxBytes || l.frames === MAX_BATCH_FRAMES)) {
+      this.#finish(l);
+    }
+    if (!l.buf) {
+      l.buf = new Uint8Array(this.#maxBytes);
+      l.used = 2;
+      l.frames = 0;
+    }
+    const at = l.used;
+    l.buf[at] = length >> 8;
+    l.buf[at + 1] = length & 0xff;
+    l.used = at + 2 + length;
+    l.frames++;
+    return l.buf.subarray(at + 2, at + 2 + length);
+  }
+
+  /** Queues a copy of one encoded frame on `lane`; false if dropped. */
+  push(frame: Uint8Array, lane = 0): boolean {
+    const s = this.slot(frame.byteLength, lane);
+    if (!s) return false;
+    s.set(frame);
     return true;
   }
 
-  /** Frames waiting (including a built message not yet accepted by the tether). */
+  /** Frames waiting (in messages being built or not yet taken by the tether). */
   get queued(): number {
-    return this.#queue.length - this.#head + (this.#pending ? 1 : 0);
+    let n = 0;
+    for (const l of this.#lanes) if (l) n += l.waiting;
+    return n;
   }
 
   /** Frames dropped because the queue was full or the tether closed. */
@@ -73,43 +119,55 @@ export class FrameBatcher {
     return this.#messages;
   }
 
-  /** Sends as much as the tether takes now. */
+  /** Finishes the messages being built and sends as much as the tether takes now. */
   flush(): void {
     const t = this.#tether;
     if (!t.open) return;
-    for (;;) {
-      if (!this.#pending) this.#pending = this.#build();
-      if (!this.#pending) return;
-      if (!t.send(this.#pending)) return;
-      this.#pending = null;
-      this.#messages++;
+    const pinned = t.channelCount > 1;
+    for (const l of this.#lanes) {
+      if (!l) continue;
+      this.#finish(l);
+      while (l.ready.length > 0) {
+        if (!t.send(l.ready[0], pinned ? l.index : undefined)) break;
+        l.ready.shift();
+        l.waiting -= l.readyFrames.shift()!;
+        this.#messages++;
+      }
     }
   }
 
-  #build(): Uint8Array | null {
-    const q = this.#queue;
-    if (this.#head >= q.length) {
-      q.length = 0;
-      this.#head = 0;
-      return null;
+  #lane(index: number): Lane {
+    return this.#lanes[index] ??= {
+      index,
+      buf: null,
+      used: 0,
+      frames: 0,
+      ready: [],
+      readyFrames: [],
+      waiting: 0,
+    };
+  }
+
+  #finish(l: Lane): void {
+    const buf = l.buf;
+    if (!buf || l.frames === 0) return;
+    l.buf = null;
+    if (l.frames === 1) {
+      l.ready.push(buf.subarray(4, l.used));
+    } else {
+      buf[0] = (FRAME_VERSION << 4) | BATCH_TYPE;
+      buf[1] = l.frames;
+      l.ready.push(buf.subarray(0, l.used));
     }
-    const first = q[this.#head];
-    // 2 bytes of batch header and 2 of length per frame.
-    let bytes = 2 + 2 + first.byteLength;
-    let end = this.#head + 1;
-    while (
-      end < q.length && end - this.#head < MAX_BATCH_FRAMES &&
-      bytes + 2 + q[end].byteLength <= this.#maxBytes
-    ) {
-      bytes += 2 + q[end].byteLength;
-      end++;
-    }
-    const frames = q.slice(this.#head, end);
-    this.#head = end;
-    if (this.#head >= q.length) {
-      q.length = 0;
-      this.#head = 0;
-    }
-    return frames.length === 1 ? frames[0] : encodeBatch(frames);
+    l.readyFrames.push(l.frames);
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      this.flush();
+    });
   }
 }

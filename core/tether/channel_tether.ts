@@ -41,11 +41,11 @@ export interface ChannelTetherOptions {
 export class ChannelTether implements Tether {
   readonly peerId: string;
   readonly engine: RtcEngineName;
-  readonly channelCount: number;
   readonly maxMessageSize: number;
 
   readonly #peer: RawPeer;
-  readonly #channels: readonly RawChannel[];
+  /** The data channels still open: losing one moves its lane to the others. */
+  #channels: RawChannel[];
   readonly #high: number;
   readonly #now: () => number;
   readonly #log?: Logger;
@@ -73,7 +73,6 @@ export class ChannelTether implements Tether {
     this.engine = peer.engine;
     this.#peer = peer;
     this.#channels = peer.channels.slice(0, options.channels ?? peer.channels.length);
-    this.channelCount = this.#channels.length;
     this.maxMessageSize = Math.min(options.maxMessageSize, peer.remoteMaxMessageSize());
     this.#high = options.highWater;
     this.#now = options.now ?? (() => performance.timeOrigin + performance.now());
@@ -86,7 +85,7 @@ export class ChannelTether implements Tether {
       ch.setLowWater(options.lowWater);
       ch.onLowWater(() => this.#lowWater());
       ch.onMessage((data) => this.#deliver(data));
-      ch.onClose(() => this.#shutdown("channel closed", false));
+      ch.onClose(() => this.#channelClosed(ch));
     }
     peer.control.onMessage((data) => this.#control(data));
     peer.control.onClose(() => this.#shutdown("control channel closed", false));
@@ -96,6 +95,10 @@ export class ChannelTether implements Tether {
       // Probing must not keep a process alive on its own.
       Deno.unrefTimer(this.#probeTimer);
     }
+  }
+
+  get channelCount(): number {
+    return this.#channels.length;
   }
 
   get bufferedAmount(): number {
@@ -108,7 +111,7 @@ export class ChannelTether implements Tether {
     return this.#open;
   }
 
-  send(message: Uint8Array): boolean {
+  send(message: Uint8Array, lane?: number): boolean {
     if (!this.#open) return false;
     if (message.byteLength === 0) {
       // werift silently drops empty messages while libdatachannel sends them: refuse both ways.
@@ -122,6 +125,7 @@ export class ChannelTether implements Tether {
     }
     const channels = this.#channels;
     const n = channels.length;
+    if (lane !== undefined) return this.#sendOn(channels[lane % n], message);
     for (let i = 0; i < n; i++) {
       const idx = (this.#next + i) % n;
       const ch = channels[idx];
@@ -142,6 +146,39 @@ export class ChannelTether implements Tether {
     this.#blocked = true;
     this.#stats.backpressured++;
     return false;
+  }
+
+  /** Sends on one channel (a pinned lane): false, and a drain event later, when it is full. */
+  #sendOn(ch: RawChannel, message: Uint8Array): boolean {
+    if (ch.bufferedAmount() >= this.#high) {
+      this.#blocked = true;
+      this.#stats.backpressured++;
+      return false;
+    }
+    try {
+      ch.send(message);
+    } catch (e) {
+      this.#log?.debug("tether send failed", { peer: this.peerId, error: String(e) });
+      this.#shutdown("send failed", false);
+      return false;
+    }
+    this.#stats.messagesSent++;
+    this.#stats.bytesSent += message.byteLength;
+    this.#stats.lastActivityAt = this.#now();
+    return true;
+  }
+
+  /** One data channel closed: the tether goes on over the others, or ends with the last. */
+  #channelClosed(ch: RawChannel): void {
+    if (!this.#open) return;
+    const rest = this.#channels.filter((c) => c !== ch);
+    if (rest.length === this.#channels.length) return;
+    if (rest.length === 0) return this.#shutdown("channel closed", false);
+    this.#channels = rest;
+    this.#log?.info("tether lost a data channel; going on over the others", {
+      peer: this.peerId,
+      channels: rest.length,
+    });
   }
 
   onMessage(cb: (message: Uint8Array) => void): void {

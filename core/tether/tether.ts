@@ -73,9 +73,10 @@ export interface Tether {
   /**
    * Sends one message (one or several frames). Returns false when back-pressured or closed (the
    * message was not taken). Throws TetherError "oversized" above `maxMessageSize` and "empty"
-   * for a zero-length message.
+   * for a zero-length message. With `lane`, the message goes on channel `lane % channelCount`
+   * (so one flow's messages stay in order); without, on the next channel with room.
    */
-  send(message: Uint8Array): boolean;
+  send(message: Uint8Array, lane?: number): boolean;
   /** Registers the receiver of every incoming data message, delivered as bytes, unvalidated. */
   onMessage(cb: (message: Uint8Array) => void): void;
   /** Registers a callback fired when the tether has room again after `send` returned false. */

@@ -40,7 +40,8 @@ export const FLAG_KEY_PHASE = 0x01;
 /** Hop limit a sender starts with. */
 export const DEFAULT_HOP_LIMIT = 8;
 const KNOWN_FLAGS = FLAG_KEY_PHASE;
-const BATCH_TYPE = 0x0f;
+/** Type nibble of a batch message (a container of several frames). */
+export const BATCH_TYPE = 0x0f;
 const GCM_TAG_LENGTH = 16;
 
 /** Kinds of frames. */

@@ -162,8 +162,16 @@ export class MemoryTetherPort implements TetherPort {
   }
 
   send(peerId: string, frame: Uint8Array): boolean {
+    const s = this.slot(peerId, frame.length);
+    if (!s) return false;
+    s.set(frame);
+    return true;
+  }
+
+  slot(peerId: string, length: number): Uint8Array | null {
     const link = this.#links.get(peerId);
-    if (!link || link.outbox.length >= 1024) return false;
+    if (!link || link.outbox.length >= 1024) return null;
+    const frame = new Uint8Array(length);
     link.outbox.push(frame);
     link.stats.messagesSent++;
     link.stats.bytesSent += frame.length;
@@ -171,7 +179,7 @@ export class MemoryTetherPort implements TetherPort {
       link.scheduled = true;
       setTimeout(() => this.#flush(link), 0);
     }
-    return true;
+    return frame;
   }
 
   ensure(peerId: string): Promise<unknown> {
