@@ -5,6 +5,7 @@
  * @module
  */
 
+import { parseIpv4 as parseIpv4Number } from "../core/net/ipv4.ts";
 import { TunError } from "./errors.ts";
 
 /** A parsed `address/prefix`. */
@@ -37,17 +38,9 @@ export function validateInterfaceName(name: string): string {
 
 /** Dotted IPv4 text to its 4 network-order bytes; null when it is not exactly that. */
 export function parseIpv4(text: string): Uint8Array | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
-    const v = Number(p);
-    if (v > 255) return null;
-    out[i] = v;
-  }
-  return out;
+  const n = parseIpv4Number(text);
+  if (n < 0) return null;
+  return new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
 }
 
 /** IPv6 text (with `::` and an IPv4 tail) to its 16 network-order bytes; null otherwise. */

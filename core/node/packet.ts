@@ -1,6 +1,6 @@
 /**
- * The few IPv4 header reads the data path needs, on raw packet bytes without allocation, and
- * conversions between dotted quads, 32-bit numbers and CIDRs.
+ * The few IPv4 header reads the data path needs, on raw packet bytes without allocation; address
+ * and CIDR text is core/net/ipv4.ts (re-exported here for the node's parts).
  *
  * @module
  */
@@ -27,53 +27,7 @@ export function ipv4Source(packet: Uint8Array): number {
   return ((packet[12] << 24) | (packet[13] << 16) | (packet[14] << 8) | packet[15]) >>> 0;
 }
 
-/** Parses a dotted quad into an unsigned 32-bit number; -1 if it is not one. */
-export function parseIpv4(text: string): number {
-  const parts = text.split(".");
-  if (parts.length !== 4) return -1;
-  let n = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return -1;
-    const v = Number(p);
-    if (v > 255) return -1;
-    n = n * 256 + v;
-  }
-  return n;
-}
-
-/** Formats an unsigned 32-bit number as a dotted quad. */
-export function formatIpv4(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
-/** An IPv4 network. */
-export interface Ipv4Cidr {
-  /** Network address (host bits cleared). */
-  network: number;
-  /** Prefix length 0..32. */
-  prefix: number;
-}
-
-/** Parses "a.b.c.d/n"; returns null if malformed. Host bits are cleared. */
-export function parseCidr(text: string): Ipv4Cidr | null {
-  const slash = text.indexOf("/");
-  if (slash < 0) return null;
-  const addr = parseIpv4(text.slice(0, slash));
-  const prefixText = text.slice(slash + 1);
-  if (addr < 0 || !/^\d{1,2}$/.test(prefixText)) return null;
-  const prefix = Number(prefixText);
-  if (prefix > 32) return null;
-  return { network: (addr & maskOf(prefix)) >>> 0, prefix };
-}
-
-/** True when `ip` lies in `cidr`. */
-export function cidrContains(cidr: Ipv4Cidr, ip: number): boolean {
-  return ((ip & maskOf(cidr.prefix)) >>> 0) === cidr.network;
-}
-
-function maskOf(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffff_ffff << (32 - prefix)) >>> 0;
-}
+export { cidrContains, formatIpv4, type Ipv4Cidr, parseCidr, parseIpv4 } from "../net/ipv4.ts";
 
 /**
  * A 32-bit key of the packet's flow (FNV-1a over source, destination, protocol and, for TCP and

@@ -6,7 +6,15 @@
  * @module
  */
 
-import { cidrContains, formatIpv4, type Ipv4Cidr, parseCidr, parseIpv4 } from "../node/packet.ts";
+import {
+  cidrContains,
+  cidrOverlaps,
+  formatCidr,
+  formatIpv4,
+  type Ipv4Cidr,
+  parseCidr,
+  parseIpv4,
+} from "../net/ipv4.ts";
 import { MAX_PORTAL_SUBNETS, RESERVED_NETWORKS } from "../wire/portal_subnets.ts";
 
 /** One IPv4 route of the host, as `ip -j -4 route show table main` prints it. */
@@ -48,15 +56,7 @@ export function routeNetwork(route: HostRoute): Ipv4Cidr | null {
   return parseCidr(text);
 }
 
-/** "a.b.c.d/n". */
-export function formatCidr(c: Ipv4Cidr): string {
-  return `${formatIpv4(c.network)}/${c.prefix}`;
-}
-
-/** True when the two networks share any address. */
-export function overlaps(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
-  return a.prefix <= b.prefix ? cidrContains(a, b.network) : cidrContains(b, a.network);
-}
+export { formatCidr };
 
 /**
  * The networks a portal on this host serves: every directly connected IPv4 network (scope link,
@@ -73,7 +73,7 @@ export function servedSubnets(
     if (r.dev === options.tunName || r.dev === "lo") continue;
     const net = routeNetwork(r);
     if (!net || net.prefix < 8) continue;
-    if (overlaps(net, options.overlay) || NEVER.some((n) => overlaps(n, net))) continue;
+    if (cidrOverlaps(net, options.overlay) || NEVER.some((n) => cidrOverlaps(n, net))) continue;
     out.set(formatCidr(net), net);
   }
   return [...out.values()]
@@ -87,8 +87,8 @@ export function refuseSubnet(
   subnet: Ipv4Cidr,
   host: { routes: HostRoute[]; tunName: string; realm: Ipv4Cidr; protectedAddresses: number[] },
 ): string | null {
-  if (overlaps(subnet, host.realm)) return "overlaps the realm";
-  if (NEVER.some((n) => overlaps(n, subnet))) return "reserved address space";
+  if (cidrOverlaps(subnet, host.realm)) return "overlaps the realm";
+  if (NEVER.some((n) => cidrOverlaps(n, subnet))) return "reserved address space";
   for (const ip of host.protectedAddresses) {
     // The Guardian, NATS and tether underlay addresses must keep their own routes.
     if (cidrContains(subnet, ip)) {
@@ -99,7 +99,7 @@ export function refuseSubnet(
     if (r.dev === host.tunName) continue;
     const net = routeNetwork(r);
     // A default route is overlapped by everything; only more specific routes are this host's own.
-    if (net && overlaps(net, subnet)) {
+    if (net && cidrOverlaps(net, subnet)) {
       return `overlaps this host's route ${r.dst} (${r.dev ?? "?"})`;
     }
   }

@@ -2,11 +2,11 @@
  * The IPv4 networks a portal serves (Certificate.subnets): which entries a certificate may carry.
  *
  * Shared by the certificate codec and the Guardian's login check so that the Guardian never signs a
- * list that receivers would refuse. Pure; core/wire keeps its own tiny IPv4 helpers instead of
- * importing core/node.
+ * list that receivers would refuse. Pure; addresses are parsed by core/net/ipv4.ts.
  *
  * @module
  */
+import { cidrOverlaps, hostBitsZero as cidrHostBitsZero, parseCidr } from "../net/ipv4.ts";
 
 /** Most subnets one portal may serve (keeps the certificate well under its size limit). */
 export const MAX_PORTAL_SUBNETS = 32;
@@ -33,33 +33,26 @@ export const RESERVED_NETWORKS: readonly string[] = [
   "240.0.0.0/4",
 ];
 
-const OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
-const CANONICAL_CIDR = new RegExp(`^${OCTET}(\\.${OCTET}){3}/(3[0-2]|[12]?\\d)$`);
-
 /**
  * Parses canonical IPv4 CIDR "a.b.c.d/n" (decimal octets and prefix without leading zeros);
- * null for anything else.
+ * null for anything else. Host bits are kept (the caller refuses them with {@link hostBitsZero}).
  */
 export function parseIpv4Network(text: string): Ipv4Network | null {
-  if (typeof text !== "string" || !CANONICAL_CIDR.test(text)) return null;
-  const [dotted, prefixText] = text.split("/");
-  const address = dotted.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
-  return { address, prefix: Number(prefixText) };
-}
-
-function maskOf(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffff_ffff << (32 - prefix)) >>> 0;
+  const c = parseCidr(text, { hostBits: "keep" });
+  return c ? { address: c.network, prefix: c.prefix } : null;
 }
 
 /** True when the address of `net` has no bits set past its prefix (e.g. "10.0.0.0/8"). */
 export function hostBitsZero(net: Ipv4Network): boolean {
-  return ((net.address & maskOf(net.prefix)) >>> 0) === net.address;
+  return cidrHostBitsZero({ network: net.address, prefix: net.prefix });
 }
 
 /** True when the two networks share at least one address (one contains the other). */
 export function networksOverlap(a: Ipv4Network, b: Ipv4Network): boolean {
-  const mask = maskOf(Math.min(a.prefix, b.prefix));
-  return ((a.address & mask) >>> 0) === ((b.address & mask) >>> 0);
+  return cidrOverlaps({ network: a.address, prefix: a.prefix }, {
+    network: b.address,
+    prefix: b.prefix,
+  });
 }
 
 const RESERVED = RESERVED_NETWORKS.map((text) => ({ text, net: parseIpv4Network(text)! }));
