@@ -3,14 +3,15 @@
  *
  * Each source (the conflux id a relayed frame comes from) has its own token bucket: a flooding
  * source empties only its own bucket, and every other source keeps its full rate. Memory is
- * bounded; beyond `maxSources` the source that was inserted first is forgotten (it simply
- * starts again with a full bucket, which is the state an idle source would be in anyway).
+ * bounded; beyond `maxSources` idle sources are forgotten first (they would start again with a
+ * full bucket anyway), then the oldest. The buckets are core/limit/token_buckets.ts.
  *
  * Pure: time is passed in.
  *
  * @module
  */
 
+import { TokenBuckets } from "../limit/token_buckets.ts";
 import { RouteError } from "./errors.ts";
 
 /** Tuning of a {@link RelayLimiter}. */
@@ -23,18 +24,9 @@ export interface RelayLimiterOptions {
   maxSources?: number;
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 /** Token buckets per source. See the module documentation. */
 export class RelayLimiter {
-  readonly #rate: number;
-  readonly #burst: number;
-  readonly #max: number;
-  readonly #buckets = new Map<string, Bucket>();
-  #dropped = 0;
+  readonly #buckets: TokenBuckets;
 
   /** Creates a limiter; throws {@link RouteError} `options` on non-positive rate or burst. */
   constructor(options: RelayLimiterOptions) {
@@ -44,14 +36,16 @@ export class RelayLimiter {
     if (!(options.burst >= 1) || !Number.isFinite(options.burst)) {
       throw new RouteError("options", "burst must be >= 1");
     }
-    this.#rate = options.ratePerSecond / 1000;
-    this.#burst = options.burst;
-    this.#max = Math.max(1, Math.floor(options.maxSources ?? 4_096));
+    this.#buckets = new TokenBuckets({
+      ratePerSecond: options.ratePerSecond,
+      burst: options.burst,
+      maxKeys: options.maxSources ?? 4_096,
+    });
   }
 
   /** Frames refused so far. */
   get dropped(): number {
-    return this.#dropped;
+    return this.#buckets.refused;
   }
 
   /** Sources currently tracked. */
@@ -61,23 +55,6 @@ export class RelayLimiter {
 
   /** Takes one token for a frame from `source` at `now` (ms); false means drop the frame. */
   allow(source: string, now: number): boolean {
-    let b = this.#buckets.get(source);
-    if (!b) {
-      if (this.#buckets.size >= this.#max) {
-        const oldest = this.#buckets.keys().next().value;
-        if (oldest !== undefined) this.#buckets.delete(oldest);
-      }
-      b = { tokens: this.#burst, at: now };
-      this.#buckets.set(source, b);
-    } else if (now > b.at) {
-      b.tokens = Math.min(this.#burst, b.tokens + (now - b.at) * this.#rate);
-      b.at = now;
-    }
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return true;
-    }
-    this.#dropped++;
-    return false;
+    return this.#buckets.take(source, now);
   }
 }
