@@ -13,7 +13,9 @@
  *
  *   deno run -A bench/tunnel_bench.ts [--seconds 5] [--pings 200] [--engines libdatachannel,werift]
  *     [--no-relay] [--no-wg] [--no-nebula] [--relay-streams 10] [--svg bench/tunnel.svg]
- *     [--markdown FILE] [--profile DIR] [--echo]
+ *     [--markdown FILE] [--profile DIR] [--echo] [--channels N]
+ *
+ * `--channels N` runs our nodes with N data channels per tether (VEILNET_TETHER_CHANNELS).
  *
  * @module
  */
@@ -38,6 +40,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "5" },
     engines: { type: "string", default: "libdatachannel,werift" },
+    channels: { type: "string", default: "1" },
     pings: { type: "string", default: "200" },
     "relay-streams": { type: "string", default: "10" },
     "no-wg": { type: "boolean", default: false },
@@ -80,10 +83,12 @@ async function confluxDirect(
   const a = await lab.register(`bench-a-${engine}`, [`bench-${engine}`]);
   const b = await lab.register(`bench-b-${engine}`, [`bench-${engine}`]);
   // --profile DIR: V8 CPU profiles of both nodes (demo/run_node.ts VEILNET_CPU_PROFILE).
-  const env = (i: number) =>
-    values.profile
+  const env = (i: number) => ({
+    VEILNET_TETHER_CHANNELS: values.channels,
+    ...(values.profile
       ? { VEILNET_CPU_PROFILE: `${values.profile}/node${i}-${engine}.cpuprofile` }
-      : undefined;
+      : {}),
+  });
   try {
     const procs = await Promise.all([
       lab.startNode(0, a, { rtc: engine, tun: `vnb${index}`, env: env(0) }),
@@ -127,7 +132,13 @@ async function confluxRelayed(
   for (const name of ["h1", "h2", "h3"]) h.push(await lab.register(name, ["bench-relay"]));
   try {
     const procs = await Promise.all(
-      h.map((c, i) => lab.startNode(i, c, { rtc: engine, tun: "vnbr" })),
+      h.map((c, i) =>
+        lab.startNode(i, c, {
+          rtc: engine,
+          tun: "vnbr",
+          env: { VEILNET_TETHER_CHANNELS: values.channels },
+        })
+      ),
     );
     const pids = await Promise.all(procs.map((p) => nodePid(p.child.pid)));
     const start = await Promise.all(pids.map((pid) => rssMb(pid)));

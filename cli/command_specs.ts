@@ -31,6 +31,21 @@ const guardianCa: FlagSpec = {
   metavar: "FILE",
   help: "PEM certificate of a private CA that signed the Guardian's and the Master's TLS",
 };
+const guardianKey: FlagSpec = {
+  name: "guardian-key",
+  type: "string",
+  env: "VEILNET_GUARDIAN_KEY",
+  metavar: "SHA256",
+  help: "pin the Guardian's key (SHA-256, 64 hex digits; GET /guardian/key shows it): a Guardian " +
+    "with another key is refused (default: the key saved by register/up)",
+};
+const accessToken: FlagSpec = {
+  name: "access-token",
+  type: "string",
+  env: "VEILNET_ACCESS_TOKEN",
+  metavar: "TOKEN",
+  help: "the conflux owner's user access token (POST /auth/login): needed by teams add",
+};
 const portal: FlagSpec = {
   name: "portal",
   short: "p",
@@ -83,7 +98,16 @@ const confluxToken: FlagSpec = {
 };
 const json: FlagSpec = { name: "json", type: "boolean", help: "print JSON" };
 /** What `run` takes to reach the realm and how to serve it; `up` saves the same. */
-const nodeFlags = [guardian, guardianCa, portal, portalNetworks, rtc, noRelay, underlayInterfaces];
+const nodeFlags = [
+  guardian,
+  guardianCa,
+  guardianKey,
+  portal,
+  portalNetworks,
+  rtc,
+  noRelay,
+  underlayInterfaces,
+];
 const serviceFlags = [configDir, help];
 
 /** All commands, in the order `help` lists them. */
@@ -103,6 +127,7 @@ export const COMMANDS: CommandSpec[] = [
       },
       guardian,
       guardianCa,
+      guardianKey,
       {
         name: "tag",
         type: "string",
@@ -133,8 +158,9 @@ export const COMMANDS: CommandSpec[] = [
       ...serviceFlags,
     ],
     details: "Steps: register with the Guardian, remove any existing service, save conflux.json " +
-      "(mode 0600), install and start the service.\nIf a step fails, everything done so far is " +
-      "undone: no token is kept and the previous service is put back.",
+      "(mode 0600, with the Guardian's key pinned), install and start the service.\nIf a step " +
+      "fails, everything done so far is undone: no token is kept and the previous service is " +
+      "put back.",
   },
   {
     name: "unregister",
@@ -164,7 +190,7 @@ export const COMMANDS: CommandSpec[] = [
   { name: "stop", summary: "Stop the service.", flags: serviceFlags },
   {
     name: "status",
-    summary: "Show the service state (exit 0 when running, 3 otherwise).",
+    summary: "Show the service state and whether the node answers (exit 0 when running, 3 else).",
     flags: [json, ...serviceFlags],
   },
   {
@@ -204,12 +230,40 @@ export const COMMANDS: CommandSpec[] = [
     flags: [json, ...serviceFlags],
   },
   {
+    name: "ping",
+    summary: "Probe a conflux through the overlay: RTT and path (direct or via which relay).",
+    args: "TARGET",
+    maxPositionals: 1,
+    flags: [
+      {
+        name: "count",
+        short: "c",
+        type: "string",
+        metavar: "N",
+        help: "probes to send (default 4)",
+      },
+      {
+        name: "interval",
+        short: "i",
+        type: "string",
+        metavar: "SECONDS",
+        help: "time between probes (default 1)",
+      },
+      json,
+      ...serviceFlags,
+    ],
+    details: "Exits 1 when nothing answered, saying why: no conflux answered for the address " +
+      "(offline, or no team in common), no direct tether or relay reaches it, or its host sent " +
+      "no echo reply.",
+  },
+  {
     name: "teams",
     summary: "List, add or remove this conflux's teams at the Guardian.",
     args: "list|add|remove [TEAM]",
     maxPositionals: 2,
     flags: [
       confluxToken,
+      accessToken,
       guardian,
       guardianCa,
       {
@@ -221,7 +275,40 @@ export const COMMANDS: CommandSpec[] = [
       json,
       ...serviceFlags,
     ],
-    details: "Changes reach the running node at once; no restart is needed.",
+    details: "Changes reach the running node at once; no restart is needed.\nThe conflux's " +
+      "own token may list and remove its teams; adding one is the owner's decision: pass the " +
+      "owner's --access-token.",
+  },
+  {
+    name: "netcheck",
+    summary: "Check this host's network for VeilNet (no running node needed); --json.",
+    flags: [
+      confluxToken,
+      guardian,
+      guardianCa,
+      underlayInterfaces,
+      {
+        name: "tun",
+        type: "string",
+        env: "VEILNET_TUN",
+        metavar: "NAME",
+        help: "the node's TUN name, left out of the underlay (default veilnet0)",
+      },
+      {
+        name: "profile",
+        type: "string",
+        metavar: "NAME",
+        choices: ["register", "up"],
+        help: "saved file to read: register (conflux.json) or up (up.json); default: " +
+          "up.json if present, else conflux.json",
+      },
+      json,
+      ...serviceFlags,
+    ],
+    details: "Checks TUN devices, the Guardian (reachability, TLS trust, clock offset), the " +
+      "conflux token, NATS, outbound UDP, the reflexive address and NAT behaviour from the " +
+      "realm's STUN service, and the interfaces tethers would use. One line per check, with " +
+      "the fix when it fails. Exit 0 when no check failed, 1 otherwise.",
   },
   { name: "version", summary: "Print the version.", flags: [help] },
   {

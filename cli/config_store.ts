@@ -12,12 +12,15 @@ import { CliError } from "./errors.ts";
 
 const rtc = z.enum(["auto", "werift", "libdatachannel"]);
 const url = z.string().regex(/^https?:\/\/[^\s]+$/, "expected an http(s) URL");
+/** SHA-256 (hex) of the Guardian's ML-DSA key, pinned by `register`/`up`. */
+const guardianKey = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 hex digits (SHA-256)");
 
 /** Schema of `conflux.json`. */
 export const RegisterConfigSchema = z.object({
   version: z.literal(1),
   guardian: url,
   guardian_ca: z.string().min(1).optional(),
+  guardian_key_sha256: guardianKey.optional(),
   conflux_id: z.string().min(1),
   conflux_token: z.string().min(1),
   realm_id: z.string().optional(),
@@ -38,6 +41,7 @@ export const UpConfigSchema = z.object({
   version: z.literal(1),
   guardian: url,
   guardian_ca: z.string().min(1).optional(),
+  guardian_key_sha256: guardianKey.optional(),
   conflux_token: z.string().min(1),
   portal: z.boolean(),
   portal_networks: z.array(z.string()).max(32).optional(),

@@ -26,6 +26,7 @@ export async function runForeground(ctx: CommandContext, settings: NodeSettings)
   if (settings.underlayInterfaces) options.underlayInterfaces = settings.underlayInterfaces;
   const caCerts = endpointCaCerts(settings.guardian);
   if (caCerts) options.guardianCaCerts = caCerts;
+  if (settings.guardian.keySha256) options.guardianKeySha256 = settings.guardian.keySha256;
   await Deno.mkdir(ctx.configDir, { recursive: true, mode: 0o700 });
   try {
     await ctx.deps.runNode(options, ctx.deps.shutdownSignal());

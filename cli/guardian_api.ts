@@ -5,7 +5,11 @@
  *
  * @module
  */
-import { GuardianApiError, GuardianClient } from "../core/control/guardian_client.ts";
+import {
+  GuardianApiError,
+  GuardianClient,
+  guardianKeyFingerprint,
+} from "../core/control/guardian_client.ts";
 import { PemFileError, readPemFile } from "../core/control/pem_file.ts";
 import { CliError } from "./errors.ts";
 
@@ -23,6 +27,8 @@ export interface RegisterResponse {
   token: string;
   overlayIp?: string;
   ignoredTeams: string[];
+  /** SHA-256 (hex) of the Guardian's key, to pin; absent when the Guardian does not say. */
+  guardianKeySha256?: string;
 }
 
 /** One team of a conflux, as `GET /conflux/team/list` returns it. */
@@ -64,12 +70,26 @@ export function normalizeGuardianUrl(raw: string): string {
   return url.href.replace(/\/+$/, "");
 }
 
-/** A Guardian to call: its base URL and, if its TLS certificate comes from a private CA, that CA. */
+/**
+ * A Guardian to call: its base URL, the private CA of its TLS certificate if it has one, and the
+ * SHA-256 of its key if pinned.
+ */
 export interface GuardianEndpoint {
   /** Base URL (normalized). */
   url: string;
   /** Absolute path of the CA's PEM certificate (`--guardian-ca`). */
   caFile?: string;
+  /** SHA-256 (hex) of the Guardian's ML-DSA key (`--guardian-key`, or saved by register/up). */
+  keySha256?: string;
+}
+
+/** The pin did not match the key the Guardian presents. */
+function keyMismatch(endpoint: GuardianEndpoint, presented: string): CliError {
+  return new CliError(
+    "guardian",
+    `the Guardian at ${endpoint.url} presents key sha256:${presented}, not the pinned ` +
+      `sha256:${endpoint.keySha256}: refusing it (check --guardian-key and the Guardian's address)`,
+  );
 }
 
 /** The CA certificates of `endpoint` (read now, so a changed file is picked up). */
@@ -91,7 +111,9 @@ async function guarded<T>(
   const guardianUrl = endpoint.url;
   const caCerts = endpointCaCerts(endpoint);
   try {
-    return await call(new GuardianClient(guardianUrl, { caCerts }));
+    return await call(
+      new GuardianClient(guardianUrl, { caCerts, guardianKeySha256: endpoint.keySha256 }),
+    );
   } catch (err) {
     if (err instanceof GuardianApiError && err.status > 0) {
       throw new GuardianRefusal(err.status, `Guardian refused: ${err.message}`);
@@ -106,16 +128,40 @@ async function guarded<T>(
   }
 }
 
-/** `POST /conflux/register`: trades a registration token for a conflux id and token. */
-export function registerConflux(
+/**
+ * `POST /conflux/register`: trades a registration token for a conflux id and token, and learns
+ * the Guardian's key to pin (from the answer, else `GET /guardian/key`). With a pin given
+ * (`--guardian-key`), a Guardian presenting another key is refused before registering.
+ */
+export async function registerConflux(
   guardian: GuardianEndpoint,
   request: RegisterRequest,
 ): Promise<RegisterResponse> {
-  return guarded(guardian, (c) =>
+  if (guardian.keySha256 !== undefined) {
+    const presented = await fetchGuardianKey(guardian);
+    if (presented !== guardian.keySha256) throw keyMismatch(guardian, presented);
+  }
+  const r = await guarded(guardian, (c) =>
     c.register({
       ...request,
       teams: request.teams && request.teams.length > 0 ? request.teams : undefined,
     }));
+  const { guardianPublicKey, ...rest } = r;
+  let keySha256 = guardianPublicKey ? guardianKeyFingerprint(guardianPublicKey) : undefined;
+  if (keySha256 === undefined) {
+    keySha256 = await fetchGuardianKey(guardian).catch(() => undefined);
+  }
+  if (
+    keySha256 !== undefined && guardian.keySha256 !== undefined && keySha256 !== guardian.keySha256
+  ) {
+    throw keyMismatch(guardian, keySha256);
+  }
+  return keySha256 === undefined ? rest : { ...rest, guardianKeySha256: keySha256 };
+}
+
+/** `GET /guardian/key`: the SHA-256 (hex) of the Guardian's key, what `up` pins. */
+export function fetchGuardianKey(guardian: GuardianEndpoint): Promise<string> {
+  return guarded(guardian, async (c) => (await c.guardianKey()).sha256);
 }
 
 /** `DELETE /conflux/unregister`: revokes the conflux token. */
@@ -150,7 +196,10 @@ export function listConfluxTeams(
   });
 }
 
-/** `POST /conflux/team` (add) or `DELETE /conflux/team` (remove); `team` is an id or a name. */
+/**
+ * `POST /conflux/team` (add: `bearer` must be the owner's access token) or `DELETE /conflux/team`
+ * (remove: the conflux's own token will do); `team` is an id or a name.
+ */
 export function changeConfluxTeam(
   guardian: GuardianEndpoint,
   target: TeamTarget & { team: string; action: "add" | "remove" },

@@ -9,6 +9,8 @@ import { ServiceError } from "../service/mod.ts";
 import { findCommand } from "./command_specs.ts";
 import { downCommand } from "./commands/down.ts";
 import { infoCommand } from "./commands/info.ts";
+import { netcheckCommand } from "./netcheck/command.ts";
+import { pingCommand } from "./commands/ping.ts";
 import { registerCommand } from "./commands/register.ts";
 import { runCommand } from "./commands/run.ts";
 import {
@@ -44,6 +46,8 @@ const HANDLERS: Record<string, (ctx: CommandContext) => Promise<number>> = {
   run: runCommand,
   info: infoCommand,
   teams: teamsCommand,
+  netcheck: netcheckCommand,
+  ping: pingCommand,
 };
 
 /**

@@ -55,23 +55,50 @@ export function validateCidr(raw: string): string {
 }
 
 /**
+ * `--guardian-key` (`VEILNET_GUARDIAN_KEY`): the SHA-256 of the Guardian's ML-DSA key, 64 hex
+ * digits (an optional `sha256:` prefix is accepted); returned lowercase.
+ */
+export function parseGuardianKey(raw: string): string {
+  const hex = raw.trim().replace(/^sha256:/i, "").toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(hex)) {
+    throw new CliError(
+      "usage",
+      "--guardian-key: expected the SHA-256 of the Guardian's key, 64 hex digits " +
+        "(GET /guardian/key at the Guardian shows it)",
+    );
+  }
+  return hex;
+}
+
+/**
  * The Guardian: URL from flag/env, else the saved one, else the public Guardian; its private CA
- * (`--guardian-ca`, an absolute path, checked now) likewise. A CA is kept only with its own URL:
- * a new `-g` without `--guardian-ca` does not inherit the saved CA.
+ * (`--guardian-ca`, an absolute path, checked now) and its pinned key (`--guardian-key`, else the
+ * one saved by `register`/`up`) likewise. A CA and a pin are kept only with their own URL: a new
+ * `-g` without `--guardian-ca`/`--guardian-key` inherits neither.
  */
 export function resolveGuardian(
   parsed: ParsedCommand,
-  saved?: { guardian: string; guardian_ca?: string },
+  saved?: { guardian: string; guardian_ca?: string; guardian_key_sha256?: string },
 ): GuardianEndpoint {
   const flagUrl = stringFlag(parsed, "guardian");
   const url = normalizeGuardianUrl(flagUrl ?? saved?.guardian ?? DEFAULT_GUARDIAN);
+  const sameGuardian = flagUrl === undefined ||
+    (saved !== undefined && url === normalizeGuardianUrl(saved.guardian));
   const flagCa = stringFlag(parsed, "guardian-ca");
   const caFile = flagCa !== undefined
     ? resolve(flagCa)
-    : flagUrl === undefined || (saved && url === normalizeGuardianUrl(saved.guardian))
+    : sameGuardian
     ? saved?.guardian_ca
     : undefined;
-  const endpoint: GuardianEndpoint = caFile === undefined ? { url } : { url, caFile };
+  const flagKey = stringFlag(parsed, "guardian-key");
+  const keySha256 = flagKey !== undefined
+    ? parseGuardianKey(flagKey)
+    : sameGuardian
+    ? saved?.guardian_key_sha256
+    : undefined;
+  const endpoint: GuardianEndpoint = { url };
+  if (caFile !== undefined) endpoint.caFile = caFile;
+  if (keySha256 !== undefined) endpoint.keySha256 = keySha256;
   endpointCaCerts(endpoint); // a missing or wrong file is a usage error before anything changes
   return endpoint;
 }
@@ -154,6 +181,7 @@ export function savedNodeFields(
   UpConfig,
   | "guardian"
   | "guardian_ca"
+  | "guardian_key_sha256"
   | "portal"
   | "portal_networks"
   | "rtc"
@@ -163,6 +191,7 @@ export function savedNodeFields(
   return {
     guardian: guardian.url,
     ...(guardian.caFile ? { guardian_ca: guardian.caFile } : {}),
+    ...(guardian.keySha256 ? { guardian_key_sha256: guardian.keySha256 } : {}),
     portal: engine.portal,
     ...(engine.portalNetworks ? { portal_networks: engine.portalNetworks } : {}),
     rtc: engine.rtcEngine,

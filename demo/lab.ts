@@ -247,6 +247,11 @@ export class Lab {
       sessionTtlSec?: number;
       /** Also run the Guardian's STUN service on the hub (handed out in sessions). */
       stun?: boolean;
+      /**
+       * The realm's policy: portal networks inside these are certified without an approval
+       * (default none: a portal's networks then need {@link approveSubnets}).
+       */
+      autoApprove?: string[];
     } = {},
   ): Promise<void> {
     const gdir = join(this.dir, "guardian");
@@ -302,7 +307,11 @@ export class Lab {
     await this.api("POST", "/auth/signup", { email, password }, undefined);
     const login = await this.api("POST", "/auth/login", { email, password }, undefined);
     this.userToken = String(login.access_token);
-    const realm = await this.api("POST", "/realm", { name: "lab", subnet: "100.64.0.0/24" });
+    const realm = await this.api("POST", "/realm", {
+      name: "lab",
+      subnet: "100.64.0.0/24",
+      ...(options.autoApprove ? { auto_approve: options.autoApprove } : {}),
+    });
     this.realmId = String(realm.realm_id ?? realm.id);
   }
 
@@ -343,6 +352,21 @@ export class Lab {
   /** Removes team `team` from a conflux through the Guardian API. */
   async removeTeam(confluxId: string, team: string): Promise<void> {
     await this.api("DELETE", "/conflux/team", { conflux_id: confluxId, team });
+  }
+
+  /** Approves portal networks of a conflux (they reach the running portal at once). */
+  async approveSubnets(confluxId: string, subnets: string[]): Promise<Record<string, unknown>> {
+    return await this.api("POST", "/conflux/subnets/approve", { conflux_id: confluxId, subnets });
+  }
+
+  /** Denies portal networks of a conflux (they leave its certificate at once). */
+  async denySubnets(confluxId: string, subnets: string[]): Promise<Record<string, unknown>> {
+    return await this.api("POST", "/conflux/subnets/deny", { conflux_id: confluxId, subnets });
+  }
+
+  /** What a portal asks to serve and what was decided (`GET /conflux/subnets`). */
+  async portalSubnets(confluxId: string): Promise<Record<string, unknown>> {
+    return await this.api("GET", `/conflux/subnets?conflux_id=${confluxId}`);
   }
 
   /** Config directory of node `i`. */

@@ -6,8 +6,9 @@
  * starts nats-server and a Guardian in a hub namespace,
  * creates a user, a realm, a team and registration tokens through the Guardian API, registers
  * three nodes with the CLI in `--debug` foreground mode (separate `--config-dir`s), then shows
- * ping between overlay addresses, a short iperf3 run, node0 reaching a host on node2's LAN through
- * node2 in portal mode, and `info` of node0. Everything is torn down at the end, on error, and on
+ * ping between overlay addresses, a short iperf3 run, the owner approving node2's LAN (a portal's
+ * networks need approval), node0 reaching a host on that LAN through node2 in portal mode, and
+ * `info` of node0. Everything is torn down at the end, on error, and on
  * Ctrl-C. `--verbose` echoes every process's log.
  *
  * @module
@@ -173,6 +174,17 @@ async function main(): Promise<void> {
     } catch {
       detail(`iperf3 failed: ${client.stderr.trim() || client.stdout.trim()}`);
     }
+
+    step(`Approving node${PORTAL}'s LAN ${LAN.net} (POST /conflux/subnets/approve)`);
+    const portalId = (await lab.info(PORTAL)).conflux_id;
+    const asked = await lab.portalSubnets(portalId);
+    detail(`node${PORTAL} asks to serve ${(asked.advertised as string[]).join(", ")}`);
+    const decided = await lab.approveSubnets(portalId, [LAN.net]);
+    detail(
+      `certified now: ${(decided.certified as string[]).join(", ")}; still pending: ${
+        (decided.pending as string[]).join(", ") || "none"
+      }`,
+    );
 
     step(`Portal mode: node0 reaches ${LAN.host} on node${PORTAL}'s LAN through node${PORTAL}`);
     const routed = await waitFor(async () => {

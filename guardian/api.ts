@@ -16,6 +16,7 @@ import { checkPortalSubnets } from "../core/wire/portal_subnets.ts";
 import { MLDSA_PUBLIC_KEY_LENGTH } from "../core/crypto/mldsa.ts";
 import { decodeBase64, encodeBase64 } from "../core/control/base64.ts";
 import { sealTeamKeys, type TeamKey, teamKeyToJson } from "../core/control/team_keys.ts";
+import { guardianKeyFingerprint } from "../core/control/guardian_client.ts";
 import type { Logger } from "../core/log/logger.ts";
 import {
   type Cidr,
@@ -31,8 +32,23 @@ import type { GuardianKeys } from "./keys.ts";
 import { confluxPermissions, inboxPrefix, mintUserJwt, teamsSubject } from "./nats_auth.ts";
 import { RateLimiter, type RateLimitOptions } from "./rate_limit.ts";
 import * as schema from "./schemas.ts";
-import { hashPassword, hashToken, newId, newToken, verifyPassword } from "./secrets.ts";
-import type { ConfluxRecord, GuardianStore, RealmRecord, TeamRecord, UserRecord } from "./store.ts";
+import {
+  hashPassword,
+  hashToken,
+  needsRehash,
+  newId,
+  newToken,
+  PasswordHashBusyError,
+  verifyPassword,
+} from "./secrets.ts";
+import type {
+  ConfluxRecord,
+  GuardianStore,
+  RealmRecord,
+  SubnetDecision,
+  TeamRecord,
+  UserRecord,
+} from "./store.ts";
 
 /**
  * Team invitations lapse after this long: access granted months later, to whoever holds the
@@ -173,7 +189,54 @@ function userJson(u: UserRecord) {
 }
 
 function realmJson(r: RealmRecord) {
-  return { id: r.id, name: r.name, subnet: r.subnet, created_at: r.createdAt };
+  return {
+    id: r.id,
+    name: r.name,
+    subnet: r.subnet,
+    auto_approve: r.autoApprove,
+    created_at: r.createdAt,
+  };
+}
+
+/** A portal's networks: what it asks for, what was decided, and what a certificate states. */
+interface SubnetState {
+  /** What the portal asked to serve at its last session login, in its order. */
+  advertised: string[];
+  /** Networks the owner approved (also ones not advertised yet). */
+  approved: string[];
+  /** Networks the owner denied. */
+  denied: string[];
+  /** Advertised networks without a decision and outside the realm's auto-approve policy. */
+  pending: string[];
+  /** Advertised networks that are certified: approved, or auto-approved and not denied. */
+  certified: string[];
+}
+
+/**
+ * Which of `advertised` a certificate may state: each one the owner approved (exactly that
+ * network), or — unless the owner denied it — that lies inside a network of the realm's
+ * auto-approve policy. Everything else is pending (or denied) and not certified.
+ */
+export function subnetState(
+  advertised: readonly string[],
+  decisions: readonly SubnetDecision[],
+  autoApprove: readonly string[],
+): SubnetState {
+  const approved = decisions.filter((d) => d.decision === "approved").map((d) => d.cidr);
+  const denied = decisions.filter((d) => d.decision === "denied").map((d) => d.cidr);
+  const policy = autoApprove.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
+  const certified: string[] = [];
+  const pending: string[] = [];
+  for (const text of advertised) {
+    if (approved.includes(text)) certified.push(text);
+    else if (denied.includes(text)) continue;
+    else {
+      const net = parseCidr(text);
+      if (net && policy.some((p) => cidrWithin(net, p))) certified.push(text);
+      else pending.push(text);
+    }
+  }
+  return { advertised: [...advertised], approved, denied, pending, certified };
 }
 
 function confluxJson(c: ConfluxRecord) {
@@ -209,12 +272,14 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
     conflux: new RateLimiter(config.confluxRateLimit ?? { burst: 60, perSecond: 10 }),
   };
   const guardianPublicKey = encodeBase64(keys.identity.publicKey);
-  let lastTeamsIssuedAt = 0;
+  const guardianKeySha256 = guardianKeyFingerprint(keys.identity.publicKey);
 
-  const issuedAt = (): number => {
-    lastTeamsIssuedAt = Math.max(deps.now(), lastTeamsIssuedAt + 1);
-    return lastTeamsIssuedAt;
-  };
+  /**
+   * The `issued_at` of a team-key set (session or push): the next number of a sequence kept in
+   * the database, so a Guardian restarted with its clock behind still orders its pushes after
+   * everything it handed out before (PROTOCOL.md, "Team-key updates").
+   */
+  const issuedAt = (): number => store.nextTeamKeysSequence();
 
   const requireUser = (request: Request): UserRecord => {
     const token = bearer(request);
@@ -268,10 +333,15 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
     if (t) store.rotateTeamKey(teamId, crypto.getRandomValues(new Uint8Array(32)), t.version + 1);
   };
 
-  /** Pushes the current team-key set to each conflux (after the change is committed). */
-  const push = (confluxIds: Iterable<string>): void => {
+  /**
+   * Pushes the current team-key set to each conflux (after the change is committed); those in
+   * `renew` are also asked to log in again at once (their certificate would state other portal
+   * networks now).
+   */
+  const push = (confluxIds: Iterable<string>, renew: Iterable<string> = []): void => {
     const publisher = deps.publisher;
-    for (const id of new Set(confluxIds)) {
+    const renewing = new Set(renew);
+    for (const id of new Set([...confluxIds, ...renewing])) {
       const c = store.confluxById(id);
       if (!c) continue;
       const teams = c.revokedAt === null ? teamKeys(c) : [];
@@ -279,13 +349,53 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
         log.warn("team keys not pushed: NATS not connected", { conflux_id: c.id });
         continue;
       }
+      const renewSession = renewing.has(id) && c.revokedAt === null;
       const bytes = sealTeamKeys(
-        { confluxId: c.id, realmId: c.realmId, issuedAt: issuedAt(), teams },
+        { confluxId: c.id, realmId: c.realmId, issuedAt: issuedAt(), teams, renewSession },
         keys.identity.secretKey,
         crypto.getRandomValues(new Uint8Array(32)),
       );
       publisher.publish(teamsSubject(c.realmId, c.id), bytes);
     }
+  };
+
+  /** A portal's networks as the Guardian sees them now. */
+  const portalState = (c: ConfluxRecord): SubnetState => {
+    const realm = store.realmById(c.realmId);
+    return subnetState(c.advertisedSubnets, store.subnetDecisions(c.id), realm?.autoApprove ?? []);
+  };
+
+  /** A request that only a user (the owner, the realm's owner or an admin) may make. */
+  const requireOwnerToken = (request: Request, what: string, hint?: string): UserRecord => {
+    if (bearer(request).startsWith("vnc_")) {
+      throw new HttpError(
+        403,
+        `a conflux token cannot ${what}: the owner does (user access token)` +
+          (hint ? `; ${hint}` : ""),
+      );
+    }
+    return requireUser(request);
+  };
+
+  /** Checks a list of portal networks against a realm; a 400 naming the first problem. */
+  const checkNetworks = (list: string[], realm: RealmRecord, field: string): void => {
+    const problem = checkPortalSubnets(list, realm.subnet);
+    if (problem !== null) throw new HttpError(400, `${field}: ${problem}`);
+  };
+
+  /** Approves or denies networks of a portal, and has the running portal renew at once. */
+  const decideSubnets = (decision: SubnetDecision["decision"]) => async (request: Request) => {
+    const u = requireOwnerToken(
+      request,
+      decision === "approved" ? "approve portal networks" : "deny portal networks",
+    );
+    const body = validate(schema.SubnetDecision, await readJson(request, maxBody));
+    const c = visibleConflux(u, body.conflux_id);
+    checkNetworks(body.subnets, store.realmById(c.realmId) as RealmRecord, "subnets");
+    store.decideSubnets(c.id, body.subnets, decision, u.id, deps.now());
+    push([], [c.id]);
+    log.info(`portal subnets ${decision}`, { conflux_id: c.id, subnets: body.subnets });
+    return json(200, { conflux_id: c.id, ...portalState(store.confluxById(c.id)!) });
   };
 
   /** Revokes a conflux, rotates the keys of its teams, returns the confluxes to notify. */
@@ -347,6 +457,15 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
           u?.passwordHash ?? await dummyPasswordHash(),
         );
         if (!u || !ok) throw new HttpError(401, "invalid email or password");
+        if (needsRehash(u.passwordHash)) {
+          // Made with weaker scrypt parameters: store a hash with the current ones.
+          try {
+            store.updatePasswordHash(u.id, await hashPassword(body.password));
+            log.info("password re-hashed with stronger parameters", { user_id: u.id });
+          } catch (err) {
+            log.warn("password not re-hashed", { user_id: u.id, error: (err as Error).name });
+          }
+        }
         const token = newToken("user");
         const now = deps.now();
         store.insertAccessToken(hashToken(token), u.id, now + accessTtl, now);
@@ -356,6 +475,22 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
           expires_at: now + accessTtl,
         });
       },
+    },
+    {
+      method: "POST",
+      path: "/auth/logout",
+      run: (request) => {
+        const token = bearer(request);
+        requireUser(request);
+        store.deleteAccessToken(hashToken(token));
+        return Promise.resolve(json(200, { logged_out: true }));
+      },
+    },
+    {
+      method: "GET",
+      path: "/guardian/key",
+      run: () =>
+        Promise.resolve(json(200, { public_key: guardianPublicKey, sha256: guardianKeySha256 })),
     },
     {
       method: "GET",
@@ -374,6 +509,9 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
           throw new HttpError(400, `subnet: must lie inside ${formatCidr(supernet)}`);
         }
         if (subnet.prefix > 30) throw new HttpError(400, "subnet: prefix must be /30 or shorter");
+        const autoApprove = body.auto_approve ?? [];
+        const problem = checkPortalSubnets(autoApprove, formatCidr(subnet));
+        if (problem !== null) throw new HttpError(400, `auto_approve: ${problem}`);
         const r: RealmRecord = {
           id: newId("r"),
           name: body.name,
@@ -381,10 +519,26 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
           ownerId: u.id,
           createdAt: deps.now(),
           deletedAt: null,
+          autoApprove,
         };
         store.insertRealm(r);
         log.info("realm created", { realm_id: r.id, subnet: r.subnet });
         return json(201, realmJson(r));
+      },
+    },
+    {
+      method: "POST",
+      path: "/realm/policy",
+      run: async (request) => {
+        const u = requireOwnerToken(request, "change a realm's policy");
+        const body = validate(schema.RealmPolicy, await readJson(request, maxBody));
+        const r = ownedRealm(u, body.realm_id);
+        checkNetworks(body.auto_approve, r, "auto_approve");
+        store.setRealmAutoApprove(r.id, body.auto_approve);
+        // Portals of the realm renew at once: their certificates may state more or less now.
+        push([], store.listConfluxes(r.id).filter((c) => c.portal).map((c) => c.id));
+        log.info("realm policy changed", { realm_id: r.id, auto_approve: body.auto_approve });
+        return json(200, realmJson(store.realmById(r.id)!));
       },
     },
     {
@@ -500,6 +654,7 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
             createdAt: now,
             revokedAt: null,
             lastLoginAt: null,
+            advertisedSubnets: [],
           };
           store.insertConflux(c);
           store.markRegistrationTokenUsed(t.id, c.id, now);
@@ -522,6 +677,8 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
           realm_id: result.c.realmId,
           overlay_ip: result.c.overlayIp,
           ignored_teams: result.ignored,
+          // What `register` pins (saved beside the token): later sessions must carry this key.
+          guardian_public_key: guardianPublicKey,
         });
       },
     },
@@ -537,6 +694,34 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
         return Promise.resolve(json(200, { unregistered: true, conflux_id: c.id }));
       },
     },
+    {
+      method: "DELETE",
+      path: "/conflux",
+      run: (request, url) => {
+        const u = requireOwnerToken(
+          request,
+          "remove a conflux",
+          "a conflux unregisters itself with DELETE /conflux/unregister",
+        );
+        const c = visibleConflux(u, queryParam(url, "conflux_id"));
+        const notify = store.transaction(() => revokeAndRotate(c, deps.now()));
+        push(notify);
+        deps.revoker?.push();
+        log.info("conflux removed by a user", { conflux_id: c.id, user_id: u.id });
+        return Promise.resolve(json(200, { removed: true, conflux_id: c.id }));
+      },
+    },
+    {
+      method: "GET",
+      path: "/conflux/subnets",
+      run: (request, url) => {
+        const u = requireOwnerToken(request, "read a portal's approvals");
+        const c = visibleConflux(u, queryParam(url, "conflux_id"));
+        return Promise.resolve(json(200, { conflux_id: c.id, ...portalState(c) }));
+      },
+    },
+    { method: "POST", path: "/conflux/subnets/approve", run: decideSubnets("approved") },
+    { method: "POST", path: "/conflux/subnets/deny", run: decideSubnets("denied") },
     {
       method: "GET",
       path: "/conflux/list",
@@ -586,6 +771,8 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
         const realm = store.realmById(c.realmId) as RealmRecord;
         const problem = checkPortalSubnets(subnets, realm.subnet);
         if (problem !== null) throw new HttpError(400, `subnets: ${problem}`);
+        // The certificate states only what the owner approved (or the realm's policy allows).
+        const state = subnetState(subnets, store.subnetDecisions(c.id), realm.autoApprove);
         const now = deps.now();
         // JWT `exp` has second resolution: round up so a session lasts at least the TTL.
         const expiresAtSec = Math.ceil(now / 1000) + ttlSec;
@@ -607,15 +794,21 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
             expiresAt,
             tag: c.tag,
             portal,
-            subnets,
+            subnets: state.certified,
           },
           keys.identity.secretKey,
           crypto.getRandomValues(new Uint8Array(32)),
         );
-        store.recordLogin(c.id, portal, now);
+        store.recordLogin(c.id, portal, now, subnets);
         store.recordNatsUser(body.nkey, c.id, expiresAt, now);
         const teamsIssuedAt = issuedAt();
         log.info("session issued", { conflux_id: c.id, expires_at: expiresAt });
+        if (state.pending.length > 0) {
+          log.info("portal networks await approval", {
+            conflux_id: c.id,
+            pending: state.pending,
+          });
+        }
         return json(200, {
           conflux_id: c.id,
           realm_id: c.realmId,
@@ -623,7 +816,9 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
           overlay_ip: c.overlayIp,
           tag: c.tag,
           portal,
-          subnets,
+          subnets: state.certified,
+          subnets_pending: state.pending,
+          subnets_denied: subnets.filter((s) => state.denied.includes(s)),
           certificate: encodeBase64(certificate),
           guardian_public_key: guardianPublicKey,
           nats_jwt: natsJwt,
@@ -783,6 +978,9 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
       method: "POST",
       path: "/conflux/team",
       run: async (request) => {
+        // Adding a team is the owner's decision: a stolen conflux token must not collect the
+        // keys of every team its owner belongs to. (Removing and listing stay open to it.)
+        requireOwnerToken(request, "add teams", "it may list and remove its own");
         const token = bearer(request);
         const body = validate(schema.ConfluxTeam, await readJson(request, maxBody));
         const c = confluxForTeamChange(token, body.conflux_id, request);
@@ -878,6 +1076,8 @@ export function createGuardianApi(deps: ApiDeps, config: ApiConfig): GuardianHan
         } catch (err) {
           if (err instanceof HttpError) {
             response = json(err.status, { error: err.message });
+          } else if (err instanceof PasswordHashBusyError) {
+            response = json(503, { error: "too many password checks in progress, retry shortly" });
           } else {
             // Internal detail goes to the log only (name and message, no stack, no body).
             const e = err instanceof Error ? err : new Error(String(err));

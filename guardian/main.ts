@@ -28,6 +28,7 @@ import { consoleLogger, type LogLevel } from "../core/log/logger.ts";
 import { initGuardian, parseHostPort, parseTopology } from "./init.ts";
 import { KeyFileError } from "./keys.ts";
 import { PemFileError, readPemFile } from "../core/control/pem_file.ts";
+import { insecureTransportWarning, isLoopbackHost } from "../core/control/guardian_client.ts";
 import { TopologyError } from "./nats_config.ts";
 import { type GuardianServer, startGuardianServer } from "./server.ts";
 import { startStunServer, type StunServer } from "./stun_server.ts";
@@ -97,6 +98,33 @@ function hostPort(
 /** Whether `host` is a wildcard bind address, which no conflux could send packets to. */
 function isWildcard(host: string): boolean {
   return host === "0.0.0.0" || (host.includes(":") && /^[0:]+$/.test(host));
+}
+
+/**
+ * Says once, loudly, when the API is served without TLS on an address other than loopback, or
+ * when the Master is reached over plain nats:// off this machine: tokens, passwords and session
+ * credentials would then cross the network in clear.
+ */
+export function warnPlainTransport(
+  log: { warn(message: string, fields?: Record<string, unknown>): void },
+  o: { listenHost: string; tls: boolean; natsUrls: string[] },
+): void {
+  if (!o.tls && !isLoopbackHost(o.listenHost)) {
+    log.warn(
+      "WARNING: serving the API over plain HTTP on a non-loopback address: passwords, tokens " +
+        "and sessions cross the network unencrypted; pass --tls-cert/--tls-key",
+      { listen: o.listenHost },
+    );
+  }
+  for (const url of o.natsUrls) {
+    if (insecureTransportWarning(url) !== null) {
+      log.warn(
+        "WARNING: the Master is reached over plain nats:// on a non-loopback address: the " +
+          "control channel crosses the network unencrypted; use TLS (init --nats-tls-cert)",
+        { nats: url },
+      );
+    }
+  }
 }
 
 /** `stun:HOST:PORT`, IPv6 in brackets as RFC 7064 URIs want. */
@@ -218,6 +246,7 @@ async function serve(args: string[]): Promise<void> {
     listen = parseHostPort(values.listen);
   }
   const log = consoleLogger(level, "guardian: ");
+  warnPlainTransport(log, { listenHost: listen.host, tls: tls !== undefined, natsUrls });
   // STUN first: with port 0 its real port must be known before sessions can hand it out.
   let stun: StunServer | null = null;
   let iceServers = ice;

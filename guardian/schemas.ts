@@ -17,8 +17,18 @@ const token = z.string().min(1).max(256);
 /** `POST /auth/signup` and `POST /auth/login`. */
 export const Credentials = z.object({ email, password });
 
-/** `POST /realm`. */
-export const CreateRealm = z.object({ name, subnet: z.string().min(9).max(18) });
+/** A list of portal networks (canonical IPv4 CIDR, checked further by checkPortalSubnets). */
+const subnetList = z.array(z.string().max(64)).max(32);
+
+/** `POST /realm`; `auto_approve` is the realm's policy for portal networks. */
+export const CreateRealm = z.object({
+  name,
+  subnet: z.string().min(9).max(18),
+  auto_approve: subnetList.optional(),
+});
+
+/** `POST /realm/policy`: replaces the realm's auto-approved portal networks. */
+export const RealmPolicy = z.object({ realm_id: id, auto_approve: subnetList });
 
 /** `POST /auth/create/registration-token`; `expires_after` is in days (fractions allowed). */
 export const CreateRegistrationToken = z.object({
@@ -41,9 +51,15 @@ export const SessionLogin = z.object({
   mldsa_public_key: z.base64().max(4096),
   nkey: z.string().regex(/^U[A-Z2-7]{55}$/, "expected a public user nkey"),
   portal: z.boolean().optional(),
-  /** IPv4 networks the portal serves (only with `portal: true`); checked by checkPortalSubnets. */
-  subnets: z.array(z.string().max(64)).max(32).optional(),
+  /**
+   * IPv4 networks the portal asks to serve (only with `portal: true`); checked by
+   * checkPortalSubnets. Only those the owner approved are certified.
+   */
+  subnets: subnetList.optional(),
 });
+
+/** `POST /conflux/subnets/approve` and `/deny`: one to 32 networks of one portal. */
+export const SubnetDecision = z.object({ conflux_id: id, subnets: subnetList.min(1) });
 
 /** `POST /org/team`. */
 export const CreateTeam = z.object({ name });

@@ -13,6 +13,7 @@ import type {
   NatsRevocation,
   RealmRecord,
   RegistrationTokenRecord,
+  SubnetDecision,
   TeamRecord,
   TeamRole,
   UserRecord,
@@ -65,12 +66,37 @@ const MIGRATIONS: string[] = [
     expires_at INTEGER NOT NULL, revoked_at INTEGER, PRIMARY KEY (nkey, conflux_id));
   CREATE INDEX nats_users_conflux ON nats_users(conflux_id);
   `,
+  // Trust (issue 19): portal networks need the owner's approval (or the realm's auto-approve
+  // policy), and team-key pushes are ordered by a sequence kept here rather than by the clock.
+  // The sequence starts at the current time in ms, above every issued_at the clock-based scheme
+  // handed out before, so running confluxes accept the next push after an upgrade.
+  `
+  ALTER TABLE realms ADD COLUMN auto_approve TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE confluxes ADD COLUMN advertised_subnets TEXT NOT NULL DEFAULT '[]';
+  CREATE TABLE subnet_decisions (
+    conflux_id TEXT NOT NULL REFERENCES confluxes(id), cidr TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('approved', 'denied')),
+    decided_at INTEGER NOT NULL, decided_by TEXT NOT NULL, PRIMARY KEY (conflux_id, cidr));
+  CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+  INSERT INTO sequences (name, value)
+    VALUES ('team_keys', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+  `,
 ];
 
 type Row = Record<string, SQLInputValue>;
 
 function num(v: SQLInputValue): number {
   return Number(v);
+}
+
+/** A JSON list of strings kept in a TEXT column; a damaged value reads as empty. */
+function strings(v: SQLInputValue): string[] {
+  try {
+    const parsed = JSON.parse(String(v ?? "[]"));
+    return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
 }
 
 function optNum(v: SQLInputValue): number | null {
@@ -95,6 +121,7 @@ function realm(r: Row): RealmRecord {
     ownerId: String(r.owner_id),
     createdAt: num(r.created_at),
     deletedAt: optNum(r.deleted_at),
+    autoApprove: strings(r.auto_approve),
   };
 }
 
@@ -125,6 +152,7 @@ function conflux(r: Row): ConfluxRecord {
     createdAt: num(r.created_at),
     revokedAt: optNum(r.revoked_at),
     lastLoginAt: optNum(r.last_login_at),
+    advertisedSubnets: strings(r.advertised_subnets),
   };
 }
 
@@ -281,16 +309,30 @@ export class SqliteStore implements GuardianStore {
     return r ? user(r) : null;
   }
 
+  deleteAccessToken(hash: string): boolean {
+    return this.#run("DELETE FROM access_tokens WHERE token_hash = ?", hash) === 1;
+  }
+
+  updatePasswordHash(userId: string, passwordHash: string): void {
+    this.#run("UPDATE users SET password_hash = ? WHERE id = ?", passwordHash, userId);
+  }
+
   insertRealm(r: RealmRecord): void {
     this.#run(
-      "INSERT INTO realms (id, name, subnet, owner_id, created_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO realms (id, name, subnet, owner_id, created_at, deleted_at, auto_approve) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
       r.id,
       r.name,
       r.subnet,
       r.ownerId,
       r.createdAt,
       r.deletedAt,
+      JSON.stringify(r.autoApprove),
     );
+  }
+
+  setRealmAutoApprove(id: string, autoApprove: string[]): void {
+    this.#run("UPDATE realms SET auto_approve = ? WHERE id = ?", JSON.stringify(autoApprove), id);
   }
 
   realmById(id: string): RealmRecord | null {
@@ -390,7 +432,8 @@ export class SqliteStore implements GuardianStore {
   insertConflux(c: ConfluxRecord): void {
     this.#run(
       "INSERT INTO confluxes (id, realm_id, owner_id, tag, token_hash, overlay_ip, portal, " +
-        "created_at, revoked_at, last_login_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, revoked_at, last_login_at, advertised_subnets) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       c.id,
       c.realmId,
       c.ownerId,
@@ -401,6 +444,7 @@ export class SqliteStore implements GuardianStore {
       c.createdAt,
       c.revokedAt,
       c.lastLoginAt,
+      JSON.stringify(c.advertisedSubnets),
     );
   }
 
@@ -455,13 +499,58 @@ export class SqliteStore implements GuardianStore {
     ).map((r) => ({ nkey: String(r.nkey), revokedAt: num(r.revoked_at) }));
   }
 
-  recordLogin(id: string, portal: boolean, now: number): void {
+  recordLogin(id: string, portal: boolean, now: number, advertisedSubnets: string[]): void {
     this.#run(
-      "UPDATE confluxes SET last_login_at = ?, portal = ? WHERE id = ?",
+      "UPDATE confluxes SET last_login_at = ?, portal = ?, advertised_subnets = ? WHERE id = ?",
       now,
       portal ? 1 : 0,
+      JSON.stringify(advertisedSubnets),
       id,
     );
+  }
+
+  subnetDecisions(confluxId: string): SubnetDecision[] {
+    return this.#all(
+      "SELECT * FROM subnet_decisions WHERE conflux_id = ? ORDER BY cidr",
+      confluxId,
+    ).map((r) => ({
+      cidr: String(r.cidr),
+      decision: String(r.decision) as SubnetDecision["decision"],
+      decidedAt: num(r.decided_at),
+      decidedBy: String(r.decided_by),
+    }));
+  }
+
+  decideSubnets(
+    confluxId: string,
+    cidrs: string[],
+    decision: SubnetDecision["decision"],
+    by: string,
+    now: number,
+  ): void {
+    this.transaction(() => {
+      for (const cidr of cidrs) {
+        this.#run(
+          "INSERT INTO subnet_decisions (conflux_id, cidr, decision, decided_at, decided_by) " +
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (conflux_id, cidr) DO UPDATE SET " +
+            "decision = excluded.decision, decided_at = excluded.decided_at, " +
+            "decided_by = excluded.decided_by",
+          confluxId,
+          cidr,
+          decision,
+          now,
+          by,
+        );
+      }
+    });
+  }
+
+  nextTeamKeysSequence(): number {
+    const r = this.#get(
+      "UPDATE sequences SET value = value + 1 WHERE name = 'team_keys' RETURNING value",
+    );
+    if (!r) throw new Error("team_keys sequence missing from the database");
+    return num(r.value);
   }
 
   insertTeam(t: TeamRecord): void {

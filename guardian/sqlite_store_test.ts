@@ -18,12 +18,12 @@ const user = { id: "u1", email: "a@b.test", passwordHash: "h", isAdmin: true, cr
 
 Deno.test("SqliteStore migrates once, reopens, and is in WAL mode", async () => {
   await withStore(async (store, path) => {
-    assert.equal(store.schemaVersion, 2);
+    assert.equal(store.schemaVersion, 3);
     store.insertUser(user);
     store.close();
     const again = new SqliteStore(path);
     try {
-      assert.equal(again.schemaVersion, 2);
+      assert.equal(again.schemaVersion, 3);
       assert.equal(again.userByEmail("A@B.TEST")?.id, "u1", "email lookup ignores case");
       assert.ok((await Deno.stat(`${path}-wal`)).isFile, "WAL journal");
     } finally {
@@ -45,6 +45,7 @@ Deno.test("SqliteStore.transaction rolls back every write when the callback thro
           ownerId: "u1",
           createdAt: 2,
           deletedAt: null,
+          autoApprove: [],
         });
         assert.equal(store.leaseAddress("r1", 1, "c1"), true);
         throw new Error("abort");
@@ -68,6 +69,7 @@ Deno.test("SqliteStore: leases are unique per realm and never released", async (
       ownerId: "u1",
       createdAt: 2,
       deletedAt: null,
+      autoApprove: [],
     });
     store.deleteRealm("r1", 3);
     assert.deepEqual([...store.leasedAddresses("r1")], [10]);
@@ -85,6 +87,7 @@ Deno.test("SqliteStore: session user keys of a revoked conflux are listed until 
       ownerId: "u1",
       createdAt: 1,
       deletedAt: null,
+      autoApprove: [],
     };
     store.insertRealm(realm);
     const conflux = (id: string) => ({
@@ -98,6 +101,7 @@ Deno.test("SqliteStore: session user keys of a revoked conflux are listed until 
       createdAt: 1,
       revokedAt: null,
       lastLoginAt: null,
+      advertisedSubnets: [],
     });
     store.insertConflux(conflux("c1"));
     store.insertConflux(conflux("c2"));
@@ -119,5 +123,69 @@ Deno.test("SqliteStore: session user keys of a revoked conflux are listed until 
     assert.deepEqual(store.natsRevocations(25_000).map((r) => r.nkey), ["UA"]);
     store.recordNatsUser("UD", "c1", 40_000, 35_000);
     assert.deepEqual(store.natsRevocations(0), [], "expired rows are gone");
+  });
+});
+
+Deno.test("SqliteStore: the team-key sequence only grows, across reopening, whatever the clock", async () => {
+  await withStore((store, path) => {
+    const first = store.nextTeamKeysSequence();
+    // Seeded from the clock at creation (above what the old clock-based scheme handed out).
+    assert.ok(first > Date.now() - 60_000, String(first));
+    const second = store.nextTeamKeysSequence();
+    assert.equal(second, first + 1);
+    store.close();
+    const again = new SqliteStore(path);
+    try {
+      assert.equal(again.nextTeamKeysSequence(), second + 1, "kept in the database");
+    } finally {
+      again.close();
+    }
+  });
+});
+
+Deno.test("SqliteStore: portal decisions, advertised networks and the realm policy", async () => {
+  await withStore((store) => {
+    store.insertUser(user);
+    store.insertRealm({
+      id: "r1",
+      name: "x",
+      subnet: "100.64.0.0/24",
+      ownerId: "u1",
+      createdAt: 1,
+      deletedAt: null,
+      autoApprove: ["10.0.0.0/8"],
+    });
+    assert.deepEqual(store.realmById("r1")?.autoApprove, ["10.0.0.0/8"]);
+    store.setRealmAutoApprove("r1", []);
+    assert.deepEqual(store.realmById("r1")?.autoApprove, []);
+    store.insertConflux({
+      id: "c1",
+      realmId: "r1",
+      ownerId: "u1",
+      tag: "p",
+      tokenHash: "hash-c1",
+      overlayIp: "100.64.0.2",
+      portal: false,
+      createdAt: 1,
+      revokedAt: null,
+      lastLoginAt: null,
+      advertisedSubnets: [],
+    });
+    store.recordLogin("c1", true, 5, ["192.0.2.0/24", "10.1.0.0/16"]);
+    assert.deepEqual(store.confluxById("c1")?.advertisedSubnets, ["192.0.2.0/24", "10.1.0.0/16"]);
+    store.decideSubnets("c1", ["192.0.2.0/24", "10.1.0.0/16"], "approved", "u1", 6);
+    store.decideSubnets("c1", ["10.1.0.0/16"], "denied", "u1", 7);
+    assert.deepEqual(store.subnetDecisions("c1"), [
+      { cidr: "10.1.0.0/16", decision: "denied", decidedAt: 7, decidedBy: "u1" },
+      { cidr: "192.0.2.0/24", decision: "approved", decidedAt: 6, decidedBy: "u1" },
+    ]);
+    // Logout deletes the access token.
+    store.insertAccessToken("th", "u1", 100, 1);
+    assert.equal(store.userByAccessToken("th", 2)?.id, "u1");
+    assert.equal(store.deleteAccessToken("th"), true);
+    assert.equal(store.userByAccessToken("th", 2), null);
+    assert.equal(store.deleteAccessToken("th"), false);
+    store.updatePasswordHash("u1", "scrypt$new");
+    assert.equal(store.userById("u1")?.passwordHash, "scrypt$new");
   });
 });

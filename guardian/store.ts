@@ -36,6 +36,11 @@ export interface RealmRecord {
   createdAt: number;
   /** Deletion time (ms), or null while live. */
   deletedAt: number | null;
+  /**
+   * Realm policy: portal networks (canonical IPv4 CIDR) approved in advance; an advertised
+   * network inside one of them is certified unless it was denied for that portal.
+   */
+  autoApprove: string[];
 }
 
 /** A registration token (only its hash is kept). */
@@ -84,6 +89,20 @@ export interface ConfluxRecord {
   revokedAt: number | null;
   /** Last session login (ms), or null. */
   lastLoginAt: number | null;
+  /** The networks the portal asked to serve at its last session login (in its order). */
+  advertisedSubnets: string[];
+}
+
+/** The owner's decision about one network a portal may serve. */
+export interface SubnetDecision {
+  /** Canonical IPv4 CIDR. */
+  cidr: string;
+  /** Approved (certified when advertised) or denied (never certified, not even by policy). */
+  decision: "approved" | "denied";
+  /** When it was decided (ms). */
+  decidedAt: number;
+  /** User who decided. */
+  decidedBy: string;
 }
 
 /** A team with its current key. */
@@ -145,6 +164,10 @@ export interface GuardianStore {
   insertAccessToken(hash: string, userId: string, expiresAt: number, createdAt: number): void;
   /** The user owning an unexpired access token with `hash`, or null. */
   userByAccessToken(hash: string, now: number): UserRecord | null;
+  /** Deletes the access token with `hash` (logout); returns whether it existed. */
+  deleteAccessToken(hash: string): boolean;
+  /** Replaces a user's password hash (re-hash with stronger parameters at login). */
+  updatePasswordHash(userId: string, passwordHash: string): void;
 
   /** Inserts a realm. */
   insertRealm(realm: RealmRecord): void;
@@ -154,6 +177,8 @@ export interface GuardianStore {
   listRealms(ownerId: string | null): RealmRecord[];
   /** Marks a realm deleted and revokes its confluxes and registration tokens. */
   deleteRealm(id: string, now: number): void;
+  /** Replaces a realm's auto-approve policy. */
+  setRealmAutoApprove(id: string, autoApprove: string[]): void;
 
   /** Inserts a registration token. */
   insertRegistrationToken(token: RegistrationTokenRecord): void;
@@ -183,8 +208,23 @@ export interface GuardianStore {
   listConfluxes(realmId: string): ConfluxRecord[];
   /** Revokes a conflux (its token stops working) and removes it from all teams. */
   revokeConflux(id: string, now: number): void;
-  /** Records a session login. */
-  recordLogin(id: string, portal: boolean, now: number): void;
+  /** Records a session login: portal mode and the networks it advertised (`[]` if none). */
+  recordLogin(id: string, portal: boolean, now: number, advertisedSubnets: string[]): void;
+  /** The owner's decisions about a portal's networks, ordered by CIDR. */
+  subnetDecisions(confluxId: string): SubnetDecision[];
+  /** Records `decision` for each of `cidrs` (replacing an earlier decision about the same CIDR). */
+  decideSubnets(
+    confluxId: string,
+    cidrs: string[],
+    decision: SubnetDecision["decision"],
+    by: string,
+    now: number,
+  ): void;
+  /**
+   * The next number of the team-key sequence: strictly greater than every number returned before
+   * by this database, whatever the clock says (it orders pushed team-key sets, PROTOCOL.md).
+   */
+  nextTeamKeysSequence(): number;
   /**
    * Records the NATS user key of a session until its JWT expires (ms), forgetting expired ones.
    * Kept per conflux: a key another conflux states as well is revoked with either.

@@ -8,6 +8,12 @@
  * message (at most 2 × the 20-byte minimum request plus {@link RESPONSE_OVERHEAD}), and each
  * source IP address gets a token bucket. Everything else is dropped without a word.
  *
+ * It also answers on a second port of the same address (by default the next one: 3478 and
+ * 3479), and every answer names the other port in OTHER-ADDRESS (RFC 5780). A client that asks
+ * both from one socket learns whether its NAT maps both destinations to the same public port
+ * (endpoint-independent mapping: hole punching works) or not (a symmetric NAT):
+ * `veilnet-conflux netcheck` does exactly that. Both ports share the rate limit.
+ *
  * ```ts
  * const stun = await startStunServer({ hostname: "127.0.0.1", port: 0, log });
  * console.log(stun.url); // stun:127.0.0.1:41234
@@ -66,6 +72,12 @@ export interface StunServerOptions {
   maxSources?: number;
   /** Clock in ms; default `Date.now`. Tests move it to refill buckets. */
   now?: () => number;
+  /**
+   * The second UDP port, named in OTHER-ADDRESS. Default: `port + 1` (a free one when `port` is
+   * 0), and none when that one is taken or `port` is 65535; `null`: none. A port given here
+   * that cannot be bound fails the start.
+   */
+  alternatePort?: number | null;
 }
 
 /** Counters of a running server. */
@@ -84,13 +96,18 @@ export interface StunServer {
   addr: { hostname: string; port: number };
   /** `stun:HOST:PORT` of the bound address (IPv6 in brackets). */
   url: string;
+  /** The second port's address (see {@link StunServerOptions.alternatePort}), or null. */
+  alternate: { hostname: string; port: number } | null;
   /** Counters since start. */
   stats(): StunServerStats;
-  /** Stops listening and releases the socket; resolves once it is closed. Idempotent. */
+  /** Stops listening and releases both sockets; resolves once they are closed. Idempotent. */
   close(): Promise<void>;
 }
 
-/** Binds a UDP socket on `hostname:port` and answers Binding requests until closed. */
+/**
+ * Binds a UDP socket on `hostname:port` (and one on the second port, see
+ * {@link StunServerOptions.alternatePort}) and answers Binding requests until closed.
+ */
 export async function startStunServer(options: StunServerOptions): Promise<StunServer> {
   const { log } = options;
   const limiter = new RateLimiter({
@@ -101,12 +118,88 @@ export async function startStunServer(options: StunServerOptions): Promise<StunS
   const now = options.now ?? Date.now;
   const counters: StunServerStats = { answered: 0, dropped: 0, limited: 0 };
   const hostname = options.hostname.replace(/^\[|\]$/g, "");
-  const socket = dgram.createSocket({ type: hostname.includes(":") ? "udp6" : "udp4" });
+  const primary = await bindUdp(hostname, options.port, log);
+  const addr = { hostname: primary.address().address, port: primary.address().port };
+  let second: dgram.Socket | null = null;
+  const wanted = options.alternatePort;
+  if (wanted !== null) {
+    const port = wanted ?? (options.port === 0 ? 0 : addr.port + 1);
+    if (port <= 65535) {
+      try {
+        second = await bindUdp(hostname, port, log);
+      } catch (err) {
+        if (wanted !== undefined) {
+          primary.close();
+          throw err;
+        }
+        log.warn("stun: no second port, NAT behaviour cannot be told by clients", {
+          port,
+          error: (err as Error).message,
+        });
+      }
+    }
+  }
+  const alternate = second
+    ? { hostname: second.address().address, port: second.address().port }
+    : null;
 
+  const drop = (reason: string, from: dgram.RemoteInfo) => {
+    counters.dropped++;
+    log.debug("stun datagram dropped", { reason, from: from.address, port: from.port });
+  };
+
+  /** Serves `socket`, naming `other` (the other socket's address) in each answer. */
+  const serve = (socket: dgram.Socket, other: { hostname: string; port: number } | null) => {
+    socket.on("message", (data: Uint8Array, from: dgram.RemoteInfo) => {
+      // Nothing a peer sends may escape this handler: that would end the Guardian.
+      try {
+        const response = answer(data, from, other);
+        if (typeof response === "string") return drop(response, from);
+        if (!limiter.take(limitKey(from.address), now())) {
+          counters.limited++;
+          return drop("rate limited", from);
+        }
+        counters.answered++;
+        socket.send(response, from.port, from.address, (err) => {
+          if (err) log.debug("stun send failed", { to: from.address, error: err.message });
+        });
+      } catch (err) {
+        drop(`internal: ${(err as Error).message}`, from);
+      }
+    });
+  };
+  serve(primary, alternate);
+  if (second) serve(second, addr);
+
+  const url = `stun:${
+    addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
+  }:${addr.port}`;
+  log.info("stun server listening", { url, alternate_port: alternate?.port ?? null });
+
+  let closing: Promise<void> | null = null;
+  return {
+    addr,
+    url,
+    alternate,
+    stats: () => ({ ...counters }),
+    close() {
+      closing ??= Promise.all(
+        [primary, second].map((socket) =>
+          socket && new Promise<void>((resolve) => socket.close(() => resolve()))
+        ),
+      ).then(() => log.info("stun server stopped", { url, ...counters }));
+      return closing;
+    },
+  };
+}
+
+/** A UDP socket bound to `hostname:port`; rejects (leaving nothing open) when it cannot bind. */
+async function bindUdp(hostname: string, port: number, log: Logger): Promise<dgram.Socket> {
+  const socket = dgram.createSocket({ type: hostname.includes(":") ? "udp6" : "udp4" });
   await new Promise<void>((resolve, reject) => {
     const failed = (err: Error) => reject(err);
     socket.once("error", failed);
-    socket.bind(options.port, hostname, () => {
+    socket.bind(port, hostname, () => {
       socket.off("error", failed);
       resolve();
     });
@@ -117,53 +210,18 @@ export async function startStunServer(options: StunServerOptions): Promise<StunS
   // After binding, a socket error (e.g. ICMP-reported unreachable on some systems) is no reason
   // to stop serving everyone else.
   socket.on("error", (err) => log.warn("stun socket error", { error: err.message }));
-
-  const drop = (reason: string, from: dgram.RemoteInfo) => {
-    counters.dropped++;
-    log.debug("stun datagram dropped", { reason, from: from.address, port: from.port });
-  };
-
-  socket.on("message", (data: Uint8Array, from: dgram.RemoteInfo) => {
-    // Nothing a peer sends may escape this handler: that would end the Guardian.
-    try {
-      const response = answer(data, from);
-      if (typeof response === "string") return drop(response, from);
-      if (!limiter.take(limitKey(from.address), now())) {
-        counters.limited++;
-        return drop("rate limited", from);
-      }
-      counters.answered++;
-      socket.send(response, from.port, from.address, (err) => {
-        if (err) log.debug("stun send failed", { to: from.address, error: err.message });
-      });
-    } catch (err) {
-      drop(`internal: ${(err as Error).message}`, from);
-    }
-  });
-
-  const bound = socket.address();
-  const addr = { hostname: bound.address, port: bound.port };
-  const url = `stun:${
-    addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
-  }:${addr.port}`;
-  log.info("stun server listening", { url });
-
-  let closing: Promise<void> | null = null;
-  return {
-    addr,
-    url,
-    stats: () => ({ ...counters }),
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        socket.close(() => resolve());
-      }).then(() => log.info("stun server stopped", { url, ...counters }));
-      return closing;
-    },
-  };
+  return socket;
 }
 
-/** The response to send for `data` from `from`, or why there is none. */
-function answer(data: Uint8Array, from: dgram.RemoteInfo): Uint8Array | string {
+/**
+ * The response to send for `data` from `from`, or why there is none. `other` is the server's
+ * other port, named in OTHER-ADDRESS when the answer stays a poor amplifier.
+ */
+function answer(
+  data: Uint8Array,
+  from: dgram.RemoteInfo,
+  other: { hostname: string; port: number } | null,
+): Uint8Array | string {
   if (data.length > MAX_REQUEST_BYTES) return "too large";
   if (from.port === 0) return "source port 0";
   let msg: StunMessage;
@@ -179,13 +237,43 @@ function answer(data: Uint8Array, from: dgram.RemoteInfo): Uint8Array | string {
   if (msg.attributes.some((a) => a.type === ATTR_FINGERPRINT) && !fingerprintOk(data)) {
     return "bad fingerprint";
   }
-  const response = encodeBindingSuccess(msg.transactionId, reflexive(from), {
-    software: SOFTWARE,
-    fingerprint: true,
-  });
-  // Never a better amplifier than 2×: a safety net should the response ever grow.
-  if (response.length > 2 * data.length + RESPONSE_OVERHEAD) return "response too large";
-  return response;
+  const mapped = reflexive(from);
+  const otherAddress = other ? otherAddressFor(other, mapped.family) : undefined;
+  // Never a better amplifier than 2×: an IPv6 answer with OTHER-ADDRESS to a minimal request
+  // fits only without SOFTWARE, and one that still does not fit goes without OTHER-ADDRESS.
+  const limit = 2 * data.length + RESPONSE_OVERHEAD;
+  const shapes = [
+    { software: SOFTWARE, otherAddress },
+    { software: undefined, otherAddress },
+    { software: SOFTWARE, otherAddress: undefined },
+  ];
+  for (const shape of shapes) {
+    const response = encodeBindingSuccess(msg.transactionId, mapped, {
+      ...shape,
+      fingerprint: true,
+    });
+    if (response.length <= limit) return response;
+  }
+  return "response too large";
+}
+
+/**
+ * OTHER-ADDRESS for a client of `family`: the other socket's address when it is a specific one
+ * of that family, else the unspecified address (a wildcard bind names no address; the client
+ * then uses the address it reached us at, with this port).
+ */
+function otherAddressFor(
+  other: { hostname: string; port: number },
+  family: 4 | 6,
+): MappedAddress {
+  const v6 = other.hostname.includes(":");
+  const specific = !/^(0\.0\.0\.0|[0:]+)$/.test(other.hostname);
+  const address = specific && v6 === (family === 6)
+    ? other.hostname
+    : family === 6
+    ? "::"
+    : "0.0.0.0";
+  return { address, port: other.port, family };
 }
 
 /**

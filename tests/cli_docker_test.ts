@@ -1,8 +1,10 @@
 /**
- * Dockerfile and docker-compose.yml: there is no Docker engine here, so this checks what can be
- * checked without one — the compose file matches the seed (privileged, host network, env file),
- * the image's entrypoint is `run` in the foreground, every file the image copies exists, and the
- * entrypoint command configured only by the seed's `.env` file runs the node with those settings.
+ * Dockerfile, docker-compose.yml, .env.example and container/veilnet-conflux without building
+ * anything (tests/container_test.ts builds and runs the image with podman): the compose file
+ * matches the seed (privileged, host network, env file), the Dockerfile's shape (one base image,
+ * the pinned Deno, `run` in the foreground under tini, HEALTHCHECK, labels, no compiler in the
+ * final stage, every copied path exists and passes .dockerignore), and the image's command,
+ * configured only by the seed's `.env`, runs the node with those settings.
  */
 import assert from "node:assert/strict";
 import { NODE_V8_FLAGS } from "../core/node/options.ts";
@@ -11,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { main } from "../cli/mod.ts";
 import type { NodeOptions } from "../core/node/mod.ts";
 import { freePort } from "./helpers/nats_server.ts";
+import { VERSION } from "../cli/version.ts";
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 const APP = "/opt/veilnet-conflux";
@@ -52,17 +55,42 @@ function parseComposeYaml(text: string): Record<string, unknown> {
   return root;
 }
 
-/** The final stage's instructions of a Dockerfile (continuation lines joined). */
-function finalStage(text: string): Array<[string, string]> {
+/** A Dockerfile's instructions (continuation lines joined, comments dropped). */
+function instructions(text: string): Array<[string, string]> {
   const joined = text.replace(/\\\n/g, " ").split("\n").filter((l) =>
-    l.trim() && !l.startsWith("#")
+    l.trim() && !l.trim().startsWith("#")
   );
-  const ins = joined.map((l): [string, string] => {
+  return joined.map((l): [string, string] => {
     const m = /^(\w+)\s+(.*)$/.exec(l.trim())!;
     return [m[1].toUpperCase(), m[2]];
   });
+}
+
+/** The final stage's instructions of a Dockerfile. */
+function finalStage(text: string): Array<[string, string]> {
+  const ins = instructions(text);
   const from = ins.map((x) => x[0]).lastIndexOf("FROM");
   return ins.slice(from);
+}
+
+/** The value of `ARG name=value` in `stage`. */
+function argDefault(stage: Array<[string, string]>, name: string): string | undefined {
+  for (const [op, rest] of stage) {
+    const m = new RegExp(`^${name}=(\\S+)$`).exec(rest);
+    if (op === "ARG" && m) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * The command of container/veilnet-conflux (the image's `veilnet-conflux`): the words of its
+ * `exec` line, continuation lines joined; `"$@"` stays as the last word.
+ */
+async function wrapperCommand(): Promise<string[]> {
+  const text = await Deno.readTextFile(join(REPO, "container/veilnet-conflux"));
+  const line = text.replace(/\\\n\s*/g, " ").split("\n").find((l) => l.startsWith("exec "));
+  assert.ok(line, "container/veilnet-conflux has no exec line");
+  return line.slice(5).trim().split(/\s+/);
 }
 
 /** Parses a docker `--env-file`/`env_file` file. */
@@ -83,7 +111,7 @@ VEILNET_GUARDIAN=https://guardian.veilnet.app
 VEILNET_PORTAL=false
 `;
 
-Deno.test("docker-compose.yml matches the seed", async () => {
+Deno.test("docker-compose.yml matches the seed; .env.example has the seed's variables", async () => {
   const compose = parseComposeYaml(await Deno.readTextFile(join(REPO, "docker-compose.yml")));
   const services = compose.services as Record<string, Record<string, unknown>>;
   assert.deepEqual(Object.keys(services), ["veilnet-conflux"]);
@@ -96,36 +124,72 @@ Deno.test("docker-compose.yml matches the seed", async () => {
     network_mode: "host",
     env_file: [".env"],
   });
+  const example = parseEnvFile(await Deno.readTextFile(join(REPO, ".env.example")));
+  assert.deepEqual(example, parseEnvFile(SEED_ENV));
 });
 
-Deno.test("Dockerfile: runs `run` in the foreground; every copied path exists", async () => {
+Deno.test("Dockerfile: debian:bookworm-slim only, pinned Deno, run in the foreground", async () => {
   const text = await Deno.readTextFile(join(REPO, "Dockerfile"));
+  const all = instructions(text);
+  const froms = all.filter((x) => x[0] === "FROM").map((x) => x[1].split(/\s+/)[0]);
+  assert.ok(froms.length >= 2, "multi-stage");
+  assert.deepEqual([...new Set(froms)], ["debian:bookworm-slim"]);
+  // The Deno of the README and toolchain/package.json.
+  const pkg = JSON.parse(await Deno.readTextFile(join(REPO, "toolchain/package.json")));
+  assert.equal(argDefault(all, "DENO_VERSION"), pkg.devDependencies.deno);
+  assert.ok(all.some((x) => x[0] === "RUN" && x[1].includes('npx --yes "deno@${DENO_VERSION}"')));
+
   const stage = finalStage(text);
   const entry = JSON.parse(stage.find((x) => x[0] === "ENTRYPOINT")![1]) as string[];
   const cmd = JSON.parse(stage.find((x) => x[0] === "CMD")![1]) as string[];
+  assert.deepEqual(entry, ["/usr/bin/tini", "--", "veilnet-conflux"]);
   assert.deepEqual(cmd, ["run"]);
-  assert.deepEqual(entry, [
-    "deno",
+  assert.equal(stage.find((x) => x[0] === "STOPSIGNAL")?.[1], "SIGTERM");
+  assert.match(stage.find((x) => x[0] === "HEALTHCHECK")![1], /CMD veilnet-conflux info\b/);
+  assert.equal(argDefault(stage, "VERSION"), VERSION);
+  const labels = stage.filter((x) => x[0] === "LABEL").map((x) => x[1]).join(" ");
+  for (const l of ["title", "description", "version", "revision"]) {
+    assert.ok(labels.includes(`org.opencontainers.image.${l}=`), l);
+  }
+  // No compiler or headers in the image: only the build stage installs them.
+  const installed = stage.filter((x) => x[0] === "RUN").flatMap((x) =>
+    [...x[1].matchAll(/apt-get install ([^&;]*)/g)].flatMap((m) =>
+      m[1].split(/\s+/).filter((w) => w && !w.startsWith("-"))
+    )
+  );
+  assert.ok(installed.includes("iproute2") && installed.includes("nftables"), `${installed}`);
+  for (const p of ["gcc", "cc", "clang", "libc6-dev", "libssl-dev", "npm", "nodejs"]) {
+    assert.ok(!installed.includes(p), `the final stage installs ${p}`);
+  }
+
+  const env = stage.filter((x) => x[0] === "ENV").map((x) => x[1]).join(" ");
+  assert.match(env, /DENO_DIR=\/opt\/veilnet-conflux\/\.deno/);
+  assert.match(env, /VEILNET_CACHE_DIR=\/opt\/veilnet-conflux\/lib/);
+  // The node in the container runs with the same V8 flags as the release binary.
+  assert.ok(env.includes(`DENO_V8_FLAGS=${NODE_V8_FLAGS}`), env);
+
+  // Sources copied from the build context exist and .dockerignore lets them in.
+  const allowed = (await Deno.readTextFile(join(REPO, ".dockerignore"))).split("\n")
+    .filter((l) => l.startsWith("!")).map((l) => l.slice(1).replace(/\/$/, ""));
+  for (const [op, rest] of all) {
+    const args = rest.split(/\s+/);
+    if (op !== "COPY" || args[0].startsWith("--from")) continue;
+    for (const src of args.slice(0, -1)) {
+      await Deno.stat(join(REPO, src));
+      assert.ok(allowed.includes(src.replace(/\/$/, "")), `.dockerignore keeps out ${src}`);
+    }
+  }
+  // The wrapper runs main.ts with the cached modules only.
+  assert.deepEqual(await wrapperCommand(), [
+    "/usr/local/bin/deno",
     "run",
     "-A",
     "--cached-only",
     "--config",
     `${APP}/deno.json`,
     `${APP}/main.ts`,
+    '"$@"',
   ]);
-  // Sources copied from the build context must exist in the repository.
-  for (
-    const [op, args] of text.replace(/\\\n/g, " ").split("\n").map((l) => l.trim().split(/\s+/))
-      .map((p): [string, string[]] => [p[0], p.slice(1)])
-  ) {
-    if (op !== "COPY" || args[0]?.startsWith("--from")) continue;
-    for (const src of args.slice(0, -1)) await Deno.stat(join(REPO, src));
-  }
-  const env = stage.filter((x) => x[0] === "ENV").map((x) => x[1]).join(" ");
-  assert.match(env, /DENO_DIR=\/opt\/veilnet-conflux\/\.deno/);
-  assert.match(env, /VEILNET_CACHE_DIR=\/opt\/veilnet-conflux\/lib/);
-  // The node in the container runs with the same V8 flags as the release binary.
-  assert.ok(env.includes(`DENO_V8_FLAGS=${NODE_V8_FLAGS}`), env);
 });
 
 Deno.test("the container's command with the seed's .env runs the node from the environment", async () => {
@@ -149,12 +213,11 @@ Deno.test("the container's command with the seed's .env runs the node from the e
   assert.equal(runs[0].configDir, "/nonexistent-home/.config/conflux");
 });
 
-Deno.test("the entrypoint as a program: env only, no saved file; a missing token exits 2", async () => {
-  const text = await Deno.readTextFile(join(REPO, "Dockerfile"));
-  const stage = finalStage(text);
-  const entry = JSON.parse(stage.find((x) => x[0] === "ENTRYPOINT")![1]) as string[];
-  const cmd = JSON.parse(stage.find((x) => x[0] === "CMD")![1]) as string[];
-  const argv = [...entry, ...cmd].map((a) => a.replace(APP, REPO));
+Deno.test("the image's veilnet-conflux run as a program: env only; a missing token exits 2", async () => {
+  // container/veilnet-conflux's command with this checkout and this Deno in place of the image's.
+  const argv = (await wrapperCommand()).filter((a) => a !== '"$@"').map((a) =>
+    a === "/usr/local/bin/deno" ? Deno.execPath() : a.replace(APP, REPO)
+  );
   const home = await Deno.makeTempDir({ prefix: "veilnet-docker-home-" });
   const denoDir = JSON.parse(
     new TextDecoder().decode(
@@ -164,8 +227,8 @@ Deno.test("the entrypoint as a program: env only, no saved file; a missing token
     ),
   ).denoDir as string;
   const run = async (extra: Record<string, string>) => {
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: argv.slice(1),
+    const r = await new Deno.Command(argv[0], {
+      args: [...argv.slice(1), "run"],
       clearEnv: true,
       env: {
         PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",

@@ -12,12 +12,18 @@ import {
   type TestRealm,
 } from "./helpers/guardian.ts";
 import { freePort } from "./helpers/nats_server.ts";
+import { guardianKeyFingerprint } from "../core/control/guardian_client.ts";
 import { type CliHarness, cliHarness } from "./cli_harness.ts";
 
 type Case = (g: TestGuardian, h: CliHarness, realm: TestRealm) => Promise<void>;
 const cases: Array<[string, Case]> = [];
 /** Declares a case; all cases share one Guardian (starting one costs ~3 s) but not a harness. */
 const test = (name: string, fn: Case) => cases.push([name, fn]);
+
+/** SHA-256 (hex) of the test Guardian's key: what register/up pin. */
+function guardianKey(g: TestGuardian): string {
+  return guardianKeyFingerprint(g.server!.keys.identity.publicKey);
+}
 
 /** Whether the Guardian accepts `token` as a live conflux token. */
 async function tokenLive(g: TestGuardian, confluxId: string, token: string): Promise<boolean> {
@@ -42,6 +48,9 @@ test("register → status → unregister against a real Guardian", async (g, h, 
   assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
   const saved = await readJson(path);
   assert.equal(saved.guardian, g.url);
+  // The Guardian's key is pinned beside the token.
+  assert.equal(saved.guardian_key_sha256, guardianKey(g));
+  assert.match(h.out.join("\n"), new RegExp(`pinned the Guardian's key sha256:${guardianKey(g)}`));
   assert.equal(saved.tag, "web-1");
   assert.equal(saved.portal, true);
   const confluxId = saved.conflux_id as string;
@@ -119,6 +128,7 @@ test(
     const saved = await readJson(join(h.configDir, "conflux.json"));
     assert.equal(h.nodeRuns[0].confluxToken, saved.conflux_token);
     assert.equal(h.nodeRuns[0].guardianUrl, g.url);
+    assert.equal(h.nodeRuns[0].guardianKeySha256, guardianKey(g), "the node gets the pin");
     assert.equal(h.nodeRuns[0].configDir, h.configDir);
     assert.deepEqual(h.systemctl.calls, []);
   },
@@ -205,6 +215,7 @@ test("up → down, and a failed up restores the previous state", async (g, h) =>
   assert.deepEqual(JSON.parse(first), {
     version: 1,
     guardian: g.url,
+    guardian_key_sha256: guardianKey(g),
     conflux_token: "vnc_first",
     portal: false,
     rtc: "werift",
@@ -227,6 +238,36 @@ test("up → down, and a failed up restores the previous state", async (g, h) =>
     /no conflux token: pass -t CONFLUX_TOKEN or set VEILNET_CONFLUX_TOKEN/,
   );
 });
+
+test(
+  "register/up pin: another key is refused and changes nothing; a bad pin is a usage error",
+  async (g, h, realm) => {
+    const wrong = "ab".repeat(32);
+    const token = await registrationToken(g, realm);
+    const live = g.server!.store.listConfluxes(realm.realmId).length;
+    assert.equal(await h.run(["register", "-t", token, "-g", g.url, "--guardian-key", wrong]), 1);
+    assert.match(
+      h.err.at(-1)!,
+      new RegExp(`presents key sha256:${guardianKey(g)}, not the pinned`),
+    );
+    assert.equal(g.server!.store.listConfluxes(realm.realmId).length, live, "not registered");
+    await assert.rejects(() => Deno.stat(h.configDir), Deno.errors.NotFound);
+    assert.equal(await h.run(["up", "-t", "vnc_x", "-g", g.url, "--guardian-key", "nope"]), 2);
+    assert.match(h.err.at(-1)!, /--guardian-key: expected the SHA-256/);
+    // The right pin, given up front (sha256: prefix and upper case accepted), is saved as is;
+    // `run` hands it to the node, and a new -g without --guardian-key drops it.
+    const pin = `sha256:${guardianKey(g).toUpperCase()}`;
+    assert.equal(await h.run(["register", "-t", token, "-g", g.url, "--guardian-key", pin]), 0);
+    assert.equal(
+      (await readJson(join(h.configDir, "conflux.json"))).guardian_key_sha256,
+      guardianKey(g),
+    );
+    assert.equal(await h.run(["run", "--profile", "register"]), 0, h.err.join("\n"));
+    assert.equal(h.nodeRuns.at(-1)!.guardianKeySha256, guardianKey(g));
+    assert.equal(await h.run(["run", "--profile", "register", "-g", "http://127.0.0.1:9"]), 0);
+    assert.equal(h.nodeRuns.at(-1)!.guardianKeySha256, undefined);
+  },
+);
 
 test("remove keeps the configuration; start without a service fails clearly", async (g, h) => {
   assert.equal(await h.run(["up", "-t", "vnc_x", "-g", g.url]), 0);

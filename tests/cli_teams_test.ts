@@ -1,5 +1,6 @@
 /**
- * `teams list|add|remove` against a real Guardian, with the conflux's own token as bearer.
+ * `teams list|add|remove` against a real Guardian: list and remove with the conflux's own token;
+ * add only with the owner's access token (a conflux token cannot grant itself teams).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -25,7 +26,18 @@ Deno.test("teams: register with --teams, list, add, remove, refusals", async () 
       return (JSON.parse(h.out.join("")) as Array<{ name: string }>).map((t) => t.name).sort();
     };
     assert.deepEqual(await list(), ["dev"]);
-    assert.equal(await h.run(["teams", "add", "ops"]), 0, h.err.join("\n"));
+    // Adding needs the owner: without an access token the CLI says so and asks nothing.
+    assert.equal(await h.run(["teams", "add", "ops"]), 2);
+    assert.match(h.err.at(-1)!, /adding a team needs the conflux's owner: .*--access-token/);
+    // The conflux token passed as if it were the owner's is refused by the Guardian itself.
+    assert.equal(await h.run(["teams", "add", "ops", "--access-token", saved.conflux_token]), 1);
+    assert.match(h.err.at(-1)!, /Guardian refused: a conflux token cannot add teams/);
+    assert.deepEqual(await list(), ["dev"]);
+    assert.equal(
+      await h.run(["teams", "add", "ops"], { VEILNET_ACCESS_TOKEN: realm.accessToken }),
+      0,
+      h.err.join("\n"),
+    );
     assert.deepEqual(await list(), ["dev", "ops"]);
     h.out.length = 0;
     assert.equal(await h.run(["teams", "list"]), 0);
@@ -34,7 +46,10 @@ Deno.test("teams: register with --teams, list, add, remove, refusals", async () 
     assert.deepEqual(await list(), ["ops"]);
 
     // Refusals are one-line errors from the Guardian.
-    assert.equal(await h.run(["teams", "add", "no-such-team"]), 1);
+    assert.equal(
+      await h.run(["teams", "add", "no-such-team", "--access-token", realm.accessToken]),
+      1,
+    );
     assert.match(h.err.at(-1)!, /Guardian refused: unknown team/);
     assert.equal(await h.run(["teams", "remove", "dev"]), 1);
     assert.match(h.err.at(-1)!, /does not hold that team/);

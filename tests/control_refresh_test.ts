@@ -243,7 +243,8 @@ Deno.test("refresh: a portal's subnets reach the certificate; setSubnets changes
   const g = await startGuardian({ sessionTtlSec: 2 });
   const clients: ControlClient[] = [];
   try {
-    const realm = await createRealm(g, { subnet: "100.64.0.0/24" });
+    // The realm approves these networks in advance (portal networks need an approval).
+    const realm = await createRealm(g, { subnet: "100.64.0.0/24", autoApprove: ["198.18.0.0/15"] });
     const a = await registerConflux(g, realm);
     const certified = (s: Session) =>
       verifyCertificate(s.certificate, s.guardianPublicKey, Date.now()).subnets;
@@ -342,7 +343,7 @@ Deno.test("refresh: setSubnets with renewNow renews the session at once", async 
   const g = await startGuardian({ sessionTtlSec: 120 });
   let client: ControlClient | undefined;
   try {
-    const realm = await createRealm(g, { subnet: "100.64.0.0/24" });
+    const realm = await createRealm(g, { subnet: "100.64.0.0/24", autoApprove: ["198.18.0.0/15"] });
     client = await connectClient(g, (await registerConflux(g, realm)).token, { portal: true });
     const renewed = new Promise<Session>((resolve) => client!.onSession(resolve));
     client.setSubnets(["198.19.9.0/24"], { renewNow: true });

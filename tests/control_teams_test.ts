@@ -90,8 +90,14 @@ Deno.test("teams: keys in sessions, pushed on add, rotated and pushed on removal
     assert.deepEqual(cb.teams[0].key, devKey1, "every holder gets the same team key");
     assert.deepEqual(cc.teams[0].key, devKey1);
 
-    // Adding ops to A (with A's own token) pushes A's new set at once.
-    await g.client.addConfluxTeam(regA.token, { confluxId: regA.confluxId, team: "ops" });
+    // A's own token cannot add a team (issue 19); its owner can, and A gets its new set at once.
+    const selfGranted = await g.client.addConfluxTeam(regA.token, {
+      confluxId: regA.confluxId,
+      team: "ops",
+    }).then(() => null, (e) => e);
+    assert.ok(selfGranted instanceof GuardianApiError);
+    assert.equal(selfGranted.status, 403);
+    await g.client.addConfluxTeam(owner.accessToken, { confluxId: regA.confluxId, team: "ops" });
     const afterAdd = await ua.next();
     assert.deepEqual(afterAdd.map((t) => t.name).sort(), ["dev", "ops"]);
     assert.deepEqual(afterAdd.find((t) => t.teamId === ops)?.version, 1);

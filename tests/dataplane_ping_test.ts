@@ -48,6 +48,13 @@ labTest(
     assert.equal(result.error, undefined, `iperf3: ${result.error}`);
     const bps = result.end.sum_received.bits_per_second as number;
     assert.ok(bps > 0, "iperf3 moved no data");
-    console.log(`iperf3 a→b: ${(bps / 1e6).toFixed(1)} Mbit/s`);
+    const retransmits = result.end.sum_sent.retransmits as number;
+    const [sender, receiver] = [await lab.info(0), await lab.info(1)];
+    console.log(
+      `iperf3 a→b: ${(bps / 1e6).toFixed(1)} Mbit/s, ${retransmits} retransmits; drops at a ` +
+        `${JSON.stringify(sender.stats?.drops)}, at b ${JSON.stringify(receiver.stats?.drops)}`,
+    );
+    // Where a lost packet went is counted: every drop cause is reported, none is unknown.
+    assert.ok(sender.stats?.drops && "tether_full" in sender.stats.drops, JSON.stringify(sender));
   },
 );

@@ -299,7 +299,8 @@ Deno.test("validation: unknown realm, expired/used/revoked/forged tokens leave t
 Deno.test("validation: portal subnets at session login are checked and certified", async () => {
   const g = await startGuardian({ nats: false });
   try {
-    const realm = await createRealm(g, { subnet: "100.64.0.0/24" });
+    // The realm approves 198.18.0.0/15 in advance; guardian_trust_api_test covers approvals.
+    const realm = await createRealm(g, { subnet: "100.64.0.0/24", autoApprove: ["198.18.0.0/15"] });
     const { token } = await registerConflux(g, realm);
     const login = (body: Record<string, unknown>) =>
       send(g, "POST", "/conflux/session/login", {

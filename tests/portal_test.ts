@@ -12,6 +12,11 @@ import type { Lab } from "../demo/lab.ts";
 import { labTest } from "./helpers/lab_test.ts";
 
 const LAN = "198.19.77.0/24";
+/**
+ * The realm approves the lab's networks in advance (portal networks otherwise need the owner's
+ * approval: tests/guardian_trust_portal_test.ts).
+ */
+const AUTO_APPROVE = ["198.18.0.0/15"];
 const LAN2 = "198.19.78.0/24";
 const LAN_PORTAL = "198.19.77.1";
 const LAN_HOST = "198.19.77.2";
@@ -48,7 +53,7 @@ labTest(
   3,
   async (lab) => {
     const lan = await lab.addLan(H2, LAN_PORTAL, LAN_HOST);
-    await lab.startServices();
+    await lab.startServices({ autoApprove: AUTO_APPROVE });
     await lab.createTeam("dev");
     await lab.createTeam("ops");
     const h = [
@@ -143,7 +148,7 @@ labTest(
     await lab.exec(p2, ["ip", "addr", "add", "198.19.78.1/24", "dev", "lan1"]);
     await lab.exec(p2, ["ip", "link", "set", "lan1p", "up"]);
     await lab.exec(p2, ["ip", "link", "set", "lan1", "up"]);
-    await lab.startServices();
+    await lab.startServices({ autoApprove: AUTO_APPROVE });
     await lab.createTeam("dev");
     const h = [await lab.register("h1", ["dev"]), await lab.register("h2", ["dev"])];
     await Promise.all([

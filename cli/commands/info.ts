@@ -9,11 +9,21 @@ import { boolFlag } from "../flags.ts";
 import { fetchNodeInfo, type NodeInfo } from "../local_api.ts";
 import { renderPairs, renderTable } from "../table.ts";
 
-/** The data-path counters as one `stats:` line, when the node reports them. */
+/**
+ * The data-path counters as one `stats:` line, and losses by cause (only causes that occurred)
+ * as one `drops:` line, when the node reports them.
+ */
 function statsLine(stats: unknown): Array<[string, string]> {
   if (typeof stats !== "object" || stats === null || Array.isArray(stats)) return [];
-  const parts = Object.entries(stats).map(([k, v]) => `${k}=${v}`);
-  return parts.length > 0 ? [["stats", parts.join(" ")]] : [];
+  const entries = Object.entries(stats);
+  const parts = entries.filter(([, v]) => typeof v !== "object").map(([k, v]) => `${k}=${v}`);
+  const out: Array<[string, string]> = parts.length > 0 ? [["stats", parts.join(" ")]] : [];
+  const drops = (stats as { drops?: unknown }).drops;
+  if (typeof drops === "object" && drops !== null && !Array.isArray(drops)) {
+    const lost = Object.entries(drops).filter(([, n]) => typeof n === "number" && n > 0);
+    out.push(["drops", lost.length > 0 ? lost.map(([k, n]) => `${k}=${n}`).join(" ") : "none"]);
+  }
+  return out;
 }
 
 /** The networks this node serves as a portal, as one `serving:` line. */

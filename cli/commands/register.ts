@@ -56,6 +56,11 @@ export async function registerCommand(ctx: CommandContext): Promise<number> {
     teams,
   });
 
+  // The Guardian's key, pinned beside the token: the node refuses sessions with another one.
+  const pinned = registered.guardianKeySha256 === undefined
+    ? guardian
+    : { ...guardian, keySha256: registered.guardianKeySha256 };
+
   await runWithRollback(deps, async (undo) => {
     undo(async () => {
       await unregisterConflux(guardian, registered.token);
@@ -70,7 +75,7 @@ export async function registerCommand(ctx: CommandContext): Promise<number> {
       profile: "register",
       config: {
         version: 1,
-        ...savedNodeFields(guardian, engine),
+        ...savedNodeFields(pinned, engine),
         conflux_id: registered.confluxId,
         conflux_token: registered.token,
         overlay_ip: registered.overlayIp,
@@ -95,6 +100,14 @@ export async function registerCommand(ctx: CommandContext): Promise<number> {
 
   const where = registered.overlayIp ? ` with overlay IP ${registered.overlayIp}` : "";
   deps.stdout(`registered conflux ${registered.confluxId}${where} at ${guardian.url}`);
+  if (pinned.keySha256 !== undefined) {
+    deps.stdout(`pinned the Guardian's key sha256:${pinned.keySha256}`);
+  } else {
+    deps.stderr(
+      "warning: the Guardian did not state its key, so none is pinned: sessions from any key " +
+        "are accepted (pass --guardian-key to pin one)",
+    );
+  }
   if (registered.ignoredTeams.length > 0) {
     deps.stderr(
       `warning: teams ignored (you are not a member or owner): ${
@@ -115,7 +128,7 @@ export async function registerCommand(ctx: CommandContext): Promise<number> {
   }
   deps.stdout("running in the foreground (--debug); Ctrl-C stops");
   return await runForeground(ctx, {
-    guardian,
+    guardian: pinned,
     confluxToken: registered.token,
     ...engine,
   });

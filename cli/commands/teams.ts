@@ -1,6 +1,7 @@
 /**
- * `veilnet-conflux teams list|add|remove [TEAM]`: this conflux's teams at the Guardian, with the
- * conflux token as bearer.
+ * `veilnet-conflux teams list|add|remove [TEAM]`: this conflux's teams at the Guardian. `list`
+ * and `remove` work with the conflux's own token; `add` needs the owner's user access token
+ * (`--access-token`): a conflux token cannot grant itself teams.
  *
  * @module
  */
@@ -8,7 +9,7 @@ import { loadConfig } from "../config_store.ts";
 import type { CommandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { boolFlag, stringFlag } from "../flags.ts";
-import { changeConfluxTeam, listConfluxTeams } from "../guardian_api.ts";
+import { changeConfluxTeam, GuardianRefusal, listConfluxTeams } from "../guardian_api.ts";
 import { fetchNodeInfo } from "../local_api.ts";
 import { resolveGuardian } from "../settings.ts";
 import { renderTable } from "../table.ts";
@@ -36,7 +37,17 @@ export async function teamsCommand(ctx: CommandContext): Promise<number> {
   }
   const registered = await loadConfig(configDir, "register");
   const up = registered ? null : await loadConfig(configDir, "up");
-  const bearer = stringFlag(parsed, "token") ?? registered?.conflux_token ?? up?.conflux_token;
+  const accessToken = stringFlag(parsed, "access-token");
+  if (action === "add" && !accessToken) {
+    throw new CliError(
+      "usage",
+      `veilnet-conflux teams add: adding a team needs the conflux's owner: pass the owner's ` +
+        "access token with --access-token TOKEN (or VEILNET_ACCESS_TOKEN; from POST /auth/login " +
+        "at the Guardian). This conflux's own token may only list and remove its teams.",
+    );
+  }
+  const bearer = accessToken ?? stringFlag(parsed, "token") ?? registered?.conflux_token ??
+    up?.conflux_token;
   if (!bearer) {
     throw new CliError(
       "usage",
@@ -57,7 +68,18 @@ export async function teamsCommand(ctx: CommandContext): Promise<number> {
   const guardian = resolveGuardian(parsed, registered ?? up ?? undefined);
   const target = { confluxId, bearer };
   if (action !== "list") {
-    await changeConfluxTeam(guardian, { ...target, team: team!, action });
+    try {
+      await changeConfluxTeam(guardian, { ...target, team: team!, action });
+    } catch (err) {
+      if (err instanceof GuardianRefusal && err.status === 401 && action === "add") {
+        throw new CliError(
+          "guardian",
+          `${err.message}: teams add needs the owner's user access token (--access-token), ` +
+            "which expires after 24 h: log in again",
+        );
+      }
+      throw err;
+    }
     deps.stdout(action === "add" ? `added to team ${team}` : `removed from team ${team}`);
     return 0;
   }

@@ -10,6 +10,7 @@ import type { CommandContext } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { boolFlag, stringFlag } from "../flags.ts";
 import { runForeground } from "../foreground.ts";
+import { fetchGuardianKey } from "../guardian_api.ts";
 import { clearForInstall, runWithRollback } from "../rollback.ts";
 import { resolveEngineFlags, resolveGuardian, savedNodeFields } from "../settings.ts";
 
@@ -24,7 +25,7 @@ export async function upCommand(ctx: CommandContext): Promise<number> {
         "(a registration token goes to `veilnet-conflux register`)",
     );
   }
-  const guardian = resolveGuardian(parsed);
+  const resolved = resolveGuardian(parsed);
   const engine = resolveEngineFlags(parsed);
   const debug = boolFlag(parsed, "debug") ?? false;
   let manager: ServiceManager | null = null;
@@ -32,6 +33,11 @@ export async function upCommand(ctx: CommandContext): Promise<number> {
     manager = deps.serviceManager();
     await manager.check();
   }
+  // Pin the Guardian's key beside the token (the node refuses sessions with another one): the
+  // one given with --guardian-key, else the one the Guardian presents now.
+  const guardian = resolved.keySha256 !== undefined
+    ? resolved
+    : { ...resolved, keySha256: await fetchGuardianKey(resolved) };
   const previous = await readRawConfig(configDir, "up");
   await runWithRollback(deps, async (undo) => {
     await clearForInstall(undo, { manager, configDir, profile: "up", previous: previous });
@@ -55,6 +61,7 @@ export async function upCommand(ctx: CommandContext): Promise<number> {
       await manager.start();
     }
   });
+  deps.stdout(`pinned the Guardian's key sha256:${guardian.keySha256}`);
   deps.stdout(`configuration saved to ${configPath(configDir, "up")}`);
   if (manager) {
     deps.stdout(`service installed and started (${manager.kind}: ${manager.location})`);

@@ -254,6 +254,9 @@ export class ControlClient {
           continue;
         }
         this.#applyTeams(update.teams, update.issuedAt);
+        // What our certificate may state changed (portal networks approved or denied): log in
+        // again now, so the new certificate reaches us (and, announced, our teammates) at once.
+        if (update.renewSession) this.#renewSoon();
       }
     })().catch((err) => {
       if (!this.#stopped) this.#log.error("team-key subscription ended", { error: err.message });
@@ -271,6 +274,13 @@ export class ControlClient {
         this.#log.error("team listener failed", { error: (err as Error).message });
       }
     }
+  }
+
+  /** Renews the session as soon as possible (once more after a renewal already under way). */
+  #renewSoon(): void {
+    if (this.#stopped) return;
+    if (this.#refreshing) this.#renewAgain = true;
+    else this.#scheduleRefresh(0);
   }
 
   #scheduleRefresh(delayMs?: number): void {

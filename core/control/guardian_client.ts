@@ -2,14 +2,20 @@
  * HTTP client of the Guardian API (ours or the public one: same paths and shapes).
  *
  * Conflux-side calls (`register`, `unregister`, `sessionLogin`) are what the node and the CLI
- * use; the user-side calls (signup, realms, tokens, teams) serve tools and tests. Every response
- * is validated; a refused call throws `GuardianApiError` with the HTTP status and the Guardian's
- * `{error}` message (status 0 for network failures and malformed responses).
+ * use; the user-side calls (signup, realms, tokens, teams, portal approvals) serve tools and tests.
+ * Every response is validated; a refused call throws `GuardianApiError` with the HTTP status and
+ * the Guardian's `{error}` message (status 0 for network failures and malformed responses).
+ *
+ * Trust: a client made with `guardianKeySha256` (the pin `register`/`up` saved) refuses any
+ * session whose Guardian key has another SHA-256 ({@link GuardianKeyMismatchError}). A Guardian
+ * URL `http://` or a NATS URL `nats://` to an address that is not loopback is warned about once
+ * per process, loudly: tokens, keys and the control channel then cross the network in clear.
  *
  * @module
  */
 
 import { z } from "zod";
+import { sha256 } from "../crypto/hash.ts";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { type TeamKey, teamKeyFromJson } from "./team_keys.ts";
 
@@ -23,6 +29,74 @@ export class GuardianApiError extends Error {
     this.name = "GuardianApiError";
     this.status = status;
   }
+}
+
+/**
+ * The session's Guardian key is not the one pinned at `register`/`up`: someone else answers at the
+ * Guardian's address, or the Guardian's keys were replaced. Status 0 (no session was accepted).
+ */
+export class GuardianKeyMismatchError extends GuardianApiError {
+  /** SHA-256 (hex) of the key that was pinned. */
+  readonly pinned: string;
+  /** SHA-256 (hex) of the key the Guardian presented. */
+  readonly presented: string;
+  /** Creates the error. */
+  constructor(pinned: string, presented: string) {
+    super(
+      0,
+      `the Guardian's key changed: pinned sha256:${pinned}, presented sha256:${presented}; ` +
+        "refusing the session (if the Guardian's keys were really replaced, run register or " +
+        "up again)",
+    );
+    this.name = "GuardianKeyMismatchError";
+    this.pinned = pinned;
+    this.presented = presented;
+  }
+}
+
+/** SHA-256 of a Guardian's ML-DSA-65 public key, lowercase hex: what `register`/`up` pin. */
+export function guardianKeyFingerprint(publicKey: Uint8Array): string {
+  return Array.from(sha256(publicKey), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** True when `host` (a URL's hostname) names this machine: localhost, 127.0.0.0/8 or ::1. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h.endsWith(".localhost") || h === "::1") return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * The warning for `url` when it is plain `http://` (the Guardian) or `nats://` (the Master) to an
+ * address that is not loopback; null when it is TLS or stays on this machine.
+ */
+export function insecureTransportWarning(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  if (isLoopbackHost(parsed.hostname)) return null;
+  if (parsed.protocol === "http:") {
+    return `WARNING: the Guardian at ${parsed.origin} is plain http:// to a non-loopback ` +
+      "address: tokens and session keys cross the network unencrypted and its answers can be " +
+      "forged on the way. Use https:// (serve --tls-cert/--tls-key; README, TLS).";
+  }
+  if (parsed.protocol === "nats:") {
+    return `WARNING: the Master (NATS) at ${url} is plain nats:// to a non-loopback address: ` +
+      "the control channel crosses the network unencrypted. Use TLS (init --nats-tls-cert/" +
+      "--nats-tls-key, tls:// URLs; README, TLS).";
+  }
+  return null;
+}
+
+/** URLs already warned about in this process: the warning is said once, not at every renewal. */
+const warnedUrls = new Set<string>();
+
+/** Default warning sink: standard error, where the node's and the CLI's log lines go. */
+function warnOnStderr(message: string): void {
+  console.error(message);
 }
 
 /** A short-lived session: what `POST /conflux/session/login` returns, decoded. */
@@ -39,8 +113,15 @@ export interface Session {
   tag: string;
   /** Portal mode as requested at login. */
   portal: boolean;
-  /** IPv4 networks (CIDR) the certificate says this portal serves; `[]` unless a portal. */
+  /**
+   * IPv4 networks (CIDR) the certificate says this portal serves: those it asked for that the
+   * owner approved (or the realm's policy auto-approves); `[]` unless a portal.
+   */
   subnets: string[];
+  /** Networks it asked for that await the owner's decision (not certified). */
+  pendingSubnets: string[];
+  /** Networks it asked for that the owner denied (not certified). */
+  deniedSubnets: string[];
   /** SignedCertificate bytes (Guardian-signed identity for this run's ML-DSA key). */
   certificate: Uint8Array;
   /** The Guardian's ML-DSA-65 public key (1,952 bytes). */
@@ -97,6 +178,8 @@ export interface Registration {
   overlayIp?: string;
   /** Teams from the request that were ignored. */
   ignoredTeams: string[];
+  /** The Guardian's ML-DSA-65 public key, if it says (what `register` pins). */
+  guardianPublicKey?: Uint8Array;
 }
 
 const SessionJson = z.object({
@@ -108,6 +191,8 @@ const SessionJson = z.object({
   portal: z.boolean(),
   // Absent from Guardians that predate portal subnets.
   subnets: z.array(z.string()).default([]),
+  subnets_pending: z.array(z.string()).default([]),
+  subnets_denied: z.array(z.string()).default([]),
   certificate: z.string(),
   guardian_public_key: z.string(),
   nats_jwt: z.string().min(1),
@@ -124,7 +209,10 @@ const RegistrationJson = z.object({
   token: z.string().min(1),
   overlay_ip: z.string().optional(),
   ignored_teams: z.array(z.string()).optional(),
+  guardian_public_key: z.string().optional(),
 });
+
+const GuardianKeyJson = z.object({ public_key: z.string(), sha256: z.string() });
 
 /** Decodes a session login response; throws GuardianApiError(0) when malformed. */
 export function parseSession(value: unknown): Session {
@@ -145,6 +233,8 @@ export function parseSession(value: unknown): Session {
     tag: s.tag,
     portal: s.portal,
     subnets: s.subnets,
+    pendingSubnets: s.subnets_pending,
+    deniedSubnets: s.subnets_denied,
     certificate,
     guardianPublicKey,
     natsJwt: s.nats_jwt,
@@ -167,6 +257,18 @@ export interface CallOptions {
   query?: Record<string, string>;
 }
 
+/** Options of a {@link GuardianClient}. */
+export interface GuardianClientOptions {
+  /** Calls time out after this long; default 15 s. */
+  timeoutMs?: number;
+  /** PEM texts of CAs trusted besides the public ones (Guardian HTTPS and Master TLS). */
+  caCerts?: string[];
+  /** SHA-256 (hex) of the Guardian key pinned at register/up: other sessions are refused. */
+  guardianKeySha256?: string;
+  /** Where loud warnings go (plain transport, a changed Guardian key); default standard error. */
+  warn?: (message: string) => void;
+}
+
 /** Client of one Guardian. */
 export class GuardianClient {
   /** Base URL without trailing slash. */
@@ -176,13 +278,17 @@ export class GuardianClient {
    * and the Master's TLS (`tls://` URLs); empty when only public CAs are trusted.
    */
   readonly caCerts: readonly string[];
+  /** SHA-256 (hex) of the pinned Guardian key, if any. */
+  readonly guardianKeySha256: string | undefined;
   readonly #timeoutMs: number;
+  readonly #warn: (message: string) => void;
 
   /**
    * Creates a client of the Guardian at `baseUrl`; calls time out after `timeoutMs` (15 s).
-   * `caCerts` are PEM texts of CAs trusted besides the public ones.
+   * `caCerts` are PEM texts of CAs trusted besides the public ones. Warns (once per process) when
+   * `baseUrl` is plain http:// to an address that is not loopback.
    */
-  constructor(baseUrl: string, options: { timeoutMs?: number; caCerts?: string[] } = {}) {
+  constructor(baseUrl: string, options: GuardianClientOptions = {}) {
     let url: URL;
     try {
       url = new URL(baseUrl);
@@ -195,6 +301,21 @@ export class GuardianClient {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.#timeoutMs = options.timeoutMs ?? 15_000;
     this.caCerts = [...(options.caCerts ?? [])];
+    const pin = options.guardianKeySha256?.toLowerCase();
+    if (pin !== undefined && !/^[0-9a-f]{64}$/.test(pin)) {
+      throw new GuardianApiError(0, "guardianKeySha256: expected 64 hex digits (SHA-256)");
+    }
+    this.guardianKeySha256 = pin;
+    this.#warn = options.warn ?? warnOnStderr;
+    this.#warnOnce(this.baseUrl);
+  }
+
+  /** Says {@link insecureTransportWarning} of `url`, once per process. */
+  #warnOnce(url: string): void {
+    const message = insecureTransportWarning(url);
+    if (message === null || warnedUrls.has(url)) return;
+    warnedUrls.add(url);
+    this.#warn(message);
   }
 
   /** Calls `method path` and returns the decoded JSON; throws GuardianApiError. */
@@ -251,12 +372,35 @@ export class GuardianClient {
     if (request.teams !== undefined) body.teams = request.teams;
     const r = RegistrationJson.safeParse(await this.call("POST", "/conflux/register", { body }));
     if (!r.success) throw new GuardianApiError(0, "malformed registration response");
+    let guardianPublicKey: Uint8Array | undefined;
+    if (r.data.guardian_public_key !== undefined) {
+      const key = decodeBase64(r.data.guardian_public_key);
+      if (!key || key.length === 0) {
+        throw new GuardianApiError(0, "malformed registration response");
+      }
+      guardianPublicKey = key;
+    }
     return {
       confluxId: r.data.conflux_id,
       token: r.data.token,
       overlayIp: r.data.overlay_ip,
       ignoredTeams: r.data.ignored_teams ?? [],
+      ...(guardianPublicKey ? { guardianPublicKey } : {}),
     };
+  }
+
+  /** `GET /guardian/key`: the Guardian's ML-DSA-65 public key and its SHA-256 (hex). */
+  async guardianKey(): Promise<{ publicKey: Uint8Array; sha256: string }> {
+    const r = GuardianKeyJson.safeParse(await this.call("GET", "/guardian/key"));
+    const publicKey = r.success ? decodeBase64(r.data.public_key) : null;
+    if (!r.success || !publicKey || publicKey.length === 0) {
+      throw new GuardianApiError(0, "malformed Guardian key response");
+    }
+    const digest = guardianKeyFingerprint(publicKey);
+    if (digest !== r.data.sha256.toLowerCase()) {
+      throw new GuardianApiError(0, "Guardian key response: sha256 does not match the key");
+    }
+    return { publicKey, sha256: digest };
   }
 
   /** `DELETE /conflux/unregister`: revokes the conflux token. */
@@ -273,7 +417,84 @@ export class GuardianClient {
     };
     if (request.portal !== undefined) body.portal = request.portal;
     if (request.subnets !== undefined) body.subnets = request.subnets;
-    return parseSession(await this.call("POST", "/conflux/session/login", { body }));
+    const session = parseSession(await this.call("POST", "/conflux/session/login", { body }));
+    if (this.guardianKeySha256 !== undefined) {
+      const presented = guardianKeyFingerprint(session.guardianPublicKey);
+      if (presented !== this.guardianKeySha256) {
+        const error = new GuardianKeyMismatchError(this.guardianKeySha256, presented);
+        const said = `key:${presented}`;
+        if (!warnedUrls.has(said)) {
+          warnedUrls.add(said);
+          this.#warn(`WARNING: ${error.message}`);
+        }
+        throw error;
+      }
+    }
+    for (const url of session.natsUrls) this.#warnOnce(url);
+    return session;
+  }
+
+  /** `POST /auth/logout`: revokes the access token. */
+  async logout(accessToken: string): Promise<void> {
+    await this.call("POST", "/auth/logout", { bearer: accessToken });
+  }
+
+  /**
+   * `DELETE /conflux?conflux_id=` (the owner, the realm's owner or an admin): revokes a conflux
+   * as unregistering does.
+   */
+  async removeConflux(accessToken: string, confluxId: string): Promise<void> {
+    await this.call("DELETE", "/conflux", {
+      bearer: accessToken,
+      query: { conflux_id: confluxId },
+    });
+  }
+
+  /** `GET /conflux/subnets?conflux_id=`: what a portal asks to serve and what was decided. */
+  async portalSubnets(accessToken: string, confluxId: string): Promise<PortalSubnets> {
+    return portalSubnetsOf(
+      await this.call("GET", "/conflux/subnets", {
+        bearer: accessToken,
+        query: { conflux_id: confluxId },
+      }),
+    );
+  }
+
+  /** `POST /conflux/subnets/approve`: the portal may serve `subnets`; reaches it at once. */
+  async approveSubnets(
+    accessToken: string,
+    change: { confluxId: string; subnets: string[] },
+  ): Promise<PortalSubnets> {
+    return portalSubnetsOf(
+      await this.call("POST", "/conflux/subnets/approve", {
+        bearer: accessToken,
+        body: { conflux_id: change.confluxId, subnets: change.subnets },
+      }),
+    );
+  }
+
+  /** `POST /conflux/subnets/deny`: the portal may not serve `subnets`; reaches it at once. */
+  async denySubnets(
+    accessToken: string,
+    change: { confluxId: string; subnets: string[] },
+  ): Promise<PortalSubnets> {
+    return portalSubnetsOf(
+      await this.call("POST", "/conflux/subnets/deny", {
+        bearer: accessToken,
+        body: { conflux_id: change.confluxId, subnets: change.subnets },
+      }),
+    );
+  }
+
+  /** `POST /realm/policy`: replaces the realm's auto-approved portal networks. */
+  async setRealmPolicy(
+    accessToken: string,
+    policy: { realmId: string; autoApprove: string[] },
+  ): Promise<void> {
+    await this.call("POST", "/realm/policy", {
+      bearer: accessToken,
+      body: { realm_id: policy.realmId, auto_approve: policy.autoApprove },
+    });
   }
 
   /** `POST /auth/signup`. */
@@ -293,12 +514,14 @@ export class GuardianClient {
     return r.access_token;
   }
 
-  /** `POST /realm`. */
+  /** `POST /realm`; `autoApprove` is the realm's policy for portal networks. */
   async createRealm(
     accessToken: string,
-    realm: { name: string; subnet: string },
+    realm: { name: string; subnet: string; autoApprove?: string[] },
   ): Promise<{ id: string; name: string; subnet: string }> {
-    return await this.call("POST", "/realm", { bearer: accessToken, body: realm }) as {
+    const body: Record<string, unknown> = { name: realm.name, subnet: realm.subnet };
+    if (realm.autoApprove !== undefined) body.auto_approve = realm.autoApprove;
+    return await this.call("POST", "/realm", { bearer: accessToken, body }) as {
       id: string;
       name: string;
       subnet: string;
@@ -374,7 +597,7 @@ export class GuardianClient {
     });
   }
 
-  /** `POST /conflux/team`; `bearer` is a user access token or the conflux's own token. */
+  /** `POST /conflux/team`; `bearer` is the owner's user access token (a conflux token: 403). */
   async addConfluxTeam(
     bearer: string,
     change: { confluxId: string; team: string },
@@ -395,6 +618,34 @@ export class GuardianClient {
       body: { conflux_id: change.confluxId, team: change.team },
     });
   }
+}
+
+/** A portal's networks at the Guardian (`GET /conflux/subnets` and the approve/deny answers). */
+export interface PortalSubnets {
+  /** What the portal asked to serve at its last session login. */
+  advertised: string[];
+  /** Networks the owner approved (also before the portal asks for them). */
+  approved: string[];
+  /** Networks the owner denied (never certified, not even by the realm's policy). */
+  denied: string[];
+  /** Advertised networks awaiting a decision (not certified). */
+  pending: string[];
+  /** Advertised networks the certificate states: approved, or auto-approved and not denied. */
+  certified: string[];
+}
+
+const PortalSubnetsJson = z.object({
+  advertised: z.array(z.string()),
+  approved: z.array(z.string()),
+  denied: z.array(z.string()),
+  pending: z.array(z.string()),
+  certified: z.array(z.string()),
+});
+
+function portalSubnetsOf(value: unknown): PortalSubnets {
+  const r = PortalSubnetsJson.safeParse(value);
+  if (!r.success) throw new GuardianApiError(0, "malformed portal subnets response");
+  return r.data;
 }
 
 /**

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { GuardianApiError, GuardianClient, parseSession } from "./guardian_client.ts";
+import {
+  GuardianApiError,
+  GuardianClient,
+  guardianKeyFingerprint,
+  GuardianKeyMismatchError,
+  insecureTransportWarning,
+  isLoopbackHost,
+  parseSession,
+} from "./guardian_client.ts";
 import { encodeBase64 } from "./base64.ts";
 
 const wire = {
@@ -64,4 +72,84 @@ Deno.test("GuardianClient rejects non-http URLs and reports unreachable Guardian
     client.register({ registrationToken: "vnr_x" }),
     (e: unknown) => e instanceof GuardianApiError && e.status === 0,
   );
+});
+
+/** Serves `session` as the answer to every request on a loopback port; stop with `close()`. */
+function fakeGuardian(session: unknown): { url: string; close(): Promise<void> } {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () =>
+      new Response(JSON.stringify(session), { headers: { "content-type": "application/json" } }),
+  );
+  return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+}
+
+const login = { token: "vnc_x", mldsaPublicKey: new Uint8Array(1952), nkey: "U" + "A".repeat(55) };
+
+Deno.test("a pinned GuardianClient refuses a session with another Guardian key, loudly", async () => {
+  const real = new Uint8Array(1952).fill(1);
+  const other = new Uint8Array(1952).fill(2);
+  const fake = fakeGuardian({ ...wire, guardian_public_key: encodeBase64(real) });
+  try {
+    const pinned = new GuardianClient(fake.url, {
+      guardianKeySha256: guardianKeyFingerprint(real),
+    });
+    assert.deepEqual((await pinned.sessionLogin(login)).guardianPublicKey, real);
+    const warnings: string[] = [];
+    const wrong = new GuardianClient(fake.url, {
+      guardianKeySha256: guardianKeyFingerprint(other).toUpperCase(),
+      warn: (m) => warnings.push(m),
+    });
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(wrong.sessionLogin(login), (e: unknown) => {
+        assert.ok(e instanceof GuardianKeyMismatchError);
+        assert.equal(e.status, 0, "no session accepted");
+        assert.equal(e.presented, guardianKeyFingerprint(real));
+        assert.match(e.message, /the Guardian's key changed/);
+        return true;
+      });
+    }
+    assert.equal(warnings.length, 1, "said once");
+    assert.match(warnings[0], /^WARNING: the Guardian's key changed/);
+    assert.throws(() => new GuardianClient(fake.url, { guardianKeySha256: "abc" }), /64 hex/);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("plain http:// and nats:// off this machine are warned about once per process", async () => {
+  for (const host of ["127.0.0.1", "127.9.9.9", "localhost", "[::1]"]) {
+    assert.equal(isLoopbackHost(new URL(`http://${host}:1`).hostname), true, host);
+    assert.equal(insecureTransportWarning(`http://${host}:1`), null, host);
+    assert.equal(insecureTransportWarning(`nats://${host}:4222`), null, host);
+  }
+  assert.equal(isLoopbackHost("198.18.0.1"), false);
+  assert.equal(insecureTransportWarning("https://198.18.0.1:8443"), null);
+  assert.equal(insecureTransportWarning("tls://198.18.0.1:4222"), null);
+  assert.match(insecureTransportWarning("http://198.18.0.1:8080")!, /^WARNING: the Guardian/);
+  assert.match(insecureTransportWarning("nats://198.18.0.1:4222")!, /^WARNING: the Master/);
+
+  const warnings: string[] = [];
+  const warn = (m: string) => warnings.push(m);
+  new GuardianClient("http://198.18.0.99:8080", { warn });
+  new GuardianClient("http://198.18.0.99:8080", { warn });
+  new GuardianClient("https://198.18.0.99:8443", { warn });
+  new GuardianClient("http://127.0.0.1:8080", { warn });
+  assert.equal(warnings.length, 1, warnings.join("\n"));
+  assert.match(warnings[0], /http:\/\/198\.18\.0\.99:8080 is plain http:\/\//);
+
+  // NATS URLs are known only from the session: warned about at the first login that names them.
+  const fake = fakeGuardian({
+    ...wire,
+    nats_urls: ["nats://198.18.0.98:4222", "tls://198.18.0.98:4223"],
+  });
+  try {
+    const client = new GuardianClient(fake.url, { warn });
+    await client.sessionLogin(login);
+    await client.sessionLogin(login);
+    assert.equal(warnings.length, 2, warnings.join("\n"));
+    assert.match(warnings[1], /nats:\/\/198\.18\.0\.98:4222 is plain nats:\/\//);
+  } finally {
+    await fake.close();
+  }
 });

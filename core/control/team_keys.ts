@@ -2,10 +2,13 @@
  * Team-key updates the Guardian pushes to a conflux on `vn.<realm>.c.<conflux>.teams`.
  *
  * Wire form: JSON `{payload, signature}` where `payload` is base64 of the UTF-8 JSON
- * `{conflux_id, realm_id, issued_at, teams: [{team_id, name, version, key}]}` and `signature` is
- * base64 of the Guardian's ML-DSA-65 signature over those payload bytes with the context
- * "veilnet/v1/team-keys". A receiver applies an update only if the signature verifies, the update
- * names itself, and `issued_at` is newer than the last applied one (no replay of old keys).
+ * `{conflux_id, realm_id, issued_at, teams: [{team_id, name, version, key}], renew_session?}` and
+ * `signature` is base64 of the Guardian's ML-DSA-65 signature over those payload bytes with the
+ * context "veilnet/v1/team-keys". A receiver applies an update only if the signature verifies, the
+ * update names itself, and `issued_at` is newer than the last applied one (no replay of old keys).
+ * `issued_at` is a number from a sequence the Guardian keeps in its database (strictly increasing,
+ * independent of its clock). `renew_session: true` asks the conflux to log in again at once: what
+ * its certificate may state changed (portal networks approved or denied).
  *
  * Pure: no I/O; randomness for hedged signing is passed in.
  *
@@ -33,10 +36,12 @@ export interface TeamKeysUpdate {
   confluxId: string;
   /** Realm of that conflux. */
   realmId: string;
-  /** Milliseconds since the epoch; strictly increasing per Guardian. */
+  /** Strictly increasing per Guardian database (a sequence, not a clock reading). */
   issuedAt: number;
   /** Every team of the conflux (an empty list means no team). */
   teams: TeamKey[];
+  /** The Guardian asks for a session renewal now (the certificate would state something else). */
+  renewSession?: boolean;
 }
 
 /** JSON shape of one team in the Guardian API and in pushed updates. */
@@ -83,6 +88,7 @@ export function sealTeamKeys(
     realm_id: update.realmId,
     issued_at: update.issuedAt,
     teams: update.teams.map(teamKeyToJson),
+    ...(update.renewSession ? { renew_session: true } : {}),
   }));
   const signature = sign(guardianSecretKey, "veilnet/v1/team-keys", payload, random);
   return encoder.encode(
@@ -120,6 +126,7 @@ export function openTeamKeys(
       realmId: expect.realmId,
       issuedAt: inner.issued_at,
       teams,
+      ...(inner.renew_session === true ? { renewSession: true } : {}),
     };
   } catch {
     return null;

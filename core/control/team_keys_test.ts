@@ -37,3 +37,13 @@ Deno.test("team keys: a key that is not 32 bytes makes the update invalid", () =
   const bad = { ...update, teams: [{ ...update.teams[0], key: new Uint8Array(16) }] };
   assert.equal(openTeamKeys(sealTeamKeys(bad, guardian.secretKey), guardian.publicKey, who), null);
 });
+
+Deno.test("team keys: renew_session survives sealing and is absent unless asked for", () => {
+  const renew = { ...update, renewSession: true };
+  assert.deepEqual(
+    openTeamKeys(sealTeamKeys(renew, guardian.secretKey), guardian.publicKey, who),
+    renew,
+  );
+  const plain = openTeamKeys(sealTeamKeys(update, guardian.secretKey), guardian.publicKey, who);
+  assert.equal(plain?.renewSession, undefined);
+});

@@ -19,7 +19,7 @@ import {
   writeFrameHeader,
 } from "../wire/frame.ts";
 import type { NodeContext } from "./context.ts";
-import { Egresser } from "./egresser.ts";
+import { Egresser, type EgresserState, type EgressProblem } from "./egresser.ts";
 import { flowKey, formatIpv4, ipv4Destination } from "./packet.ts";
 import type { PathFinder } from "./path_finder.ts";
 import type { Streams } from "./streams.ts";
@@ -28,6 +28,20 @@ import type { Streams } from "./streams.ts";
 export const MAX_INNER = MAX_FRAME_BYTES - FRAME_HEADER_LENGTH - 16;
 /** Most destinations with an egresser at once (a scan of the realm cannot grow it further). */
 export const MAX_EGRESSERS = 4096;
+
+/** What egress knows of the way to one destination. */
+export interface PathState {
+  /** The egresser's state, or "none" when there is no egresser. */
+  state: EgresserState | "none";
+  /** The destination conflux, once discovered. */
+  peer?: string;
+  /** The tether peer its next packet goes to (the peer itself when direct). */
+  hop?: string;
+  /** Hops to the destination on that path. */
+  hops: number;
+  /** Why the last attempt failed. */
+  problem?: EgressProblem;
+}
 
 /** Where packets for addresses outside the realm go (portal mode). */
 export interface PortalLookup {
@@ -124,6 +138,22 @@ export class Egress {
     if (e.state === "idle") this.#connect(e);
   }
 
+  /** What egress knows of the way to `ip` (ping, status). */
+  pathTo(ip: number): PathState {
+    const e = this.#egress.get(ip);
+    if (!e) return { state: "none", hops: 0 };
+    const peer = e.peer?.id;
+    const ctx = this.#ctx;
+    let hop = peer === undefined ? undefined : e.nextHop ?? peer;
+    let hops = hop === peer ? 1 : 2;
+    const best = ctx.router.agent.candidates(e.ipText)
+      .map((c) => ({ id: ctx.peers.neighbourId(c.nextHop), hops: c.hops }))
+      .find((c) => c.id !== undefined && ctx.tethers.tether(c.id));
+    if (best) [hop, hops] = [best.id, best.hops];
+    if (hop !== undefined && hop === peer) hops = 1;
+    return { state: e.state, peer, hop, hops, problem: e.problem };
+  }
+
   /** Teams changed: streams to peers we no longer share a team with end. */
   recheckAffinity(): void {
     const ctx = this.#ctx;
@@ -142,6 +172,7 @@ export class Egress {
       if (e.peer?.id !== peerId || e.sender?.streamId !== streamId) continue;
       this.#ctx.log.debug("stream closed by peer", { peer: peerId, reason });
       e.reset();
+      if (reason === "affinity") e.problem = "refused";
     }
   }
 
@@ -274,11 +305,18 @@ export class Egress {
     const ctx = this.#ctx;
     e.state = "connecting";
     const ipText = e.ipText;
+    // Who answered: discovery (only the owner, only to a teammate) or the stream handshake. A
+    // conflux known from another message skips discovery; its silence then means the same.
+    let answered = false;
     try {
       const peer = await this.#paths.discover(e.ip, ipText);
+      answered = peer.publicKey.length > 0;
       if (this.#egress.get(e.ip) !== e || ctx.stopped) return;
       const [sender, hop] = await Promise.all([
-        this.#streams.open(peer, ipText),
+        this.#streams.open(peer, ipText).then((s) => {
+          answered = true;
+          return s;
+        }),
         this.#paths.path(peer),
       ]);
       if (this.#egress.get(e.ip) !== e || ctx.stopped) return;
@@ -288,6 +326,7 @@ export class Egress {
       if (e.nextHop) ctx.log.info("relaying via", { dst: ipText, relay: hop });
       e.state = "ready";
       e.failures = 0;
+      e.problem = undefined;
       ctx.log.debug("stream up", { peer: peer.id, dst: ipText, stream: sender.streamId });
       this.#flush(e);
     } catch (err) {
@@ -295,6 +334,7 @@ export class Egress {
       ctx.peers.forgetAddress(e.ip);
       if (this.#egress.get(e.ip) !== e) return;
       ctx.log.debug("no path to destination", { dst: ipText, error: String(err) });
+      e.problem = answered ? "no-path" : "unanswered";
       e.fail(ctx.now());
     }
   }

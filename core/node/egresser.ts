@@ -11,6 +11,12 @@ import type { PeerRef } from "./peer_ref.ts";
 
 export type { PeerRef } from "./peer_ref.ts";
 
+/**
+ * Why a destination has no stream: nobody answered discovery (offline, or no team in common),
+ * the owner answered but no tether or relay reached it, or the peer refused or ended the stream.
+ */
+export type EgressProblem = "unanswered" | "no-path" | "refused";
+
 /** Where an egresser is in its life. */
 export type EgresserState = "idle" | "connecting" | "ready" | "backoff";
 
@@ -47,6 +53,8 @@ export class Egresser {
   dropped = 0;
   /** True while a replacement tether is being opened. */
   retethering = false;
+  /** Why the last connect failed or the stream ended (ping and status say it). */
+  problem?: EgressProblem;
 
   /** Creates an idle egresser for `ip` at `now`. */
   constructor(ip: number, now: number) {

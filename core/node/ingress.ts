@@ -24,6 +24,12 @@ import type { PeerRef } from "./peer_ref.ts";
 import type { RelayFinder } from "./relay_finder.ts";
 import type { Streams } from "./streams.ts";
 
+/** Takes packets meant for the node itself off the data path (ping replies). */
+export interface PacketTap {
+  /** True when the packet was taken (it does not reach the TUN). */
+  intercept(packet: Uint8Array): boolean;
+}
+
 /** Whether `dst` is a network this node serves as a portal. */
 export interface PortalServing {
   serves(ip: number): boolean;
@@ -42,6 +48,8 @@ export class Ingress {
   /** Where payloads are opened (one buffer reused; the writer copies out of it). */
   readonly #open = { out: new Uint8Array(MAX_INNER), offset: 0, now: 0 };
   readonly #flush = () => this.#writeTun();
+  /** Set by the node: its pinger sees delivered packets first. */
+  tap?: PacketTap;
 
   constructor(
     ctx: NodeContext,
@@ -176,6 +184,7 @@ export class Ingress {
     if (src !== peer.ip && !peer.subnets.some((c) => cidrContains(c, src))) return false;
     const dst = ipv4Destination(packet);
     if (dst !== this.#ctx.ip && !this.#portals?.serves(dst)) return false;
+    if (this.tap?.intercept(packet)) return true;
     return this.#writer.push(payload, this.#batch, this.#flush);
   }
 

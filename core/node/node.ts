@@ -28,6 +28,7 @@ import { Ingress } from "./ingress.ts";
 import { Messenger } from "./messenger.ts";
 import { parseCidr, parseIpv4 } from "./packet.ts";
 import { PathFinder } from "./path_finder.ts";
+import { Pinger, type PingResult } from "./pinger.ts";
 import { PeerTable } from "./peer_table.ts";
 import { servedSubnetsOf } from "./peer_ref.ts";
 import { type PortalHost, Portals } from "./portals.ts";
@@ -125,6 +126,7 @@ export class Node {
   readonly #egress: Egress;
   readonly #ingress: Ingress;
   readonly #inbox: ControlInbox;
+  readonly #pinger: Pinger;
   readonly #portals: Portals | null = null;
   readonly #delayLine?: DelayLine;
   #sweepTimer?: ReturnType<typeof setInterval>;
@@ -185,6 +187,8 @@ export class Node {
     const forwarder = new Forwarder(ctx, this.#relays, options.relayFault);
     this.#ingress = new Ingress(ctx, this.#streams, forwarder, this.#relays, this.#portals);
     this.#inbox = new ControlInbox(ctx, this.#streams, this.#relays, options.engine);
+    this.#pinger = new Pinger(ctx, this.#egress);
+    this.#ingress.tap = this.#pinger;
     this.#tethers = ctx.tethers = options.tethers({
       sendSignal: (peer, signal) => this.#inbox.sendSignal(peer, signal),
       onMessage: (peer, message) => this.#ingress.message(peer, message),
@@ -319,6 +323,20 @@ export class Node {
       streams: this.#streams,
       portals: this.#portals?.info(),
     });
+  }
+
+  /** One ping through the overlay to `target` (`veilnet-conflux ping`). */
+  ping(target: string, timeoutMs?: number): Promise<PingResult> {
+    if (this.#ctx.stopped) {
+      return Promise.resolve({
+        ok: false,
+        target,
+        seq: 0,
+        reason: "stopped",
+        detail: "the node is stopping",
+      });
+    }
+    return this.#pinger.ping(target, timeoutMs);
   }
 
   #onTetherOpen(peerId: string): void {

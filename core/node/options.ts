@@ -14,6 +14,8 @@ export interface NodeOptions {
   guardianUrl: string;
   /** PEM certificates of a private CA that signed the Guardian's and the Master's TLS. */
   guardianCaCerts?: string[];
+  /** SHA-256 (hex) of the Guardian key pinned at register/up: sessions with another are refused. */
+  guardianKeySha256?: string;
   /** Long-lived conflux token returned by `register`. */
   confluxToken: string;
   /** Directory of this conflux's configuration; the status socket lives here. */

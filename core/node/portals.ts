@@ -115,8 +115,13 @@ export class Portals {
   setServing(serving: Ipv4Cidr[]): void {
     const key = (list: Ipv4Cidr[]) => list.map((c) => `${c.network}/${c.prefix}`).join();
     const changed = key(serving) !== key(this.#serving);
+    const wasServing = this.#serving.length > 0;
     this.#serving = serving.slice();
-    if (changed) this.#announce();
+    if (!changed) return;
+    // Nothing left to serve (e.g. the owner denied our networks): teammates drop our routes now
+    // rather than when our last announcement expires.
+    if (serving.length === 0 && wasServing) this.#publish(MessageType.PORTAL_LEAVE);
+    else this.#announce();
   }
 
   /** Says goodbye (as a portal), stops announcing and removes every route it added. */

@@ -113,7 +113,11 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
   let control: ControlClient;
   try {
     control = await ControlClient.connect({
-      guardian: new GuardianClient(options.guardianUrl, { caCerts: options.guardianCaCerts }),
+      guardian: new GuardianClient(options.guardianUrl, {
+        caCerts: options.guardianCaCerts,
+        guardianKeySha256: options.guardianKeySha256,
+        warn: (message) => log.warn(message),
+      }),
       confluxToken: options.confluxToken,
       mldsaPublicKey: keys.publicKey,
       portal: options.portal,
@@ -137,6 +141,12 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
       overlay_ip: cert.overlayIp,
       teams: session.teams.map((t) => t.name),
     });
+    if (control.session.pendingSubnets.length > 0) {
+      // A portal serves only the networks its owner approved (POST /conflux/subnets/approve).
+      log.warn("portal: networks await the owner's approval and are not served yet", {
+        pending: control.session.pendingSubnets,
+      });
+    }
 
     // Offloads (TSO/USO super-packets through the TUN) unless VEILNET_TUN_OFFLOAD=0.
     const offload = Deno.build.os === "linux" && Deno.env.get("VEILNET_TUN_OFFLOAD") !== "0";
@@ -183,6 +193,7 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
           iceServers: session.iceServers,
           hostAddresses: underlay,
           ...events,
+          channels: tetherChannels(log),
           timeoutMs: DIRECT_TETHER_TIMEOUT_MS,
           log,
         }),
@@ -226,7 +237,7 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
     const status = serveStatus(
       join(options.configDir, STATUS_SOCKET_NAME),
       () => node.info(),
-      { log },
+      { log, ping: (target) => node.ping(target) },
     );
     cleanup.push(() => status.close());
     log.info("node running", { engine: engine.name, idle_timeout_ms: idleTimeoutMs });
@@ -294,4 +305,18 @@ async function limitGsoSize(name: string, bytes: number): Promise<void> {
   } catch {
     // no ip binary: keep the default
   }
+}
+
+/**
+ * Data channels per tether: 1 unless VEILNET_TETHER_CHANNELS (1–16) says otherwise, for
+ * measuring (`deno task bench tunnel --channels N`). Flows keep to one channel each, so more
+ * channels never reorder a TCP flow; see bench/README.md for what they bring.
+ */
+function tetherChannels(log: NodeOptions["log"]): number {
+  const text = Deno.env.get("VEILNET_TETHER_CHANNELS");
+  if (text === undefined || text === "") return 1;
+  const n = Number(text);
+  if (Number.isInteger(n) && n >= 1 && n <= 16) return n;
+  log.warn("VEILNET_TETHER_CHANNELS must be 1..16; using 1", { value: text });
+  return 1;
 }

@@ -1,6 +1,6 @@
 /**
  * The local status API: HTTP/1.1 on the Unix socket `<configDir>/conflux.sock`, read by the
- * CLI's `info` command. Only GET /info exists; the socket file is created mode 0600 so that only
+ * CLI's `info` and `ping` commands. GET /info and GET /ping/<overlay IP> exist; the socket file is created mode 0600 so that only
  * the node's user (root) can read the node's state.
  *
  * @module
@@ -122,7 +122,7 @@ export interface StatusServer {
 export function serveStatus(
   path: string,
   info: () => NodeInfo,
-  options: { log: Logger; signal?: AbortSignal },
+  options: { log: Logger; signal?: AbortSignal; ping?: (target: string) => Promise<unknown> },
 ): StatusServer {
   try {
     Deno.removeSync(path);
@@ -144,8 +144,15 @@ export function serveStatus(
       options.log.warn("status request failed", { error: String(e) });
       return new Response(JSON.stringify({ error: "internal error" }), { status: 500 });
     },
-  }, (req) => {
+  }, async (req) => {
     const url = new URL(req.url);
+    const ping = options.ping;
+    if (url.pathname.startsWith("/ping/") && ping) {
+      if (req.method !== "GET") return json({ error: "method not allowed" }, 405);
+      const target = url.pathname.slice("/ping/".length);
+      if (!/^[0-9.]{1,15}$/.test(target)) return json({ error: "target: an IPv4 address" }, 400);
+      return json(await ping(target), 200);
+    }
     if (url.pathname !== "/info") return json({ error: "not found" }, 404);
     if (req.method !== "GET") return json({ error: "method not allowed" }, 405);
     return json(info(), 200);

@@ -44,6 +44,11 @@ export const BINDING_ERROR = 0x0111;
 export const ATTR_MAPPED_ADDRESS = 0x0001;
 /** XOR-MAPPED-ADDRESS: the reflexive address XOR-ed so NATs that rewrite payloads miss it. */
 export const ATTR_XOR_MAPPED_ADDRESS = 0x0020;
+/**
+ * OTHER-ADDRESS (RFC 5780 §7.4): another address and port the server answers on, so that a client
+ * can compare the mappings its NAT makes towards two destinations.
+ */
+export const ATTR_OTHER_ADDRESS = 0x802c;
 /** SOFTWARE: a free-text name of the sender's implementation. */
 export const ATTR_SOFTWARE = 0x8022;
 /** FINGERPRINT: CRC-32 of the message, XOR 0x5354554e; always the last attribute. */
@@ -122,6 +127,8 @@ export interface BindingSuccessOptions {
   software?: string;
   /** Append a FINGERPRINT attribute (default false). */
   fingerprint?: boolean;
+  /** OTHER-ADDRESS: the server's other address and port (RFC 5780); omitted when undefined. */
+  otherAddress?: MappedAddress;
 }
 
 /**
@@ -208,6 +215,13 @@ export function encodeBindingSuccess(
     { type: ATTR_XOR_MAPPED_ADDRESS, value: addressValue(mapped, raw, transactionId) },
     { type: ATTR_MAPPED_ADDRESS, value: addressValue(mapped, raw, null) },
   ];
+  if (options.otherAddress !== undefined) {
+    const other = options.otherAddress;
+    attributes.push({
+      type: ATTR_OTHER_ADDRESS,
+      value: addressValue(other, addressBytes(other), null),
+    });
+  }
   if (options.software !== undefined) {
     const value = new TextEncoder().encode(options.software);
     if (value.length > MAX_SOFTWARE_BYTES) {
@@ -233,6 +247,15 @@ export function decodeXorMappedAddress(msg: StunMessage): MappedAddress | null {
  */
 export function decodeMappedAddress(msg: StunMessage): MappedAddress | null {
   const attr = msg.attributes.find((a) => a.type === ATTR_MAPPED_ADDRESS);
+  return attr ? parseAddressValue(attr.value, null) : null;
+}
+
+/**
+ * The address in the first OTHER-ADDRESS of `msg` (RFC 5780: where else the server answers), or
+ * null when there is none or it is unusable.
+ */
+export function decodeOtherAddress(msg: StunMessage): MappedAddress | null {
+  const attr = msg.attributes.find((a) => a.type === ATTR_OTHER_ADDRESS);
   return attr ? parseAddressValue(attr.value, null) : null;
 }
 

@@ -223,11 +223,12 @@ export interface TestRealm {
 
 /**
  * Signs up a fresh user (the first one becomes admin), logs in and creates a realm with
- * `subnet` (default 100.64.0.0/24).
+ * `subnet` (default 100.64.0.0/24) and the portal policy `autoApprove` (default none: portal
+ * networks then need an approval).
  */
 export async function createRealm(
   guardian: TestGuardian,
-  options: { subnet?: string; email?: string; name?: string } = {},
+  options: { subnet?: string; email?: string; name?: string; autoApprove?: string[] } = {},
 ): Promise<TestRealm> {
   const email = options.email ?? `user-${crypto.randomUUID().slice(0, 8)}@example.test`;
   const password = "correct horse battery staple";
@@ -236,6 +237,7 @@ export async function createRealm(
   const realm = await guardian.client.createRealm(accessToken, {
     name: options.name ?? "test realm",
     subnet: options.subnet ?? "100.64.0.0/24",
+    autoApprove: options.autoApprove,
   });
   return { email, password, accessToken, realmId: realm.id, subnet: realm.subnet };
 }

@@ -17,6 +17,9 @@ export class MemoryTun implements TunPort {
   #written: Uint8Array[] = [];
   #waiters: { match: (p: Uint8Array) => boolean; resolve: (p: Uint8Array) => void }[] = [];
 
+  /** Answers ICMP echo requests like a host's kernel unless `answerPings` is false. */
+  answerPings = true;
+
   constructor(name = "mem0") {
     this.name = name;
   }
@@ -88,6 +91,7 @@ export class MemoryTun implements TunPort {
     for (let i = 0; i < batch.count; i++) {
       const p = batch.packet(i).slice();
       this.#written.push(p);
+      if (this.answerPings) this.#answerPing(p);
       if (this.#written.length > 4096) this.#written.splice(0, 2048);
       for (const w of this.#waiters.filter((w) => w.match(p))) {
         this.#waiters = this.#waiters.filter((x) => x !== w);
@@ -101,6 +105,25 @@ export class MemoryTun implements TunPort {
   close(): void {
     this.#closed = true;
     this.#wake?.();
+  }
+
+  /** What the kernel does with an echo request to one of its addresses: the reply. */
+  #answerPing(p: Uint8Array): void {
+    const ihl = (p[0] & 0x0f) * 4;
+    if (p.length < ihl + 8 || p[9] !== 1 || p[ihl] !== 8) return;
+    const reply = p.slice();
+    reply.set(p.subarray(16, 20), 12);
+    reply.set(p.subarray(12, 16), 16);
+    reply[ihl] = 0;
+    reply[ihl + 2] = reply[ihl + 3] = 0;
+    let sum = 0;
+    for (let i = ihl; i + 1 < reply.length; i += 2) sum += (reply[i] << 8) | reply[i + 1];
+    if ((reply.length - ihl) & 1) sum += reply[reply.length - 1] << 8;
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    const c = ~sum & 0xffff;
+    reply[ihl + 2] = c >> 8;
+    reply[ihl + 3] = c & 0xff;
+    queueMicrotask(() => this.inject(reply));
   }
 
   #take(batch: PacketBatch): number {
