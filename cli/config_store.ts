@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import { readTextIfExists, removeIfExists, writeFileAtomic } from "./atomic_file.ts";
+import { readTextIfExists, removeIfExists, writeFileAtomic } from "../core/fs/atomic_file.ts";
 import { REGISTER_FILE, UP_FILE } from "./config_dir.ts";
 import { CliError } from "./errors.ts";
 

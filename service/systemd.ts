@@ -4,7 +4,7 @@
  * @module
  */
 import { join } from "node:path";
-import { readTextIfExists, removeIfExists, writeFileAtomic } from "../cli/atomic_file.ts";
+import { readTextIfExists, removeIfExists, writeFileAtomic } from "../core/fs/atomic_file.ts";
 import type { CommandResult, CommandRunner } from "./command_runner.ts";
 import { type ServiceDescription, SYSTEMD_NAME } from "./description.ts";
 import { ServiceError } from "./errors.ts";
