@@ -15,81 +15,18 @@
  */
 
 import { z } from "zod";
-import { sha256 } from "../crypto/hash.ts";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
-import { type TeamKey, teamKeyFromJson } from "./team_keys.ts";
+import { GuardianApiError, GuardianKeyMismatchError } from "./guardian_errors.ts";
+import { parseSession, type Session, type SessionLoginRequest } from "./guardian_session.ts";
+import { guardianKeyFingerprint, insecureTransportWarning } from "./guardian_trust.ts";
 
-/** A Guardian call that failed. */
-export class GuardianApiError extends Error {
-  /** HTTP status; 0 when no valid HTTP answer arrived (network error, timeout, bad JSON). */
-  readonly status: number;
-  /** Creates the error. */
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = "GuardianApiError";
-    this.status = status;
-  }
-}
-
-/**
- * The session's Guardian key is not the one pinned at `register`/`up`: someone else answers at the
- * Guardian's address, or the Guardian's keys were replaced. Status 0 (no session was accepted).
- */
-export class GuardianKeyMismatchError extends GuardianApiError {
-  /** SHA-256 (hex) of the key that was pinned. */
-  readonly pinned: string;
-  /** SHA-256 (hex) of the key the Guardian presented. */
-  readonly presented: string;
-  /** Creates the error. */
-  constructor(pinned: string, presented: string) {
-    super(
-      0,
-      `the Guardian's key changed: pinned sha256:${pinned}, presented sha256:${presented}; ` +
-        "refusing the session (if the Guardian's keys were really replaced, run register or " +
-        "up again)",
-    );
-    this.name = "GuardianKeyMismatchError";
-    this.pinned = pinned;
-    this.presented = presented;
-  }
-}
-
-/** SHA-256 of a Guardian's ML-DSA-65 public key, lowercase hex: what `register`/`up` pin. */
-export function guardianKeyFingerprint(publicKey: Uint8Array): string {
-  return Array.from(sha256(publicKey), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** True when `host` (a URL's hostname) names this machine: localhost, 127.0.0.0/8 or ::1. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  if (h === "localhost" || h.endsWith(".localhost") || h === "::1") return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
-/**
- * The warning for `url` when it is plain `http://` (the Guardian) or `nats://` (the Master) to an
- * address that is not loopback; null when it is TLS or stays on this machine.
- */
-export function insecureTransportWarning(url: string): string | null {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return null;
-  }
-  if (isLoopbackHost(parsed.hostname)) return null;
-  if (parsed.protocol === "http:") {
-    return `WARNING: the Guardian at ${parsed.origin} is plain http:// to a non-loopback ` +
-      "address: tokens and session keys cross the network unencrypted and its answers can be " +
-      "forged on the way. Use https:// (serve --tls-cert/--tls-key; README, TLS).";
-  }
-  if (parsed.protocol === "nats:") {
-    return `WARNING: the Master (NATS) at ${url} is plain nats:// to a non-loopback address: ` +
-      "the control channel crosses the network unencrypted. Use TLS (init --nats-tls-cert/" +
-      "--nats-tls-key, tls:// URLs; README, TLS).";
-  }
-  return null;
-}
+export { GuardianApiError, GuardianKeyMismatchError } from "./guardian_errors.ts";
+export {
+  guardianKeyFingerprint,
+  insecureTransportWarning,
+  isLoopbackHost,
+} from "./guardian_trust.ts";
+export { parseSession, type Session, type SessionLoginRequest } from "./guardian_session.ts";
 
 /** URLs already warned about in this process: the warning is said once, not at every renewal. */
 const warnedUrls = new Set<string>();
@@ -97,63 +34,6 @@ const warnedUrls = new Set<string>();
 /** Default warning sink: standard error, where the node's and the CLI's log lines go. */
 function warnOnStderr(message: string): void {
   console.error(message);
-}
-
-/** A short-lived session: what `POST /conflux/session/login` returns, decoded. */
-export interface Session {
-  /** Conflux id. */
-  confluxId: string;
-  /** Realm id (NATS subjects live under `vn.<realmId>`). */
-  realmId: string;
-  /** Realm subnet, CIDR. */
-  realmSubnet: string;
-  /** Overlay IPv4 address of this conflux, stable across sessions. */
-  overlayIp: string;
-  /** Tag chosen at registration. */
-  tag: string;
-  /** Portal mode as requested at login. */
-  portal: boolean;
-  /**
-   * IPv4 networks (CIDR) the certificate says this portal serves: those it asked for that the
-   * owner approved (or the realm's policy auto-approves); `[]` unless a portal.
-   */
-  subnets: string[];
-  /** Networks it asked for that await the owner's decision (not certified). */
-  pendingSubnets: string[];
-  /** Networks it asked for that the owner denied (not certified). */
-  deniedSubnets: string[];
-  /** SignedCertificate bytes (Guardian-signed identity for this run's ML-DSA key). */
-  certificate: Uint8Array;
-  /** The Guardian's ML-DSA-65 public key (1,952 bytes). */
-  guardianPublicKey: Uint8Array;
-  /** NATS user JWT bound to the nkey sent at login. */
-  natsJwt: string;
-  /** NATS client URLs. */
-  natsUrls: string[];
-  /** Inbox prefix to use on the NATS connection (`_INBOX.<confluxId>`). */
-  inboxPrefix: string;
-  /** Team keys of the conflux's teams. */
-  teams: TeamKey[];
-  /** When the Guardian read `teams` (ms); orders them against pushed updates. 0 if absent. */
-  teamsIssuedAt: number;
-  /** ICE (STUN) server URLs. */
-  iceServers: string[];
-  /** Session expiry, ms since the epoch (JWT and certificate). */
-  expiresAt: number;
-}
-
-/** Body of a session login. */
-export interface SessionLoginRequest {
-  /** Long-lived conflux token. */
-  token: string;
-  /** This run's ML-DSA-65 public key. */
-  mldsaPublicKey: Uint8Array;
-  /** This run's public NATS user nkey ("U…"). */
-  nkey: string;
-  /** Run in portal mode (stated in the certificate). */
-  portal?: boolean;
-  /** IPv4 networks (CIDR, host bits zero) this portal serves; only with `portal: true`. */
-  subnets?: string[];
 }
 
 /** Body of a registration. */
@@ -182,28 +62,6 @@ export interface Registration {
   guardianPublicKey?: Uint8Array;
 }
 
-const SessionJson = z.object({
-  conflux_id: z.string().min(1),
-  realm_id: z.string().min(1),
-  realm_subnet: z.string(),
-  overlay_ip: z.string(),
-  tag: z.string(),
-  portal: z.boolean(),
-  // Absent from Guardians that predate portal subnets.
-  subnets: z.array(z.string()).default([]),
-  subnets_pending: z.array(z.string()).default([]),
-  subnets_denied: z.array(z.string()).default([]),
-  certificate: z.string(),
-  guardian_public_key: z.string(),
-  nats_jwt: z.string().min(1),
-  nats_urls: z.array(z.string()).min(1),
-  inbox_prefix: z.string().min(1),
-  teams: z.array(z.unknown()),
-  teams_issued_at: z.number().optional(),
-  ice_servers: z.array(z.string()),
-  expires_at: z.number(),
-});
-
 const RegistrationJson = z.object({
   conflux_id: z.string().min(1),
   token: z.string().min(1),
@@ -213,39 +71,6 @@ const RegistrationJson = z.object({
 });
 
 const GuardianKeyJson = z.object({ public_key: z.string(), sha256: z.string() });
-
-/** Decodes a session login response; throws GuardianApiError(0) when malformed. */
-export function parseSession(value: unknown): Session {
-  const r = SessionJson.safeParse(value);
-  if (!r.success) throw new GuardianApiError(0, "malformed session response from Guardian");
-  const s = r.data;
-  const certificate = decodeBase64(s.certificate);
-  const guardianPublicKey = decodeBase64(s.guardian_public_key);
-  const teams = s.teams.map(teamKeyFromJson);
-  if (!certificate || !guardianPublicKey || teams.some((t) => t === null)) {
-    throw new GuardianApiError(0, "malformed session response from Guardian");
-  }
-  return {
-    confluxId: s.conflux_id,
-    realmId: s.realm_id,
-    realmSubnet: s.realm_subnet,
-    overlayIp: s.overlay_ip,
-    tag: s.tag,
-    portal: s.portal,
-    subnets: s.subnets,
-    pendingSubnets: s.subnets_pending,
-    deniedSubnets: s.subnets_denied,
-    certificate,
-    guardianPublicKey,
-    natsJwt: s.nats_jwt,
-    natsUrls: s.nats_urls,
-    inboxPrefix: s.inbox_prefix,
-    teams: teams as TeamKey[],
-    teamsIssuedAt: s.teams_issued_at ?? 0,
-    iceServers: s.ice_servers,
-    expiresAt: s.expires_at,
-  };
-}
 
 /** Options of a raw {@link GuardianClient.call}. */
 export interface CallOptions {
