@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { memoryLogger } from "../core/log/logger.ts";
 import { type NodeInfo, serveStatus } from "../core/node/status_server.ts";
 import { main } from "../cli/mod.ts";
+import { controlLine, renderInfo } from "../cli/commands/info.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
@@ -117,4 +118,35 @@ Deno.test("info: no node running exits 3 and says how to start it", async () => 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("info: the control line says the channel's state, session expiry and Guardian contact", () => {
+  const now = Date.UTC(2026, 11, 4, 12, 0, 0);
+  const [[key, up]] = controlLine({
+    state: "connected",
+    since: now - 90_000,
+    session_expires_at: now + 412_000,
+    last_guardian_contact_at: now - 198_000,
+  }, now);
+  assert.equal(key, "control");
+  assert.equal(
+    up,
+    "connected since 2026-12-04T11:58:30.000Z (90 s); session expires in 412 s; " +
+      "Guardian last answered 198 s ago",
+  );
+  const [[, down]] = controlLine({
+    state: "offline",
+    since: now - 5000,
+    session_expires_at: now - 3000,
+    last_guardian_contact_at: now - 600_000,
+    last_renewal_error: "HTTP 503",
+  }, now);
+  assert.match(down, /^offline since .*session expired 3 s ago; .*last renewal failed: HTTP 503$/);
+  assert.deepEqual(controlLine(undefined, now), []);
+  // The drops line names only the causes that occurred.
+  const text = renderInfo({
+    ...sample,
+    stats: { ...sample.stats!, drops: { queue_full: 0, tether_full: 3, auth: 1 } },
+  });
+  assert.match(text, /drops:\s+tether_full=3 auth=1\n/);
 });

@@ -354,3 +354,42 @@ Deno.test("refresh: setSubnets with renewNow renews the session at once", async 
     await g.stop();
   }
 });
+
+Deno.test("refresh: status() follows the channel through a nats-server restart and a revocation", async () => {
+  const g = await startGuardian({ sessionTtlSec: 600 });
+  let restarted: NatsServer | null = null;
+  let client: ControlClient | null = null;
+  const waitState = async (want: string, what: string) => {
+    for (let i = 0; i < 150 && client!.status().state !== want; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(client!.status().state, want, what);
+  };
+  try {
+    const realm = await createRealm(g);
+    const a = await registerConflux(g, realm);
+    client = await connectClient(g, a.token);
+    const up = client.status();
+    assert.equal(up.state, "connected");
+    assert.ok(up.session_expires_at > Date.now() + 500_000, JSON.stringify(up));
+    assert.ok(up.last_guardian_contact_at <= Date.now());
+    assert.equal(up.last_renewal_error, undefined);
+    await g.nats!.stop();
+    await waitState("reconnecting", "nats-server stopped");
+    const down = client.status();
+    assert.ok(down.since >= up.since);
+    restarted = await startNatsServer(g.nats!.configPath);
+    await waitState("connected", "nats-server back");
+    await g.client.unregister(a.token);
+    // The revocation cuts the connection; the renewal it triggers is refused.
+    for (let i = 0; i < 150 && !client.status().revoked; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(client.status().revoked, true, JSON.stringify(client.status()));
+    assert.match(client.status().last_renewal_error ?? "", /HTTP 40[134]/);
+  } finally {
+    await client?.close();
+    await restarted?.stop();
+    await g.stop();
+  }
+});

@@ -26,6 +26,40 @@ function statsLine(stats: unknown): Array<[string, string]> {
   return out;
 }
 
+/** Seconds between now and `at` (ms since the epoch), rounded. */
+function secondsFrom(at: number, now: number): number {
+  return Math.round((at - now) / 1000);
+}
+
+/**
+ * The control channel as one `control:` line: state and since when, session expiry, the
+ * Guardian's last answer and the last renewal error.
+ */
+export function controlLine(control: unknown, now = Date.now()): Array<[string, string]> {
+  if (typeof control !== "object" || control === null) return [];
+  const c = control as Record<string, unknown>;
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+  const parts = [String(c.state ?? "?")];
+  const since = num(c.since);
+  if (since !== undefined) {
+    parts[0] += ` since ${new Date(since).toISOString()} (${-secondsFrom(since, now)} s)`;
+  }
+  const expires = num(c.session_expires_at);
+  if (expires !== undefined) {
+    const left = secondsFrom(expires, now);
+    parts.push(left >= 0 ? `session expires in ${left} s` : `session expired ${-left} s ago`);
+  }
+  const contact = num(c.last_guardian_contact_at);
+  if (contact !== undefined) {
+    parts.push(`Guardian last answered ${-secondsFrom(contact, now)} s ago`);
+  }
+  if (typeof c.last_renewal_error === "string") {
+    parts.push(`last renewal failed: ${c.last_renewal_error}`);
+  }
+  if (c.revoked === true) parts.push("REVOKED: the node stops when the session ends");
+  return [["control", parts.join("; ")]];
+}
+
 /** The networks this node serves as a portal, as one `serving:` line. */
 function servingLine(portals: unknown): Array<[string, string]> {
   const serving = (portals as { serving?: unknown } | null)?.serving;
@@ -54,6 +88,7 @@ export function renderInfo(info: NodeInfo): string {
       ["tag", info.tag],
       ["portal", info.portal ? "yes" : "no"],
       ["teams", info.teams.length > 0 ? info.teams.join(", ") : "-"],
+      ...controlLine((info as { control?: unknown }).control),
       ...underlayLine(info.underlay),
       ...servingLine(info.portals),
       ...statsLine(info.stats),

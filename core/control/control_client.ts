@@ -63,6 +63,21 @@ export interface ControlClientOptions {
   natsServers?: string[];
 }
 
+/** The control channel's state in `info` (times in ms since the epoch). */
+export interface ControlStatus {
+  /** connected, reconnecting (nats.js retries), offline (no session / lapsed), revoked, closed. */
+  state: "connected" | "reconnecting" | "offline" | "revoked" | "closed";
+  /** When it entered that state. */
+  since: number;
+  session_expires_at: number;
+  /** When the Guardian last handed out a session. */
+  last_guardian_contact_at: number;
+  /** Why the last renewal failed, if it did. */
+  last_renewal_error?: string;
+  /** The Guardian refused to renew: the channel closes at expiry. */
+  revoked?: boolean;
+}
+
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** A conflux's authenticated NATS control channel. */
@@ -182,6 +197,24 @@ export class ControlClient {
   /** True once the Guardian refused to renew the session. */
   get revoked(): boolean {
     return this.#renewal.revoked;
+  }
+
+  /**
+   * The control channel as `info` shows it: connection state and since when, session expiry,
+   * the Guardian's last answer and the last renewal error.
+   */
+  status(): ControlStatus {
+    const link = this.#link.state;
+    const contact = this.#renewal.contact;
+    const state = this.#stopped ? (this.#renewal.revoked ? "revoked" : "closed") : link.state;
+    return {
+      state,
+      since: link.since,
+      session_expires_at: this.session.expiresAt,
+      last_guardian_contact_at: contact.at,
+      ...(contact.error ? { last_renewal_error: contact.error } : {}),
+      ...(this.#renewal.revoked ? { revoked: true } : {}),
+    };
   }
 
   /** True while a NATS connection is up (false during an outage or after close). */

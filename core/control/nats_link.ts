@@ -24,6 +24,9 @@ export class ControlOfflineError extends Error {
   }
 }
 
+/** A NATS connection's state: up, lost and being retried by nats.js, or none held. */
+export type LinkState = "connected" | "reconnecting" | "offline";
+
 /** What a NatsLink needs. */
 export interface NatsLinkOptions {
   /** This run's nkey (its public half is in the session JWT). */
@@ -49,9 +52,22 @@ export class NatsLink {
   readonly #subs = new Set<ResilientSubscription>();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
+  #state: LinkState = "offline";
+  #since = Date.now();
 
   constructor(options: NatsLinkOptions) {
     this.#o = options;
+  }
+
+  /** Where the connection is, and since when (ms since the epoch). */
+  get state(): { state: LinkState; since: number } {
+    return { state: this.#state, since: this.#since };
+  }
+
+  #set(state: LinkState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.#since = Date.now();
   }
 
   /** True while a NATS connection is up. */
@@ -86,6 +102,7 @@ export class NatsLink {
       return;
     }
     this.#nc = nc;
+    this.#set("connected");
     for (const sub of this.#subs) sub.attach(nc);
     this.#watchStatus(nc);
     nc.closed().then((err) => {
@@ -102,6 +119,7 @@ export class NatsLink {
   goOffline(): void {
     const nc = this.#nc;
     this.#nc = null;
+    this.#set("offline");
     for (const sub of this.#subs) sub.detach();
     if (nc && !nc.isClosed()) nc.close().catch(() => {});
   }
@@ -163,6 +181,7 @@ export class NatsLink {
   /** Ends every subscription and closes the connection for good. */
   async close(): Promise<void> {
     this.#stopped = true;
+    this.#set("offline");
     clearTimeout(this.#retryTimer);
     for (const sub of [...this.#subs]) sub.end();
     const nc = this.#nc;
@@ -174,9 +193,13 @@ export class NatsLink {
   #watchStatus(nc: NatsConnection): void {
     (async () => {
       for await (const s of nc.status()) {
-        if (s.type === "disconnect") this.#o.log.info("control channel disconnected");
-        else if (s.type === "reconnect") this.#o.log.info("control channel reconnected");
-        else if (s.type === "error") {
+        if (s.type === "disconnect") {
+          this.#o.log.info("control channel disconnected");
+          if (this.#nc === nc) this.#set("reconnecting");
+        } else if (s.type === "reconnect") {
+          this.#o.log.info("control channel reconnected");
+          if (this.#nc === nc) this.#set("connected");
+        } else if (s.type === "error") {
           this.#o.log.warn("control channel error", { error: s.error.message });
           if (this.#nc === nc && isCredentialRefusal(s.error.message)) this.#o.onRefused();
         }

@@ -42,10 +42,20 @@ export class SessionRenewal {
   #failures = 0;
   /** When a renewal was last started because the Master refused our credentials. */
   #refusedAt = -Infinity;
+  #contactAt: number;
+  #lastError: string | undefined;
 
   constructor(session: Session, options: SessionRenewalOptions) {
     this.#session = session;
     this.#o = options;
+    this.#contactAt = options.now();
+  }
+
+  /** When the Guardian last gave us a session, and why the last renewal failed if it did. */
+  get contact(): { at: number; error?: string } {
+    return this.#lastError === undefined
+      ? { at: this.#contactAt }
+      : { at: this.#contactAt, error: this.#lastError };
   }
 
   /** The latest session. */
@@ -149,6 +159,8 @@ export class SessionRenewal {
     if (this.#stopped) return;
     this.#failures = 0;
     this.#session = session;
+    this.#contactAt = this.#o.now();
+    this.#lastError = undefined;
     this.#scheduleRefresh();
     this.#scheduleExpiry();
     await this.#o.onRenewed(session);
@@ -156,6 +168,9 @@ export class SessionRenewal {
 
   #failed(err: unknown): void {
     const status = err instanceof GuardianApiError ? err.status : 0;
+    this.#lastError = status
+      ? `HTTP ${status}`
+      : String((err as Error)?.message ?? err).slice(0, 200);
     if (status === 401 || status === 403 || status === 404) {
       // Revoked: no new session. The expiry guard closes the client when this one ends.
       this.#revoked = true;

@@ -236,7 +236,7 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
 
     const status = serveStatus(
       join(options.configDir, STATUS_SOCKET_NAME),
-      () => node.info(),
+      () => ({ ...node.info(), control: control.status() }),
       { log, ping: (target) => node.ping(target) },
     );
     cleanup.push(() => status.close());

@@ -79,10 +79,12 @@ function routeInfo(ctx: NodeContext, e: Egresser): RouteInfo {
   const best = candidates.find((c) => ctx.tethers.tether(c.next_hop));
   const path = e.peer ? e.nextHop ?? e.peer.id : undefined;
   const fallback = path !== undefined && ctx.tethers.tether(path) ? path : "";
+  const next = e.peer && best ? best.next_hop : fallback;
   return {
     destination: e.ipText,
     conflux_id: e.peer?.id ?? "",
-    next_hop: e.peer && best ? best.next_hop : fallback,
+    next_hop: next,
+    path: next === "" ? "" : next === e.peer?.id ? "direct" : "relayed",
     state: e.state,
     estimate_ms: best?.estimate_ms ?? null,
     candidates,

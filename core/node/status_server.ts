@@ -28,6 +28,15 @@ export interface NodeInfo {
   streams: StreamInfo[];
   /** Portal mode: the networks this node serves, and the portals it routes to. */
   portals?: PortalsInfo;
+  /** The control channel (NATS) and the Guardian session; see ControlClient.status. */
+  control?: {
+    state: string;
+    since: number;
+    session_expires_at: number;
+    last_guardian_contact_at: number;
+    last_renewal_error?: string;
+    revoked?: boolean;
+  };
 }
 
 /** Data-path counters in /info. */
@@ -84,6 +93,8 @@ export interface RouteInfo {
   conflux_id: string;
   /** Tether peer the next packet of a new flow goes to; "" when none is open. */
   next_hop: string;
+  /** "direct" (next hop is the destination), "relayed", or "" without a next hop. */
+  path?: string;
   state: string;
   /** The routing agent's estimated delivery time through `next_hop` (ms), when it has one. */
   estimate_ms?: number | null;
