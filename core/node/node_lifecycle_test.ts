@@ -73,3 +73,20 @@ Deno.test("node lifecycle: each destination is discovered once; the answering si
     );
   });
 });
+
+Deno.test("node lifecycle: info's tether RTT and loss come from the router's probes", async () => {
+  await withRealm(async (realm) => {
+    const a = realm.add("a", { teams: ["dev"] });
+    const b = realm.add("b", { teams: ["dev"] });
+    await deliver(a, b, "up");
+    // Memory tethers measure nothing themselves (their stats say NaN): a number here is the
+    // router's, after its probes (every 250 ms) were answered.
+    let t = a.node.info().tethers[0];
+    for (let i = 0; i < 30 && t.rtt_ms === null; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      t = a.node.info().tethers[0];
+    }
+    assert.equal(typeof t.rtt_ms, "number");
+    assert.equal(t.loss, 0);
+  });
+});

@@ -76,6 +76,7 @@ export class Router {
   readonly #monitor: LinkMonitor;
   readonly #flows = new FlowletTable({ minGapMs: FLOWLET_GAP_MS, marginMs: FLOWLET_MARGIN_MS });
   #lastSweep = 0;
+  readonly #links = new Map<string, { rttMs: number; loss: number }>();
   #lastTick = 0;
   // One FlowletPaths object reused for every decision; #dst/#exclude say which one.
   #dst = "";
@@ -105,6 +106,22 @@ export class Router {
     });
   }
 
+  /**
+   * The link to `neighbour` as its probes measure it: smoothed RTT (ms; NaN before the first
+   * reply) and the recent loss fraction. The one liveness measurement of a tether: `info` shows
+   * it, routing uses it.
+   */
+  link(neighbour: string): { rttMs: number; loss: number } {
+    return this.#links.get(neighbour) ?? { rttMs: NaN, loss: 0 };
+  }
+
+  #note(neighbour: string, rttMs: number, loss: number): void {
+    const l = this.#links.get(neighbour);
+    // RFC 6298's smoothing (α = 1/8).
+    if (!l || !Number.isFinite(l.rttMs)) this.#links.set(neighbour, { rttMs, loss });
+    else this.#links.set(neighbour, { rttMs: l.rttMs + (rttMs - l.rttMs) / 8, loss });
+  }
+
   /** A tether to `neighbour` opened: probing starts with the next tick. */
   linkUp(neighbour: string, now: number): void {
     this.#monitor.add(neighbour, now);
@@ -113,6 +130,7 @@ export class Router {
   /** The tether to `neighbour` closed: every route through it is gone at once. */
   linkClosed(neighbour: string, now: number): void {
     this.#monitor.remove(neighbour);
+    this.#links.delete(neighbour);
     this.agent.linkDown(neighbour, now);
   }
 
@@ -132,7 +150,10 @@ export class Router {
     } else if (f.kind === "probe-reply") {
       const queueMs = this.#o.queueMs(neighbour);
       const sample = this.#monitor.ack(neighbour, now, { probeId: f.probeId, queueMs });
-      if (sample) this.agent.linkMeasured(neighbour, now, sample);
+      if (sample) {
+        this.agent.linkMeasured(neighbour, now, sample);
+        this.#note(neighbour, sample.rttMs, sample.loss ?? 0);
+      }
     } else if (f.message.kind === "report") {
       const accepts = this.#o.accepts;
       const estimates = accepts

@@ -9,7 +9,7 @@ import type { Egress } from "./egress.ts";
 import type { Egresser } from "./egresser.ts";
 import { formatIpv4 } from "./packet.ts";
 import type { PortalsInfo } from "./portals.ts";
-import type { NodeInfo, RouteInfo, StreamInfo, TetherInfo } from "./status_server.ts";
+import type { DnsInfo, NodeInfo, RouteInfo, StreamInfo, TetherInfo } from "./status_server.ts";
 import type { Streams } from "./streams.ts";
 import type { CertificateFields } from "../wire/certificate.ts";
 
@@ -21,6 +21,7 @@ export interface StatusSources {
   egress: Egress;
   streams: Streams;
   portals?: PortalsInfo;
+  dns?: DnsInfo;
 }
 
 /** The node's state now. */
@@ -48,6 +49,7 @@ export function nodeInfo(s: StatusSources): NodeInfo {
     underlay: [...(ctx.tethers.hostAddresses ?? [])],
     routes: [...s.egress.egressers()].map((e) => routeInfo(ctx, e)),
     ...(s.portals ? { portals: s.portals } : {}),
+    ...(s.dns ? { dns: s.dns } : {}),
     streams: streamInfo(ctx, s.egress, s.streams),
   };
 }
@@ -56,11 +58,16 @@ function tetherInfo(ctx: NodeContext): TetherInfo[] {
   const now = ctx.now();
   return ctx.tethers.tethers().map((t) => {
     const st = t.stats();
+    // The router's probes are the tether's one liveness measurement (routing uses the same).
+    const name = ctx.peers.get(t.peerId)?.ipText;
+    const link = name === undefined ? undefined : ctx.router.link(name);
+    const rtt = link && Number.isFinite(link.rttMs) ? link.rttMs : st.rttMs;
     return {
       peer: t.peerId,
       engine: t.engine,
       channels: t.channelCount,
-      rtt_ms: Number.isFinite(st.rttMs) ? Math.round(st.rttMs * 1000) / 1000 : null,
+      rtt_ms: Number.isFinite(rtt) ? Math.round(rtt * 1000) / 1000 : null,
+      ...(link ? { loss: Math.round(link.loss * 1000) / 1000 } : {}),
       bytes_sent: st.bytesSent,
       bytes_received: st.bytesReceived,
       idle_ms: st.lastActivityAt ? Math.round(now - st.lastActivityAt) : 0,

@@ -28,6 +28,8 @@ export interface NodeInfo {
   streams: StreamInfo[];
   /** Portal mode: the networks this node serves, and the portals it routes to. */
   portals?: PortalsInfo;
+  /** Names: the resolver and how the host's DNS is configured. */
+  dns?: DnsInfo;
   /** The control channel (NATS) and the Guardian session; see ControlClient.status. */
   control?: {
     state: string;
@@ -37,6 +39,28 @@ export interface NodeInfo {
     last_renewal_error?: string;
     revoked?: boolean;
   };
+}
+
+/** The node's names and resolver in /info. */
+export interface DnsInfo {
+  /** The suffix names live under, e.g. "veilnet.internal". */
+  suffix: string;
+  /** Where the resolver answers ("100.64.0.2:53"); absent when it does not run. */
+  server?: string;
+  /**
+   * How the host sends names under the suffix to it: "systemd-resolved", "resolv.conf",
+   * "macos-resolver", "windows-nrpt", "none" (nothing configured: query the server directly) or
+   * "off" (`--no-dns`).
+   */
+  host: string;
+  /** One line on what was configured, or why nothing was. */
+  detail?: string;
+  /** Our own names (labels under the suffix). */
+  names: string[];
+  /** Lookups cached now. */
+  cached: number;
+  /** Names more than one teammate answers to (all their addresses are returned). */
+  duplicates: { name: string; conflux_ids: string[]; addresses: string[] }[];
 }
 
 /** Data-path counters in /info. */
@@ -68,7 +92,10 @@ export interface TetherInfo {
   peer: string;
   engine: string;
   channels: number;
+  /** Smoothed RTT of the router's probes (ms); null before the first reply. */
   rtt_ms: number | null;
+  /** Fraction of recent probes unanswered. */
+  loss?: number;
   bytes_sent: number;
   bytes_received: number;
   idle_ms: number;

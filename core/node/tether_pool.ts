@@ -226,6 +226,8 @@ export class TetherPool {
       iceServers: opts.iceServers,
       hostAddresses: this.#hostAddresses,
       timeoutMs: opts.timeoutMs ?? 10_000,
+      // The router probes every tether (and info shows its RTT): no second probe here.
+      probeIntervalMs: 0,
       signal: abort.signal,
       log: opts.log,
     }).then((tether) => {
