@@ -6,10 +6,14 @@ import { decode } from "@nats-io/jwt";
 import { createUser } from "@nats-io/nkeys";
 import { generateSigningKeyPair } from "../core/crypto/mldsa.ts";
 import { verifyCertificate } from "../core/wire/certificate.ts";
-import { CertificateCache, MessageType, sealEnvelope } from "../core/wire/envelope.ts";
+import {
+  CertificateCache,
+  MessageType,
+  openEnvelope,
+  sealEnvelope,
+} from "../core/wire/envelope.ts";
 import { ControlClient } from "../core/control/control_client.ts";
 import { controlSubject, discoverSubject } from "../core/control/subjects.ts";
-import { verifiedMessages } from "../core/control/verified_messages.ts";
 import { formatIpv4, isHostAddress, parseCidr, parseIpv4 } from "../guardian/ip_pool.ts";
 import { createRealm, registerConflux, startGuardian } from "./helpers/guardian.ts";
 
@@ -119,15 +123,19 @@ Deno.test("guardian flow: signup to NATS, ctl request/reply, discovery, verified
 
     // Verified envelopes: garbage and a forged certificate are dropped, a real one is delivered.
     const ctlB = cb.subscribe(controlSubject(realm.realmId, b.confluxId));
+    const certificates = new CertificateCache();
     const received = (async () => {
-      for await (
-        const v of verifiedMessages(ctlB, {
-          guardianPublicKey: cb.session.guardianPublicKey,
-          realmId: realm.realmId,
-          certificates: new CertificateCache(),
-        })
-      ) {
-        return v;
+      for await (const m of ctlB) {
+        try {
+          const envelope = openEnvelope(m.data, {
+            guardianPublicKey: cb.session.guardianPublicKey,
+            now: Date.now(),
+            certificates,
+          });
+          if (envelope.sender.realmId === realm.realmId) return { envelope };
+        } catch {
+          // garbage and forgeries: dropped
+        }
       }
     })();
     await cb.flush();

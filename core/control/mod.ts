@@ -41,5 +41,4 @@ export {
   type TeamKeysUpdate,
   teamKeyToJson,
 } from "./team_keys.ts";
-export { type VerifiedMessage, verifiedMessages, type VerifyOptions } from "./verified_messages.ts";
 export { decodeBase64, encodeBase64 } from "./base64.ts";

@@ -210,8 +210,3 @@ export class StreamReceiver {
     return null;
   }
 }
-
-/** True when a stream half last used at `lastUsedAt` has been idle for `idleMs` at `now`. */
-export function isIdle(lastUsedAt: number, now: number, idleMs: number): boolean {
-  return now - lastUsedAt >= idleMs;
-}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isIdle, StreamReceiver, StreamSender } from "./session.ts";
+import { StreamReceiver, StreamSender } from "./session.ts";
 import type { StreamSecrets } from "./handshake.ts";
 
 function secrets(): StreamSecrets {
@@ -119,11 +119,6 @@ Deno.test("stream session: lastUsedAt tracks activity for idle expiry", () => {
   assert.equal(tx.lastUsedAt, 100);
   rx.open(c, aad, tx.seal(c, aad, packet(0)), 250);
   assert.equal(rx.lastUsedAt, 250);
-});
-
-Deno.test("stream session: idle expiry is decided from the last use", () => {
-  assert.equal(isIdle(1000, 1500, 1000), false);
-  assert.equal(isIdle(1000, 2000, 1000), true);
 });
 
 Deno.test("stream session: sealInto writes after a header and opens like seal", () => {
