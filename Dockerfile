@@ -50,15 +50,17 @@ COPY cli ./cli
 COPY core ./core
 COPY ffi ./ffi
 COPY service ./service
-# Every module of the program (the WebRTC engines are imported lazily), and the TUN shim and
-# the AES-GCM library built into VEILNET_CACHE_DIR under their source hashes, where ffi/shim.ts
-# finds them at run time: the container needs no registry and no compiler.
+# Every module of the program (the WebRTC engines are imported lazily), and the TUN shim, the
+# AES-GCM library and the UDP (datagram lane) library built into VEILNET_CACHE_DIR under their
+# source hashes, where ffi/shim.ts finds them at run time: no registry and no compiler needed.
 RUN --mount=type=secret,id=build_ca . /opt/build-ca.sh \
   && deno cache --frozen main.ts core/tether/engine_werift.ts core/tether/engine_libdatachannel.ts \
   && deno eval --config deno.json --frozen ' \
     const { locateShim, locateLibrary } = await import("./ffi/shim.ts"); \
     const { AESGCM_LIBRARY } = await import("./ffi/aesgcm.ts"); \
-    for (const l of [await locateShim(), await locateLibrary(AESGCM_LIBRARY)]) { \
+    const { UDP_LIBRARY } = await import("./ffi/udp.ts"); \
+    const libs = [AESGCM_LIBRARY, UDP_LIBRARY]; \
+    for (const l of [await locateShim(), ...await Promise.all(libs.map((s) => locateLibrary(s)))]) { \
       console.log(l.origin, l.path); \
     }'
 

@@ -6,7 +6,7 @@
  *
  *   deno run -A build.ts                      # every target whose C compiler is installed
  *   deno run -A build.ts --target x86_64-unknown-linux-gnu
- *   deno run -A build.ts --shim-only          # only dist/shim/lib{tun,aesgcm}-<os>-<arch>.<ext>
+ *   deno run -A build.ts --shim-only          # only dist/shim/lib{tun,aesgcm,udp}-<os>-<arch>.<ext>
  *
  * Per target:
  * 1. the shim (ffi/tun_<os>.c) is compiled to dist/shim/libtun-<os>-<arch>.<ext> with that
@@ -15,7 +15,9 @@
  *    a target without its compiler is skipped with a message; ffi/aesgcm.c is compiled the
  *    same way to dist/shim/libaesgcm-<os>-<arch>.<ext> (Linux/macOS; needs that target's
  *    OpenSSL headers, Debian libssl-dev) and embedded too; without it the program falls back
- *    to node:crypto at run time, so a failed AES-GCM build only warns;
+ *    to node:crypto at run time, so a failed AES-GCM build only warns; on Linux
+ *    ffi/udp_linux.c (the datagram lane's socket) goes to dist/shim/libudp-linux-<arch>.so
+ *    the same way (a failure only warns);
  * 2. `deno compile -A --v8-flags=<NODE_V8_FLAGS> --target <t> --include dist/shim/<lib>
  *    --output dist/<name>-<t> main.ts` (core/node/options.ts: the node's V8 flags).
  *    At run time ffi/shim.ts finds the embedded library at the same relative path, copies it
@@ -38,6 +40,7 @@ import {
   type ShimOs,
 } from "./ffi/shim.ts";
 import { AESGCM_LIBRARY } from "./ffi/aesgcm.ts";
+import { UDP_LIBRARY } from "./ffi/udp.ts";
 import { NODE_V8_FLAGS } from "./core/node/options.ts";
 
 /** One release target. */
@@ -156,6 +159,28 @@ async function buildAesGcm(t: Target): Promise<string | null> {
   return null;
 }
 
+/**
+ * Compiles ffi/udp_linux.c (the datagram-lane socket) for a Linux `t` into dist/shim; returns its
+ * path, or null (with a warning) when there is no compiler or the build fails.
+ */
+async function buildUdp(t: Target): Promise<string | null> {
+  if (t.os !== "linux") return null;
+  for (const [cc, ...ccArgs] of t.compilers) {
+    if (!await found(cc)) continue;
+    await Deno.mkdir("dist/shim", { recursive: true });
+    const out = `dist/shim/${libraryPrebuiltName(UDP_LIBRARY, t.os, t.arch)}`;
+    try {
+      await compileLibrary(UDP_LIBRARY, out, { os: t.os, cc, ccArgs });
+    } catch (e) {
+      console.warn(`udp ${t.triple}: skipped (built at run time): ${(e as Error).message}`);
+      return null;
+    }
+    console.log(`udp ${t.triple}: ${out} (${[cc, ...ccArgs].join(" ")})`);
+    return out;
+  }
+  return null;
+}
+
 /** Runs `deno compile` for one program and target, embedding `includes`. */
 async function denoCompile(
   t: Target,
@@ -208,13 +233,14 @@ if (import.meta.main) {
   for (const t of targets) {
     const shim = await buildShim(t);
     const aesgcm = shim ? await buildAesGcm(t) : null;
+    const udp = shim ? await buildUdp(t) : null;
     if (values["shim-only"]) continue;
     if (!shim) {
       failed++;
       continue;
     }
     for (const p of programs) {
-      const includes = p.tun ? [shim, ...(aesgcm ? [aesgcm] : [])] : [];
+      const includes = p.tun ? [shim, ...(aesgcm ? [aesgcm] : []), ...(udp ? [udp] : [])] : [];
       if (!await denoCompile(t, p, includes)) failed++;
     }
     const wintun = `ffi/vendor/wintun/${t.arch === "x86_64" ? "amd64" : "arm64"}/wintun.dll`;

@@ -16,6 +16,8 @@
  *     [--markdown FILE] [--profile DIR] [--echo] [--channels N]
  *
  * `--channels N` runs our nodes with N data channels per tether (VEILNET_TETHER_CHANNELS).
+ * `--lanes on,off` measures ours with the datagram lane and with data channels only
+ * (VEILNET_LANE); `--lanes on` or `--lanes off` measures one of them.
  *
  * @module
  */
@@ -41,6 +43,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     engines: { type: "string", default: "libdatachannel,werift" },
     channels: { type: "string", default: "1" },
+    lanes: { type: "string", default: "on,off" },
     pings: { type: "string", default: "200" },
     "relay-streams": { type: "string", default: "10" },
     "no-wg": { type: "boolean", default: false },
@@ -62,6 +65,11 @@ function progress(text: string): void {
   console.error(`tunnel bench: ${text}`);
 }
 
+/** Our row's system name: the engine, and "+lane" when the datagram lane is on. */
+function systemName(engine: string, lane: string): string {
+  return lane === "on" ? `conflux/${engine}+lane` : `conflux/${engine}`;
+}
+
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -78,13 +86,16 @@ async function confluxDirect(
   engine: string,
   index: number,
   memory: MemorySample[],
+  lane = "off",
 ): Promise<BenchRow> {
-  await lab.createTeam(`bench-${engine}`);
-  const a = await lab.register(`bench-a-${engine}`, [`bench-${engine}`]);
-  const b = await lab.register(`bench-b-${engine}`, [`bench-${engine}`]);
+  const team = `bench-${engine}-${lane}`;
+  await lab.createTeam(team);
+  const a = await lab.register(`bench-a-${engine}-${lane}`, [team]);
+  const b = await lab.register(`bench-b-${engine}-${lane}`, [team]);
   // --profile DIR: V8 CPU profiles of both nodes (demo/run_node.ts VEILNET_CPU_PROFILE).
   const env = (i: number) => ({
     VEILNET_TETHER_CHANNELS: values.channels,
+    VEILNET_LANE: lane,
     ...(values.profile
       ? { VEILNET_CPU_PROFILE: `${values.profile}/node${i}-${engine}.cpuprofile` }
       : {}),
@@ -101,7 +112,7 @@ async function confluxDirect(
     const cold = first.rtts[0] ?? null;
     progress(`${engine}: cold start ${cold} ms`);
     const { row, memory: samples } = await measureTunnelWithMemory(tb, labHost(lab, 0), {
-      system: `conflux/${engine}`,
+      system: systemName(engine, lane),
       mode: "direct",
       server: labHost(lab, 1),
       ip: b.overlayIp,
@@ -126,17 +137,20 @@ async function confluxRelayed(
   tb: Testbed,
   engine: string,
   memory: MemorySample[],
+  lane = "off",
 ): Promise<BenchRow> {
-  await lab.createTeam("bench-relay");
+  await lab.createTeam(`bench-relay-${lane}`);
   const h: LabConflux[] = [];
-  for (const name of ["h1", "h2", "h3"]) h.push(await lab.register(name, ["bench-relay"]));
+  for (const name of ["h1", "h2", "h3"]) {
+    h.push(await lab.register(`${name}-${lane}`, [`bench-relay-${lane}`]));
+  }
   try {
     const procs = await Promise.all(
       h.map((c, i) =>
         lab.startNode(i, c, {
           rtc: engine,
           tun: "vnbr",
-          env: { VEILNET_TETHER_CHANNELS: values.channels },
+          env: { VEILNET_TETHER_CHANNELS: values.channels, VEILNET_LANE: lane },
         })
       ),
     );
@@ -152,7 +166,7 @@ async function confluxRelayed(
     const route = info.routes.find((r) => r.destination === h[2].overlayIp);
     progress(`relayed: next hop ${route?.next_hop} (h2 = ${h[1].confluxId})`);
     const { row, memory: samples } = await measureTunnelWithMemory(tb, labHost(lab, 0), {
-      system: `conflux/${engine}`,
+      system: systemName(engine, lane),
       mode: "relayed",
       server: labHost(lab, 2),
       ip: h[2].overlayIp,
@@ -193,18 +207,20 @@ async function conflux(rows: BenchRow[], memory: MemorySample[]): Promise<void> 
     await lab.exec(lab.namespaces[2], ["ip", "route", "add", "prohibit", `${lab.underlay(0)}/32`]);
     await lab.startServices();
     let index = 0;
-    for (const engine of values.engines.split(",").filter((e) => e)) {
-      try {
-        rows.push(await confluxDirect(lab, tb, engine, index++, memory));
-      } catch (e) {
-        progress(`${engine} failed: ${message(e)}`);
+    for (const lane of values.lanes.split(",").filter((l) => l === "on" || l === "off")) {
+      for (const engine of values.engines.split(",").filter((e) => e)) {
+        try {
+          rows.push(await confluxDirect(lab, tb, engine, index++, memory, lane));
+        } catch (e) {
+          progress(`${engine} (lane ${lane}) failed: ${message(e)}`);
+        }
       }
-    }
-    if (!values["no-relay"]) {
-      try {
-        rows.push(await confluxRelayed(lab, tb, "libdatachannel", memory));
-      } catch (e) {
-        progress(`relayed failed: ${message(e)}`);
+      if (!values["no-relay"]) {
+        try {
+          rows.push(await confluxRelayed(lab, tb, "libdatachannel", memory, lane));
+        } catch (e) {
+          progress(`relayed (lane ${lane}) failed: ${message(e)}`);
+        }
       }
     }
   } finally {

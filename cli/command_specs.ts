@@ -88,6 +88,29 @@ const underlayInterfaces: FlagSpec = {
   help: "tethers use only these interfaces, e.g. eth0,eth1 (default: every interface except " +
     "the TUN, loopback and link-local)",
 };
+const dnsSuffix: FlagSpec = {
+  name: "dns-suffix",
+  type: "string",
+  env: "VEILNET_DNS_SUFFIX",
+  metavar: "SUFFIX",
+  help: "names of teammates live under this suffix (default veilnet.internal; saved)",
+};
+const noDns: FlagSpec = {
+  name: "no-dns",
+  type: "boolean",
+  env: "VEILNET_NO_DNS",
+  help: "no resolver on the overlay IP and no change to the host's DNS (saved)",
+};
+const dnsConfig: FlagSpec = {
+  name: "dns-config",
+  type: "string",
+  env: "VEILNET_DNS_CONFIG",
+  metavar: "HOW",
+  choices: ["auto", "resolv.conf"],
+  help: "how the host learns our names: auto (systemd-resolved per link, macOS /etc/resolver, " +
+    "Windows NRPT; else nothing) or resolv.conf (a marked line in /etc/resolv.conf, removed at " +
+    "stop; saved)",
+};
 const confluxToken: FlagSpec = {
   name: "token",
   short: "t",
@@ -107,6 +130,9 @@ const nodeFlags = [
   rtc,
   noRelay,
   underlayInterfaces,
+  dnsSuffix,
+  noDns,
+  dnsConfig,
 ];
 const serviceFlags = [configDir, help];
 
@@ -155,6 +181,9 @@ export const COMMANDS: CommandSpec[] = [
       rtc,
       noRelay,
       underlayInterfaces,
+      dnsSuffix,
+      noDns,
+      dnsConfig,
       ...serviceFlags,
     ],
     details: "Steps: register with the Guardian, remove any existing service, save conflux.json " +
@@ -218,6 +247,14 @@ export const COMMANDS: CommandSpec[] = [
         choices: ["register", "up"],
         help: "saved file to read: register (conflux.json) or up (up.json); default: " +
           "up.json if present, else conflux.json",
+      },
+      {
+        name: "lane",
+        type: "string",
+        env: "VEILNET_LANE",
+        metavar: "on|off",
+        choices: ["on", "off"],
+        help: "datagram lane (plain UDP) beside each tether for data (default on)",
       },
       ...serviceFlags,
     ],

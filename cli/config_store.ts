@@ -33,6 +33,9 @@ export const RegisterConfigSchema = z.object({
   rtc,
   relay: z.boolean(),
   underlay_interfaces: z.array(z.string()).max(64).optional(),
+  dns: z.boolean().optional(),
+  dns_suffix: z.string().min(1).max(200).optional(),
+  dns_config: z.enum(["auto", "resolv.conf"]).optional(),
   registered_at: z.string(),
 });
 
@@ -48,6 +51,9 @@ export const UpConfigSchema = z.object({
   rtc,
   relay: z.boolean(),
   underlay_interfaces: z.array(z.string()).max(64).optional(),
+  dns: z.boolean().optional(),
+  dns_suffix: z.string().min(1).max(200).optional(),
+  dns_config: z.enum(["auto", "resolv.conf"]).optional(),
 });
 
 /** Contents of `conflux.json`. */

@@ -9,6 +9,7 @@ import type { CommandContext } from "./context.ts";
 import { CliError } from "./errors.ts";
 import type { NodeSettings } from "./settings.ts";
 import { endpointCaCerts } from "./guardian_api.ts";
+import { stringFlag } from "./flags.ts";
 
 /** Builds the NodeOptions for `settings` and runs the node; resolves to the exit code. */
 export async function runForeground(ctx: CommandContext, settings: NodeSettings): Promise<number> {
@@ -22,8 +23,13 @@ export async function runForeground(ctx: CommandContext, settings: NodeSettings)
     log: ctx.deps.log,
   };
   if (settings.tunName !== undefined) options.tunName = settings.tunName;
+  const lane = stringFlag(ctx.parsed, "lane");
+  if (lane !== undefined) options.lane = lane !== "off";
   if (settings.portalNetworks) options.subnets = settings.portalNetworks;
   if (settings.underlayInterfaces) options.underlayInterfaces = settings.underlayInterfaces;
+  options.dns = settings.dns;
+  if (settings.dnsSuffix) options.dnsSuffix = settings.dnsSuffix;
+  if (settings.dnsConfig) options.dnsConfig = settings.dnsConfig;
   const caCerts = endpointCaCerts(settings.guardian);
   if (caCerts) options.guardianCaCerts = caCerts;
   if (settings.guardian.keySha256) options.guardianKeySha256 = settings.guardian.keySha256;

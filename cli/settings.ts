@@ -12,6 +12,7 @@ import { checkPortalSubnets } from "../core/wire/portal_subnets.ts";
 import { parseInterfaceList } from "../core/tether/underlay.ts";
 import { CliError } from "./errors.ts";
 import { boolFlag, type ParsedCommand, stringFlag } from "./flags.ts";
+import { parseDnsSuffix } from "../core/dns/names.ts";
 import { endpointCaCerts, type GuardianEndpoint, normalizeGuardianUrl } from "./guardian_api.ts";
 
 /** Every realm lies in the shared address space; a portal may serve nothing inside it. */
@@ -29,6 +30,10 @@ export interface NodeSettings {
   /** Interfaces tethers may use; absent means every usable one. */
   underlayInterfaces?: string[];
   tunName?: string;
+  /** The resolver and host DNS configuration (false: `--no-dns`). */
+  dns: boolean;
+  dnsSuffix?: string;
+  dnsConfig?: "auto" | "resolv.conf";
 }
 
 /** Splits `team1, team2,,team1` into `["team1", "team2"]`. */
@@ -134,6 +139,12 @@ export interface EngineFlags {
   relay: boolean;
   /** Interfaces tethers may use (`--underlay-interfaces`); absent means every usable one. */
   underlayInterfaces?: string[];
+  /** False with `--no-dns`. */
+  dns: boolean;
+  /** `--dns-suffix`, checked and lowercased. */
+  dnsSuffix?: string;
+  /** `--dns-config`. */
+  dnsConfig?: "auto" | "resolv.conf";
 }
 
 /** The rtc/relay/portal settings shared by register, up and run. */
@@ -145,9 +156,13 @@ export function resolveEngineFlags(
     rtc: RtcEngineChoice;
     relay: boolean;
     underlay_interfaces?: string[];
+    dns?: boolean;
+    dns_suffix?: string;
+    dns_config?: "auto" | "resolv.conf";
   },
 ): EngineFlags {
   const noRelay = boolFlag(parsed, "no-relay");
+  const noDns = boolFlag(parsed, "no-dns");
   const portal = boolFlag(parsed, "portal") ?? saved?.portal ?? false;
   const networksFlag = stringFlag(parsed, "portal-networks");
   const portalNetworks = networksFlag !== undefined
@@ -160,7 +175,19 @@ export function resolveEngineFlags(
     portal,
     rtcEngine: (stringFlag(parsed, "rtc") as RtcEngineChoice | undefined) ?? saved?.rtc ?? "auto",
     relay: noRelay !== undefined ? !noRelay : saved?.relay ?? true,
+    dns: noDns !== undefined ? !noDns : saved?.dns ?? true,
   };
+  const suffixFlag = stringFlag(parsed, "dns-suffix");
+  if (suffixFlag !== undefined) {
+    try {
+      flags.dnsSuffix = parseDnsSuffix(suffixFlag);
+    } catch (e) {
+      throw new CliError("usage", `--dns-suffix: ${(e as Error).message}`);
+    }
+  } else if (saved?.dns_suffix) flags.dnsSuffix = saved.dns_suffix;
+  const dnsConfig = (stringFlag(parsed, "dns-config") as EngineFlags["dnsConfig"]) ??
+    saved?.dns_config;
+  if (dnsConfig) flags.dnsConfig = dnsConfig;
   if (portal && portalNetworks) flags.portalNetworks = portalNetworks;
   const underlayFlag = stringFlag(parsed, "underlay-interfaces");
   const underlay = underlayFlag !== undefined
@@ -187,6 +214,9 @@ export function savedNodeFields(
   | "rtc"
   | "relay"
   | "underlay_interfaces"
+  | "dns"
+  | "dns_suffix"
+  | "dns_config"
 > {
   return {
     guardian: guardian.url,
@@ -197,6 +227,9 @@ export function savedNodeFields(
     rtc: engine.rtcEngine,
     relay: engine.relay,
     ...(engine.underlayInterfaces ? { underlay_interfaces: engine.underlayInterfaces } : {}),
+    ...(engine.dns ? {} : { dns: false }),
+    ...(engine.dnsSuffix ? { dns_suffix: engine.dnsSuffix } : {}),
+    ...(engine.dnsConfig ? { dns_config: engine.dnsConfig } : {}),
   };
 }
 

@@ -24,6 +24,7 @@ Deno.test("run: the saved file is used when nothing overrides it", () => {
     rtcEngine: "werift",
     relay: false,
     tunName: undefined,
+    dns: true,
   });
 });
 

@@ -6,6 +6,7 @@
  *     [--rtc auto|werift|libdatachannel] [--idle-ms N] [--tun NAME] [--no-relay]
  *     [--tamper-relay] [--delay-ms N] [--portal] [--portal-rescan-ms N]
  *     [--portal-networks CIDR,CIDR] [--underlay-interfaces IF,IF]
+ *     [--dns-config auto|resolv.conf] [--dns-suffix SUFFIX] [--no-dns]
  *
  * @module
  */
@@ -27,6 +28,9 @@ const { values } = parseArgs({
     "portal-rescan-ms": { type: "string" },
     "portal-networks": { type: "string" },
     "underlay-interfaces": { type: "string" },
+    "dns-config": { type: "string" },
+    "dns-suffix": { type: "string" },
+    "no-dns": { type: "boolean", default: false },
     // Tests only: flip a ciphertext bit of every frame this node relays (a hostile relay).
     "tamper-relay": { type: "boolean", default: false },
     // Tests only: delay every frame this node sends by N ms (netem is not in every kernel).
@@ -52,6 +56,9 @@ try {
     underlayInterfaces: values["underlay-interfaces"]?.split(","),
     relay: !values["no-relay"],
     tunName: values.tun,
+    dns: !values["no-dns"],
+    dnsSuffix: values["dns-suffix"],
+    dnsConfig: values["dns-config"] as "auto" | "resolv.conf" | undefined,
     idleTimeoutMs: values["idle-ms"] ? Number(values["idle-ms"]) : undefined,
     log: consoleLogger("debug"),
     sendDelayMs: values["delay-ms"] ? Number(values["delay-ms"]) : undefined,

@@ -95,7 +95,7 @@ export function describeService(options: DescribeServiceOptions): ServiceDescrip
     ],
     environment: { ...(options.environment ?? {}) },
     workingDirectory: options.configDir,
-    capabilities: ["CAP_NET_ADMIN", "CAP_NET_RAW"],
+    capabilities: ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE"],
     restartDelaySeconds: 5,
     logFile: options.logFile ?? "/var/log/veilnet-conflux.log",
   };

@@ -48,8 +48,8 @@ Deno.test("systemd unit: restart, ordering, capabilities, ExecStart of the runni
       "After=network-online.target",
       "Wants=network-online.target",
       "Restart=on-failure",
-      "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW",
-      "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW",
+      "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE",
+      "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE",
       "WantedBy=multi-user.target",
       "Environment=DENO_DIR=/root/.cache/deno",
     ]

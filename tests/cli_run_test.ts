@@ -73,6 +73,15 @@ Deno.test("run: saved file < environment < flags, and the chosen profile", async
     assert.equal(d.subnets, undefined, "a portal serves the host's networks by default");
     assert.equal(await h.run([...flags, "--portal-networks", "198.19.8.0/24"], env), 0);
     assert.deepEqual(h.nodeRuns.at(-1)!.subnets, ["198.19.8.0/24"]);
+    // The datagram lane: on unless --lane off or VEILNET_LANE=off; a bad value is a usage error.
+    assert.equal(h.nodeRuns.at(-1)!.lane, undefined);
+    assert.equal(await h.run([...flags, "--lane", "off"], env), 0);
+    assert.equal(h.nodeRuns.at(-1)!.lane, false);
+    assert.equal(await h.run(flags, { ...env, VEILNET_LANE: "off" }), 0);
+    assert.equal(h.nodeRuns.at(-1)!.lane, false);
+    assert.equal(await h.run([...flags, "--lane", "on"], { ...env, VEILNET_LANE: "off" }), 0);
+    assert.equal(h.nodeRuns.at(-1)!.lane, true);
+    assert.equal(await h.run([...flags, "--lane", "sometimes"], env), 2);
   } finally {
     await h.cleanup();
   }

@@ -352,6 +352,7 @@ Deno.test({
           );
           assert.match(probe.stdout, /libtun-[0-9a-f]{16}\.so/);
           assert.match(probe.stdout, /libaesgcm-[0-9a-f]{16}\.so/);
+          assert.match(probe.stdout, /libudp-[0-9a-f]{16}\.so/);
           assert.ok(probe.stdout.includes(`veilnet-conflux ${VERSION}`), probe.stdout);
           const mb = (Number(inspect.Size) / 1e6).toFixed(0);
           console.log(`image built in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${mb} MB`);

@@ -91,6 +91,7 @@ export function renderInfo(info: NodeInfo): string {
       ...controlLine((info as { control?: unknown }).control),
       ...underlayLine(info.underlay),
       ...servingLine(info.portals),
+      ...dnsLines((info as { dns?: unknown }).dns),
       ...statsLine(info.stats),
     ]),
   ];
@@ -106,6 +107,27 @@ export function renderInfo(info: NodeInfo): string {
     if (rows.length > 0) out.push(renderTable(rows));
   }
   return out.join("\n");
+}
+
+/** Names: `dns:` (the resolver and how the host is configured), `duplicate names:` if any. */
+function dnsLines(dns: unknown): Array<[string, string]> {
+  if (typeof dns !== "object" || dns === null) return [];
+  const d = dns as Record<string, unknown>;
+  const names = Array.isArray(d.names) ? d.names.map((n) => `${n}.${d.suffix}`) : [];
+  const out: Array<[string, string]> = [[
+    "dns",
+    `${d.server ? `resolver ${d.server}` : "no resolver"}; host: ${d.host}` +
+    (d.detail ? ` (${d.detail})` : ""),
+  ]];
+  if (names.length > 0) out.push(["names", names.join(", ")]);
+  const dups = Array.isArray(d.duplicates) ? d.duplicates as Record<string, unknown>[] : [];
+  if (dups.length > 0) {
+    out.push([
+      "duplicate names",
+      dups.map((x) => `${x.name} (${(x.conflux_ids as string[] ?? []).join(", ")})`).join("; "),
+    ]);
+  }
+  return out;
 }
 
 /** The addresses tethers gather on, as one `underlay:` line. */

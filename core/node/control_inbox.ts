@@ -25,6 +25,7 @@ import { peekEnvelope } from "./messenger.ts";
 import { parseIpv4 } from "./packet.ts";
 import { RELAY_FANOUT } from "./path_finder.ts";
 import type { ControlMessage } from "./ports.ts";
+import type { Names } from "./names.ts";
 import type { RelayFinder } from "./relay_finder.ts";
 import type { Streams } from "./streams.ts";
 
@@ -37,12 +38,20 @@ export class ControlInbox {
   readonly #streams: Streams;
   readonly #relays: RelayFinder;
   readonly #engine: RtcEngineChoice;
+  readonly #names?: Names;
 
-  constructor(ctx: NodeContext, streams: Streams, relays: RelayFinder, engine: RtcEngineChoice) {
+  constructor(
+    ctx: NodeContext,
+    streams: Streams,
+    relays: RelayFinder,
+    engine: RtcEngineChoice,
+    names?: Names,
+  ) {
     this.#ctx = ctx;
     this.#streams = streams;
     this.#relays = relays;
     this.#engine = engine;
+    this.#names = names;
   }
 
   /** Subscribes to both subjects; resolves when both subscriptions end. */
@@ -100,6 +109,7 @@ export class ControlInbox {
     // Cheap look before any signature check: every node of the realm sees every query.
     const peek = peekEnvelope(m.data);
     if (peek?.type === MessageType.RELAY_QUERY) return this.#relays.onRealmQuery(m.data, peek.body);
+    if (peek?.type === MessageType.NAME_QUERY) return this.#names?.onQuery(m.data, peek.body);
     if (!peek || peek.type !== MessageType.DISCOVER || !m.reply) return;
     let query;
     try {
@@ -139,6 +149,10 @@ export class ControlInbox {
         return this.#relays.serve(opened);
       case MessageType.RELAY_OFFER:
         return this.#relays.onOffer(opened);
+      case MessageType.NAME_REPLY:
+        if (this.#names) return this.#names.onReply(opened);
+        ctx.counters.controlDropped++;
+        return;
       default:
         ctx.counters.controlDropped++;
     }

@@ -50,6 +50,8 @@ export class Ingress {
   readonly #flush = () => this.#writeTun();
   /** Set by the node: its pinger sees delivered packets first. */
   tap?: PacketTap;
+  /** Set by the node: Lane frames (datagram-lane setup) go here. */
+  lanes?: { onFrame(peerId: string, frame: Frame): void };
 
   constructor(
     ctx: NodeContext,
@@ -97,6 +99,10 @@ export class Ingress {
       } catch {
         ctx.counters.framesDropped++;
         ctx.counters.drops.bad_frame++;
+        continue;
+      }
+      if (frame.type === FrameType.Lane) {
+        this.lanes?.onFrame(peerId, frame);
         continue;
       }
       if (frame.type !== FrameType.Data) {

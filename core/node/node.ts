@@ -25,7 +25,11 @@ import { DelayLine } from "./delay_line.ts";
 import { Egress } from "./egress.ts";
 import { Forwarder, type RelayFault } from "./forwarder.ts";
 import { Ingress } from "./ingress.ts";
+import { Lanes } from "./lanes.ts";
 import { Messenger } from "./messenger.ts";
+import { Names, type NamesInfo } from "./names.ts";
+import { Authority } from "../dns/authority.ts";
+import { DEFAULT_DNS_SUFFIX } from "../dns/names.ts";
 import { parseCidr, parseIpv4 } from "./packet.ts";
 import { PathFinder } from "./path_finder.ts";
 import { Pinger, type PingResult } from "./pinger.ts";
@@ -35,6 +39,7 @@ import { type PortalHost, Portals } from "./portals.ts";
 import {
   type Clock,
   type ControlPort,
+  type DatagramPort,
   type RandomSource,
   realmSubjects,
   systemClock,
@@ -103,6 +108,8 @@ export interface NodeRuntimeOptions {
   clock?: Clock;
   /** Randomness; default the host CSPRNG. */
   random?: RandomSource;
+  /** A UDP socket for datagram lanes beside the tethers; without one, frames use the tethers. */
+  datagrams?: DatagramPort;
   /** When stream senders change keys (default: every 2 minutes or 2^28 packets). */
   rekey?: RekeyOptions;
   /** Test fault injection on relayed frames (see NodeOptions.relayFault). */
@@ -113,6 +120,8 @@ export interface NodeRuntimeOptions {
   portalHost?: PortalHost;
   /** Addresses portal routes must never capture (Guardian, NATS servers). */
   protectedAddresses?: number[];
+  /** The DNS suffix our resolver answers for (default veilnet.internal). */
+  dnsSuffix?: string;
 }
 
 /** The node runtime. */
@@ -127,6 +136,10 @@ export class Node {
   readonly #ingress: Ingress;
   readonly #inbox: ControlInbox;
   readonly #pinger: Pinger;
+  readonly #lanes: Lanes;
+  readonly #names: Names;
+  readonly #dns: Authority;
+  #dnsHost: { server?: string; host: string; detail?: string } = { host: "none" };
   readonly #portals: Portals | null = null;
   readonly #delayLine?: DelayLine;
   #sweepTimer?: ReturnType<typeof setInterval>;
@@ -186,9 +199,20 @@ export class Node {
     this.#egress = new Egress(ctx, paths, this.#streams, this.#portals);
     const forwarder = new Forwarder(ctx, this.#relays, options.relayFault);
     this.#ingress = new Ingress(ctx, this.#streams, forwarder, this.#relays, this.#portals);
-    this.#inbox = new ControlInbox(ctx, this.#streams, this.#relays, options.engine);
+    this.#names = new Names(ctx);
+    this.#dns = new Authority(
+      { suffix: options.dnsSuffix ?? DEFAULT_DNS_SUFFIX, realm },
+      (lookup) => this.#names.resolve(lookup),
+    );
+    this.#inbox = new ControlInbox(ctx, this.#streams, this.#relays, options.engine, this.#names);
     this.#pinger = new Pinger(ctx, this.#egress);
     this.#ingress.tap = this.#pinger;
+    const lanes = this.#lanes = new Lanes(
+      ctx,
+      options.datagrams ?? null,
+      (peer, frame) => this.#ingress.message(peer, frame),
+    );
+    this.#ingress.lanes = lanes;
     this.#tethers = ctx.tethers = options.tethers({
       sendSignal: (peer, signal) => this.#inbox.sendSignal(peer, signal),
       onMessage: (peer, message) => this.#ingress.message(peer, message),
@@ -210,7 +234,8 @@ export class Node {
       };
     } else {
       ctx.send = (id, frame, lane) => tethers.send(id, frame, lane);
-      ctx.slot = (id, length, lane) => tethers.slot(id, length, lane);
+      // Data frames take the peer's datagram lane when it is up, else the tether.
+      ctx.slot = (id, length, lane) => lanes.slot(id, length) ?? tethers.slot(id, length, lane);
     }
     ctx.router = new Router({
       self: ctx.ipText,
@@ -230,6 +255,21 @@ export class Node {
   /** Our conflux id. */
   get id(): string {
     return this.#ctx.id;
+  }
+
+  /** The resolver's answers (the DNS sockets are run.ts's; tests call it directly). */
+  get dns(): Authority {
+    return this.#dns;
+  }
+
+  /** How the resolver runs and the host's DNS is configured (run.ts; shown in `info`). */
+  setDnsStatus(status: { server?: string; host: string; detail?: string }): void {
+    this.#dnsHost = { ...status };
+  }
+
+  /** Names: our own, the cache, duplicates (GET /info `dns`). */
+  namesInfo(): NamesInfo {
+    return this.#names.info();
   }
 
   /** Counters for diagnostics and tests. */
@@ -254,6 +294,7 @@ export class Node {
     clearInterval(this.#routeTimer);
     this.#delayLine?.close();
     this.#tethers.closeAll();
+    this.#lanes.close();
     this.#egress.clear();
     this.#streams.clear();
     await this.#portals?.stop();
@@ -291,6 +332,7 @@ export class Node {
   setTeams(teams: SessionTeam[]): void {
     this.#teams = teams.slice();
     this.#ctx.messenger.setTeamKeys(teams.map((t) => t.key));
+    this.#names.teamsChanged();
     this.#o.log.info("teams updated", { teams: teams.map((t) => t.name) });
     this.#streams.recheckAffinity();
     this.#egress.recheckAffinity();
@@ -321,7 +363,13 @@ export class Node {
       teams: this.#teams,
       egress: this.#egress,
       streams: this.#streams,
+      lanes: this.#lanes,
       portals: this.#portals?.info(),
+      dns: {
+        suffix: this.#o.dnsSuffix ?? DEFAULT_DNS_SUFFIX,
+        ...this.#dnsHost,
+        ...this.namesInfo(),
+      },
     });
   }
 
@@ -349,6 +397,9 @@ export class Node {
     }
     peer.neighbour = true;
     this.#ctx.router.linkUp(peer.ipText, this.#ctx.now());
+    const local = this.#tethers.tether(peerId)?.selectedPair()?.local;
+    const address = local && local.type === "host" ? parseIpv4(local.address) : -1;
+    this.#lanes.tetherOpen(peerId, address >= 0 ? address : undefined);
   }
 
   #onTetherClose(peerId: string): void {
@@ -357,11 +408,13 @@ export class Node {
     const wasNeighbour = peer?.neighbour ?? false;
     ctx.peers.tetherClosed(peerId);
     this.#relays.tetherClosed(peerId);
+    this.#lanes.tetherClosed(peerId);
     if (peer && wasNeighbour) ctx.router.linkClosed(peer.ipText, ctx.now());
     this.#egress.tetherClosed(peerId);
   }
 
   #routeTick(now: number): void {
+    this.#lanes.tick(now);
     for (const name of this.#ctx.router.tick(now)) {
       const id = this.#ctx.peers.neighbourId(name);
       if (id !== undefined) this.#tethers.close(id, "silent (probes unanswered)");

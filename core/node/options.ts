@@ -31,6 +31,11 @@ export interface NodeOptions {
   /** Whether this node forwards frames for other confluxes. */
   relay: boolean;
   /**
+   * Datagram lanes beside the tethers (default on; `--lane off` / VEILNET_LANE=off): data frames
+   * go over plain UDP once a lane is proven, the tether carries the rest and the fallback.
+   */
+  lane?: boolean;
+  /**
    * Interfaces tethers gather host candidates on (`--underlay-interfaces`); absent: every
    * interface but the TUN, loopback and link-local (core/tether/underlay.ts).
    */
@@ -41,6 +46,12 @@ export interface NodeOptions {
   idleTimeoutMs?: number;
   /** Where the node logs. */
   log: Logger;
+  /** `--no-dns` sets false: no resolver and no host DNS configuration (default true). */
+  dns?: boolean;
+  /** The suffix of our names (`--dns-suffix`); default veilnet.internal. */
+  dnsSuffix?: string;
+  /** How the host is told about them (`--dns-config`); default "auto". */
+  dnsConfig?: "auto" | "resolv.conf";
   /**
    * Fault injection for tests (never set by the CLI): called on every frame this node relays,
    * after the hop limit is updated, so a test can play a relay that alters what it forwards.

@@ -144,3 +144,21 @@ export const systemClock: Clock = () => Date.now();
 
 /** The host's CSPRNG. */
 export const systemRandom: RandomSource = (n) => crypto.getRandomValues(new Uint8Array(n));
+
+/**
+ * A UDP socket for datagram lanes (ffi/udp.ts is the real one): datagrams written in place and
+ * sent in batches, received in batches.
+ */
+export interface DatagramPort {
+  /** The local port peers send to. */
+  readonly localPort: number;
+  /**
+   * Room for one datagram of `length` bytes to `address:port` (IPv4 as a number), sent with the
+   * others of this turn; written completely before the next call; null when it would be dropped.
+   */
+  slot(address: number, port: number, length: number): Uint8Array | null;
+  /** Every datagram received: a view valid during the call, and its source. */
+  onReceive(cb: (data: Uint8Array, address: number, port: number) => void): void;
+  /** Closes the socket. */
+  close(): void;
+}

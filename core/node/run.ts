@@ -20,6 +20,7 @@ import { selectEngine } from "../tether/select.ts";
 import { MAX_INNER, Node, type NodeSession } from "./node.ts";
 import { DIRECT_TETHER_TIMEOUT_MS } from "./path_finder.ts";
 import { TetherPool } from "./tether_pool.ts";
+import { SocketDatagramPort } from "./datagram_socket.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_TUN_NAME, type NodeOptions } from "./options.ts";
 import { parseCidr } from "./packet.ts";
 import { serveStatus, STATUS_SOCKET_NAME } from "./status_server.ts";
@@ -29,6 +30,7 @@ import { enablePortalForwarding, readHostRoutes } from "../portal/linux_host.ts"
 import { servedSubnets, urlAddresses } from "../portal/subnets.ts";
 import { containStrayErrors } from "../process/stray_errors.ts";
 import { currentUnderlay, watchUnderlay } from "./underlay_watch.ts";
+import { startNames } from "./names_host.ts";
 
 /**
  * The networks a portal on this host serves (its connected IPv4 networks; see
@@ -181,11 +183,14 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
         (await control.request(subject, data, timeoutMs)).data,
       subscribe: (subject) => control.subscribe(subject),
     };
+    const datagrams = laneWanted(options) ? await openLaneSocket(log) : undefined;
+    if (datagrams) cleanup.push(() => datagrams.close());
     const node = new Node({
       session,
       secretKey: keys.secretKey,
       control: port,
       tun,
+      datagrams,
       tethers: (events) =>
         new TetherPool({
           ownId: cert.confluxId,
@@ -211,12 +216,16 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
         }
         : undefined,
       protectedAddresses: urlAddresses([options.guardianUrl, ...control.session.natsUrls]),
+      dnsSuffix: options.dnsSuffix,
       log,
     });
     if (cert.portal) cleanup.push(await enablePortalForwarding(tun.name, realm, log));
     node.start();
     cleanup.push(() => node.stop());
     cleanup.push(watchUnderlay(underlayPolicy, underlay, (a) => node.setUnderlay(a), { log }));
+    cleanup.push(
+      await startNames(node, { ...options, tunName: tun.name, overlayIp: cert.overlayIp }),
+    );
     if (options.portal && options.subnets === undefined) {
       const stop = followHostNetworks(control, tun.name, subnets ?? [], {
         everyMs: rescanMs,
@@ -319,4 +328,22 @@ function tetherChannels(log: NodeOptions["log"]): number {
   if (Number.isInteger(n) && n >= 1 && n <= 16) return n;
   log.warn("VEILNET_TETHER_CHANNELS must be 1..16; using 1", { value: text });
   return 1;
+}
+
+/** Whether this node runs datagram lanes: the option, else VEILNET_LANE (on unless "off"). */
+function laneWanted(options: NodeOptions): boolean {
+  if (options.lane !== undefined) return options.lane;
+  return Deno.env.get("VEILNET_LANE") !== "off";
+}
+
+/** The lane socket, or none (lanes off, data on the tethers) when it cannot be opened. */
+async function openLaneSocket(log: NodeOptions["log"]): Promise<SocketDatagramPort | undefined> {
+  try {
+    const port = await SocketDatagramPort.open(log);
+    log.info("datagram lane socket", { port: port.localPort });
+    return port;
+  } catch (e) {
+    log.warn("no datagram lane: data frames use the tethers", { error: String(e) });
+    return undefined;
+  }
 }

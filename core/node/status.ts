@@ -11,6 +11,7 @@ import { formatIpv4 } from "./packet.ts";
 import type { PortalsInfo } from "./portals.ts";
 import type { DnsInfo, NodeInfo, RouteInfo, StreamInfo, TetherInfo } from "./status_server.ts";
 import type { Streams } from "./streams.ts";
+import type { Lanes } from "./lanes.ts";
 import type { CertificateFields } from "../wire/certificate.ts";
 
 /** What the status builder reads. */
@@ -20,6 +21,7 @@ export interface StatusSources {
   teams: readonly { name: string }[];
   egress: Egress;
   streams: Streams;
+  lanes: Lanes;
   portals?: PortalsInfo;
   dns?: DnsInfo;
 }
@@ -45,7 +47,7 @@ export function nodeInfo(s: StatusSources): NodeInfo {
       flow_moves: ctx.router.flowMoves,
       drops: { ...counters.drops },
     },
-    tethers: tetherInfo(ctx),
+    tethers: tetherInfo(ctx, s.lanes),
     underlay: [...(ctx.tethers.hostAddresses ?? [])],
     routes: [...s.egress.egressers()].map((e) => routeInfo(ctx, e)),
     ...(s.portals ? { portals: s.portals } : {}),
@@ -54,7 +56,7 @@ export function nodeInfo(s: StatusSources): NodeInfo {
   };
 }
 
-function tetherInfo(ctx: NodeContext): TetherInfo[] {
+function tetherInfo(ctx: NodeContext, lanes: Lanes): TetherInfo[] {
   const now = ctx.now();
   return ctx.tethers.tethers().map((t) => {
     const st = t.stats();
@@ -68,6 +70,7 @@ function tetherInfo(ctx: NodeContext): TetherInfo[] {
       channels: t.channelCount,
       rtt_ms: Number.isFinite(rtt) ? Math.round(rtt * 1000) / 1000 : null,
       ...(link ? { loss: Math.round(link.loss * 1000) / 1000 } : {}),
+      lane: lanes.state(t.peerId),
       bytes_sent: st.bytesSent,
       bytes_received: st.bytesReceived,
       idle_ms: st.lastActivityAt ? Math.round(now - st.lastActivityAt) : 0,

@@ -96,6 +96,8 @@ export interface TetherInfo {
   rtt_ms: number | null;
   /** Fraction of recent probes unanswered. */
   loss?: number;
+  /** The datagram lane beside the tether: off, probing, up (data frames use it), down. */
+  lane?: string;
   bytes_sent: number;
   bytes_received: number;
   idle_ms: number;

@@ -54,6 +54,8 @@ export enum FrameType {
   ProbeReply = 3,
   /** Routing feedback to the previous hop (delivery-time estimates; payload defined by routing). */
   Feedback = 4,
+  /** Datagram-lane setup between the two ends of a tether (payload: core/wire/lane.ts). */
+  Lane = 5,
 }
 
 /** A decoded or to-be-encoded frame. */
@@ -75,7 +77,7 @@ export interface Frame {
 }
 
 function isFrameType(type: number): type is FrameType {
-  return type >= FrameType.Data && type <= FrameType.Feedback;
+  return type >= FrameType.Data && type <= FrameType.Lane;
 }
 
 function checkHeader(frame: Omit<Frame, "payload">): void {

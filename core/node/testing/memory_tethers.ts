@@ -37,10 +37,13 @@ export class MemoryTetherNet {
   /** When set, a frame for which it returns false is lost on the wire. */
   filter?: (f: WireFrame) => boolean;
 
-  /** The tether port of node `id`; pass it as NodeRuntimeOptions.tethers. */
-  port(id: string): (events: TetherEvents) => TetherPort {
+  /**
+   * The tether port of node `id`; pass it as NodeRuntimeOptions.tethers. `address` (dotted) is
+   * the host address its tethers report as their local candidate.
+   */
+  port(id: string, address = "198.18.0.1"): (events: TetherEvents) => TetherPort {
     return (events) => {
-      const port = new MemoryTetherPort(this, id, events);
+      const port = new MemoryTetherPort(this, id, events, address);
       this.#ports.set(id, port);
       return port;
     };
@@ -124,11 +127,14 @@ export class MemoryTetherPort implements TetherPort {
   #hostAddresses: readonly string[] | undefined = undefined;
   #closed = false;
   #sessions = 0;
+  /** The host address tethers report as their local candidate. */
+  readonly address: string;
 
-  constructor(net: MemoryTetherNet, id: string, events: TetherEvents) {
+  constructor(net: MemoryTetherNet, id: string, events: TetherEvents, address: string) {
     this.#net = net;
     this.#id = id;
     this.#events = events;
+    this.address = address;
   }
 
   get hostAddresses(): readonly string[] | undefined {
@@ -307,7 +313,10 @@ export class MemoryTetherPort implements TetherPort {
       channelCount: 1,
       bufferedAmount: link.outbox.length * 1500,
       stats: () => ({ ...link.stats }),
-      selectedPair: () => null,
+      selectedPair: () => ({
+        local: { type: "host", address: this.address, port: 1 },
+        remote: { type: "host", address: this.#net.get(peerId)?.address ?? "", port: 1 },
+      }),
     };
   }
 }

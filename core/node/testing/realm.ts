@@ -11,10 +11,14 @@ import { Node, type NodeRuntimeOptions, type SessionTeam } from "../node.ts";
 import { MemoryBus, type MemoryControl } from "./memory_control.ts";
 import { MemoryTetherNet } from "./memory_tethers.ts";
 import { MemoryTun } from "./memory_tun.ts";
+import { MemoryUdpNet } from "./memory_udp.ts";
+import { parseIpv4 } from "../../net/ipv4.ts";
 
 /** A node of a test realm and its ports. */
 export interface TestNode {
   name: string;
+  /** Its host (underlay) address. */
+  underlay: string;
   id: string;
   ip: string;
   node: Node;
@@ -33,6 +37,8 @@ export interface TestNodeOptions {
   idleTimeoutMs?: number;
   /** Portal networks its certificate names. */
   subnets?: string[];
+  /** A datagram lane socket on the realm's MemoryUdpNet (default false). */
+  lane?: boolean;
   /** More runtime options (rekey, faults). */
   extra?: Partial<NodeRuntimeOptions>;
 }
@@ -49,6 +55,7 @@ function seed(): Uint8Array {
 export class TestRealm {
   readonly bus = new MemoryBus();
   readonly net = new MemoryTetherNet();
+  readonly udp = new MemoryUdpNet();
   readonly realmId = "realm-test";
   readonly subnet = "100.64.0.0/24";
   readonly nodes: TestNode[] = [];
@@ -71,6 +78,7 @@ export class TestRealm {
     const n = this.#next++;
     const id = `cx-${name}`;
     const ip = `100.64.0.${n}`;
+    const underlay = `198.18.0.${n}`;
     const keys = generateSigningKeyPair(seed());
     const now = Date.now();
     const fields: CertificateFields = {
@@ -99,7 +107,8 @@ export class TestRealm {
       secretKey: keys.secretKey,
       control,
       tun,
-      tethers: this.net.port(id),
+      tethers: this.net.port(id, underlay),
+      datagrams: o.lane ? this.udp.bind(parseIpv4(underlay)) : undefined,
       engine: "auto",
       idleTimeoutMs: o.idleTimeoutMs ?? 30_000,
       relay: o.relay ?? true,
@@ -107,7 +116,7 @@ export class TestRealm {
       ...o.extra,
     });
     node.start();
-    const t = { name, id, ip, node, tun, control, log };
+    const t = { name, underlay, id, ip, node, tun, control, log };
     this.nodes.push(t);
     return t;
   }

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file veilnet.proto.
  */
 export const file_veilnet: GenFile = /*@__PURE__*/
-  fileDesc("Cg12ZWlsbmV0LnByb3RvEgp2ZWlsbmV0LnYxIswBCgtDZXJ0aWZpY2F0ZRISCgpjb25mbHV4X2lkGAEgASgJEhAKCHJlYWxtX2lkGAIgASgJEhIKCm92ZXJsYXlfaXAYAyABKAkSGAoQbWxkc2FfcHVibGljX2tleRgEIAEoDBIRCglpc3N1ZWRfYXQYBSABKAMSEgoKZXhwaXJlc19hdBgGIAEoAxILCgN0YWcYByABKAkSDgoGcG9ydGFsGAggASgIEhQKDHJlYWxtX3N1Ym5ldBgJIAEoCRIPCgdzdWJuZXRzGAogAygJIjsKEVNpZ25lZENlcnRpZmljYXRlEhMKC2NlcnRpZmljYXRlGAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCLGAQoIRW52ZWxvcGUSDwoHdmVyc2lvbhgBIAEoDRIlCgR0eXBlGAIgASgOMhcudmVpbG5ldC52MS5NZXNzYWdlVHlwZRIaChJzZW5kZXJfY2VydGlmaWNhdGUYAyABKAwSHwoXc2VuZGVyX2NlcnRpZmljYXRlX2hhc2gYBCABKAwSFQoNYWZmaW5pdHlfdGFncxgFIAMoDBIRCgl0aW1lc3RhbXAYBiABKAMSDQoFbm9uY2UYByABKAwSDAoEYm9keRgIIAEoDCI1Cg5TaWduZWRFbnZlbG9wZRIQCghlbnZlbG9wZRgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwiVAoNU3RyZWFtUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgMEhQKDHJlc3BvbmRlcl9pZBgCIAEoCRIZChFlbmNhcHN1bGF0aW9uX2tleRgDIAEoDCJMCg5TdHJlYW1SZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgMEhMKC2NpcGhlcl90ZXh0GAIgASgMEhEKCXN0cmVhbV9pZBgDIAEoDSIwCgtTdHJlYW1DbG9zZRIRCglzdHJlYW1faWQYASABKA0SDgoGcmVhc29uGAIgASgJIh4KCERpc2NvdmVyEhIKCm92ZXJsYXlfaXAYASABKAkiNwoNRGlzY292ZXJSZXBseRISCgpvdmVybGF5X2lwGAEgASgJEhIKCmNvbmZsdXhfaWQYAiABKAkixgEKBlNpZ25hbBIRCgl0ZXRoZXJfaWQYASABKAkSJQoEa2luZBgCIAEoDjIXLnZlaWxuZXQudjEuU2lnbmFsLktpbmQSDwoHcGF5bG9hZBgDIAEoCRIOCgZlbmdpbmUYBCABKAkiYQoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASDgoKS0lORF9PRkZFUhABEg8KC0tJTkRfQU5TV0VSEAISEgoOS0lORF9DQU5ESURBVEUQAxIOCgpLSU5EX0NMT1NFEAQigQEKClJvdXRlUXVlcnkSEAoIcXVlcnlfaWQYASABKA0SDgoGb3JpZ2luGAIgASgJEhMKC2Rlc3RpbmF0aW9uGAMgASgJEgsKA3R0bBgEIAEoDRIMCgRwYXRoGAUgAygJEhIKCmNsb3Nlc3RfbXMYBiABKAESDQoFc3RhbGwYByABKA0iRwoNUm91dGVFc3RpbWF0ZRITCgtkZXN0aW5hdGlvbhgBIAEoCRITCgtlc3RpbWF0ZV9tcxgCIAEoARIMCgRob3BzGAMgASgNIjsKC1JvdXRlUmVwb3J0EiwKCWVzdGltYXRlcxgBIAMoCzIZLnZlaWxuZXQudjEuUm91dGVFc3RpbWF0ZSJCChFOZWlnaGJvdXJzUmVxdWVzdBIWCg5kZXN0aW5hdGlvbl9pZBgBIAEoCRIVCg1jYW5kaWRhdGVfaWRzGAIgAygJIiYKD05laWdoYm91cnNSZXBseRITCgtjb25mbHV4X2lkcxgBIAMoCSJdCgpSZWxheVF1ZXJ5EhAKCHF1ZXJ5X2lkGAEgASgJEhYKDmRlc3RpbmF0aW9uX2lkGAIgASgJEhYKDmRlc3RpbmF0aW9uX2lwGAMgASgJEg0KBWRlcHRoGAQgASgNIkQKClJlbGF5T2ZmZXISEAoIcXVlcnlfaWQYASABKAkSFgoOZGVzdGluYXRpb25faWQYAiABKAkSDAoEaG9wcxgDIAEoDSqCBAoLTWVzc2FnZVR5cGUSHAoYTUVTU0FHRV9UWVBFX1VOU1BFQ0lGSUVEEAASHwobTUVTU0FHRV9UWVBFX1NUUkVBTV9SRVFVRVNUEAESIAocTUVTU0FHRV9UWVBFX1NUUkVBTV9SRVNQT05TRRACEhkKFU1FU1NBR0VfVFlQRV9ESVNDT1ZFUhADEh8KG01FU1NBR0VfVFlQRV9ESVNDT1ZFUl9SRVBMWRAEEhcKE01FU1NBR0VfVFlQRV9TSUdOQUwQBRIcChhNRVNTQUdFX1RZUEVfUk9VVEVfUVVFUlkQBhIcChhNRVNTQUdFX1RZUEVfUk9VVEVfUkVQTFkQBxIdChlNRVNTQUdFX1RZUEVfU1RSRUFNX0NMT1NFEAgSIwofTUVTU0FHRV9UWVBFX05FSUdIQk9VUlNfUkVRVUVTVBAJEiEKHU1FU1NBR0VfVFlQRV9ORUlHSEJPVVJTX1JFUExZEAoSHQoZTUVTU0FHRV9UWVBFX1BPUlRBTF9RVUVSWRALEiAKHE1FU1NBR0VfVFlQRV9QT1JUQUxfQU5OT1VOQ0UQDBIdChlNRVNTQUdFX1RZUEVfUE9SVEFMX0xFQVZFEA0SHAoYTUVTU0FHRV9UWVBFX1JFTEFZX1FVRVJZEA4SHAoYTUVTU0FHRV9UWVBFX1JFTEFZX09GRkVSEA9iBnByb3RvMw");
+  fileDesc("Cg12ZWlsbmV0LnByb3RvEgp2ZWlsbmV0LnYxIswBCgtDZXJ0aWZpY2F0ZRISCgpjb25mbHV4X2lkGAEgASgJEhAKCHJlYWxtX2lkGAIgASgJEhIKCm92ZXJsYXlfaXAYAyABKAkSGAoQbWxkc2FfcHVibGljX2tleRgEIAEoDBIRCglpc3N1ZWRfYXQYBSABKAMSEgoKZXhwaXJlc19hdBgGIAEoAxILCgN0YWcYByABKAkSDgoGcG9ydGFsGAggASgIEhQKDHJlYWxtX3N1Ym5ldBgJIAEoCRIPCgdzdWJuZXRzGAogAygJIjsKEVNpZ25lZENlcnRpZmljYXRlEhMKC2NlcnRpZmljYXRlGAEgASgMEhEKCXNpZ25hdHVyZRgCIAEoDCLGAQoIRW52ZWxvcGUSDwoHdmVyc2lvbhgBIAEoDRIlCgR0eXBlGAIgASgOMhcudmVpbG5ldC52MS5NZXNzYWdlVHlwZRIaChJzZW5kZXJfY2VydGlmaWNhdGUYAyABKAwSHwoXc2VuZGVyX2NlcnRpZmljYXRlX2hhc2gYBCABKAwSFQoNYWZmaW5pdHlfdGFncxgFIAMoDBIRCgl0aW1lc3RhbXAYBiABKAMSDQoFbm9uY2UYByABKAwSDAoEYm9keRgIIAEoDCI1Cg5TaWduZWRFbnZlbG9wZRIQCghlbnZlbG9wZRgBIAEoDBIRCglzaWduYXR1cmUYAiABKAwiVAoNU3RyZWFtUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgMEhQKDHJlc3BvbmRlcl9pZBgCIAEoCRIZChFlbmNhcHN1bGF0aW9uX2tleRgDIAEoDCJMCg5TdHJlYW1SZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgMEhMKC2NpcGhlcl90ZXh0GAIgASgMEhEKCXN0cmVhbV9pZBgDIAEoDSIwCgtTdHJlYW1DbG9zZRIRCglzdHJlYW1faWQYASABKA0SDgoGcmVhc29uGAIgASgJIh4KCERpc2NvdmVyEhIKCm92ZXJsYXlfaXAYASABKAkiNwoNRGlzY292ZXJSZXBseRISCgpvdmVybGF5X2lwGAEgASgJEhIKCmNvbmZsdXhfaWQYAiABKAkixgEKBlNpZ25hbBIRCgl0ZXRoZXJfaWQYASABKAkSJQoEa2luZBgCIAEoDjIXLnZlaWxuZXQudjEuU2lnbmFsLktpbmQSDwoHcGF5bG9hZBgDIAEoCRIOCgZlbmdpbmUYBCABKAkiYQoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASDgoKS0lORF9PRkZFUhABEg8KC0tJTkRfQU5TV0VSEAISEgoOS0lORF9DQU5ESURBVEUQAxIOCgpLSU5EX0NMT1NFEAQigQEKClJvdXRlUXVlcnkSEAoIcXVlcnlfaWQYASABKA0SDgoGb3JpZ2luGAIgASgJEhMKC2Rlc3RpbmF0aW9uGAMgASgJEgsKA3R0bBgEIAEoDRIMCgRwYXRoGAUgAygJEhIKCmNsb3Nlc3RfbXMYBiABKAESDQoFc3RhbGwYByABKA0iRwoNUm91dGVFc3RpbWF0ZRITCgtkZXN0aW5hdGlvbhgBIAEoCRITCgtlc3RpbWF0ZV9tcxgCIAEoARIMCgRob3BzGAMgASgNIjsKC1JvdXRlUmVwb3J0EiwKCWVzdGltYXRlcxgBIAMoCzIZLnZlaWxuZXQudjEuUm91dGVFc3RpbWF0ZSJCChFOZWlnaGJvdXJzUmVxdWVzdBIWCg5kZXN0aW5hdGlvbl9pZBgBIAEoCRIVCg1jYW5kaWRhdGVfaWRzGAIgAygJIiYKD05laWdoYm91cnNSZXBseRITCgtjb25mbHV4X2lkcxgBIAMoCSJdCgpSZWxheVF1ZXJ5EhAKCHF1ZXJ5X2lkGAEgASgJEhYKDmRlc3RpbmF0aW9uX2lkGAIgASgJEhYKDmRlc3RpbmF0aW9uX2lwGAMgASgJEg0KBWRlcHRoGAQgASgNIkQKClJlbGF5T2ZmZXISEAoIcXVlcnlfaWQYASABKAkSFgoOZGVzdGluYXRpb25faWQYAiABKAkSDAoEaG9wcxgDIAEoDSItCglOYW1lUXVlcnkSEAoIcXVlcnlfaWQYASABKAwSDgoGaGFzaGVzGAIgAygMIh0KCU5hbWVSZXBseRIQCghxdWVyeV9pZBgBIAEoDCq8BAoLTWVzc2FnZVR5cGUSHAoYTUVTU0FHRV9UWVBFX1VOU1BFQ0lGSUVEEAASHwobTUVTU0FHRV9UWVBFX1NUUkVBTV9SRVFVRVNUEAESIAocTUVTU0FHRV9UWVBFX1NUUkVBTV9SRVNQT05TRRACEhkKFU1FU1NBR0VfVFlQRV9ESVNDT1ZFUhADEh8KG01FU1NBR0VfVFlQRV9ESVNDT1ZFUl9SRVBMWRAEEhcKE01FU1NBR0VfVFlQRV9TSUdOQUwQBRIcChhNRVNTQUdFX1RZUEVfUk9VVEVfUVVFUlkQBhIcChhNRVNTQUdFX1RZUEVfUk9VVEVfUkVQTFkQBxIdChlNRVNTQUdFX1RZUEVfU1RSRUFNX0NMT1NFEAgSIwofTUVTU0FHRV9UWVBFX05FSUdIQk9VUlNfUkVRVUVTVBAJEiEKHU1FU1NBR0VfVFlQRV9ORUlHSEJPVVJTX1JFUExZEAoSHQoZTUVTU0FHRV9UWVBFX1BPUlRBTF9RVUVSWRALEiAKHE1FU1NBR0VfVFlQRV9QT1JUQUxfQU5OT1VOQ0UQDBIdChlNRVNTQUdFX1RZUEVfUE9SVEFMX0xFQVZFEA0SHAoYTUVTU0FHRV9UWVBFX1JFTEFZX1FVRVJZEA4SHAoYTUVTU0FHRV9UWVBFX1JFTEFZX09GRkVSEA8SGwoXTUVTU0FHRV9UWVBFX05BTUVfUVVFUlkQEBIbChdNRVNTQUdFX1RZUEVfTkFNRV9SRVBMWRARYgZwcm90bzM");
 
 /**
  * Identity of one conflux for one Guardian session, signed by the Guardian's
@@ -668,6 +668,60 @@ export const RelayOfferSchema: GenMessage<RelayOffer> = /*@__PURE__*/
   messageDesc(file_veilnet, 16);
 
 /**
+ * MESSAGE_TYPE_NAME_QUERY: a name lookup (DNS) that only a teammate can match. For each team of
+ * the asker, hashes holds HMAC-SHA-256(team key, "veilnet/v1/name" || query_id || lookup)
+ * truncated to 16 bytes, where lookup is "name:" + the normalised label (a tag or a conflux id)
+ * or "addr:" + a dotted overlay address (reverse lookups). A conflux computes the same over its
+ * own names and team keys and answers only on a match, after verifying the envelope and the
+ * asker's affinity.
+ *
+ * @generated from message veilnet.v1.NameQuery
+ */
+export type NameQuery = Message<"veilnet.v1.NameQuery"> & {
+  /**
+   * 16 random bytes: salts the hashes (queries for one name cannot be linked) and ties replies.
+   *
+   * @generated from field: bytes query_id = 1;
+   */
+  queryId: Uint8Array;
+
+  /**
+   * At most 64, 16 bytes each.
+   *
+   * @generated from field: repeated bytes hashes = 2;
+   */
+  hashes: Uint8Array[];
+};
+
+/**
+ * Describes the message veilnet.v1.NameQuery.
+ * Use `create(NameQuerySchema)` to create a new message.
+ */
+export const NameQuerySchema: GenMessage<NameQuery> = /*@__PURE__*/
+  messageDesc(file_veilnet, 17);
+
+/**
+ * MESSAGE_TYPE_NAME_REPLY: answer to a NameQuery, sent to the asker's ctl subject. The envelope's
+ * certificate carries the answer (conflux id, tag, overlay address); the asker checks it against
+ * the name it looked up and the sender's affinity.
+ *
+ * @generated from message veilnet.v1.NameReply
+ */
+export type NameReply = Message<"veilnet.v1.NameReply"> & {
+  /**
+   * @generated from field: bytes query_id = 1;
+   */
+  queryId: Uint8Array;
+};
+
+/**
+ * Describes the message veilnet.v1.NameReply.
+ * Use `create(NameReplySchema)` to create a new message.
+ */
+export const NameReplySchema: GenMessage<NameReply> = /*@__PURE__*/
+  messageDesc(file_veilnet, 18);
+
+/**
  * What kind of body an Envelope carries.
  *
  * @generated from enum veilnet.v1.MessageType
@@ -766,6 +820,23 @@ export enum MessageType {
    * @generated from enum value: MESSAGE_TYPE_RELAY_OFFER = 15;
    */
   RELAY_OFFER = 15,
+
+  /**
+   * "Which teammate is this name (or this address)?", published on vn.<realm>.discover. The
+   * name is hidden under the asker's team keys: only a teammate it names can match. Body
+   * NameQuery.
+   *
+   * @generated from enum value: MESSAGE_TYPE_NAME_QUERY = 16;
+   */
+  NAME_QUERY = 16,
+
+  /**
+   * "That is me": sent to the asker's ctl subject by the conflux a NameQuery names, only to a
+   * teammate; its certificate (tag, overlay address) is the answer. Body NameReply.
+   *
+   * @generated from enum value: MESSAGE_TYPE_NAME_REPLY = 17;
+   */
+  NAME_REPLY = 17,
 }
 
 /**
