@@ -12,8 +12,11 @@
  * 5. built there with the system C compiler (`$CC`, else `cc`) when one exists;
  * 6. otherwise TunError `shim` saying how to get one.
  *
- * The cache folder is `$VEILNET_CACHE_DIR`, else `$XDG_CACHE_HOME/veilnet-conflux`, else
- * `~/.cache/veilnet-conflux` (`%LOCALAPPDATA%\veilnet-conflux` on Windows).
+ * The cache folder is `$VEILNET_CACHE_DIR`, else for root `/var/cache/veilnet-conflux`, else
+ * `$XDG_CACHE_HOME/veilnet-conflux`, else `~/.cache/veilnet-conflux`, else (no HOME)
+ * `/tmp/veilnet-conflux-<uid>` (`%LOCALAPPDATA%\veilnet-conflux` on Windows). A library is
+ * loaded from the cache only when the folder and the file are owned by us (or root) and writable
+ * by nobody else: another user must never get code into a process that runs as root.
  *
  * The same lookup serves every C library of ffi/ ({@link NativeLibrarySpec}: name, sources,
  * flags, env variable, error type): {@link locateLibrary}, {@link compileLibrary} and
@@ -166,9 +169,50 @@ export function cacheDir(): string {
     const base = env("LOCALAPPDATA") ?? `${env("USERPROFILE") ?? "."}\\AppData\\Local`;
     return `${base}\\veilnet-conflux`;
   }
+  const uid = Deno.uid();
+  // The service runs as root: its cache is root's own, not a folder under a shared HOME or /tmp.
+  if (uid === 0) return "/var/cache/veilnet-conflux";
   const xdg = env("XDG_CACHE_HOME");
   if (xdg) return `${xdg}/veilnet-conflux`;
-  return `${env("HOME") ?? "/tmp"}/.cache/veilnet-conflux`;
+  const home = env("HOME");
+  return home ? `${home}/.cache/veilnet-conflux` : `/tmp/veilnet-conflux-${uid ?? "user"}`;
+}
+
+/**
+ * Why `path` (a cache folder or a library in it) may not be trusted: null when it is owned by
+ * this user or root, is not a symbolic link, and no one else can write it; else the reason.
+ * Windows: always null (ACLs, not modes; the cache is under the user's profile).
+ */
+export async function untrustedReason(path: string): Promise<string | null> {
+  if (Deno.build.os === "windows") return null;
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch {
+    return null;
+  }
+  const uid = Deno.uid();
+  if (info.isSymlink) return `${path} is a symbolic link`;
+  if (info.uid !== null && info.uid !== 0 && info.uid !== uid) {
+    return `${path} belongs to uid ${info.uid}, not to this user (${uid})`;
+  }
+  if (info.mode !== null && (info.mode & 0o022) !== 0) {
+    return `${path} is writable by others (mode ${(info.mode & 0o777).toString(8)})`;
+  }
+  return null;
+}
+
+/** Throws `spec.error` when the cache folder or `file` in it may not be trusted. */
+async function checkTrusted(spec: NativeLibrarySpec, paths: string[]): Promise<void> {
+  for (const p of paths) {
+    const why = await untrustedReason(p);
+    if (why) {
+      throw spec.error(
+        `refusing to load a library from an unsafe place: ${why}; remove it, or set ` +
+          `VEILNET_CACHE_DIR to a folder only you can write`,
+      );
+    }
+  }
 }
 
 /** An environment variable, or undefined when unset, empty or not permitted (no --allow-env). */
@@ -342,6 +386,7 @@ export async function locateLibrary(
   }
   if (embeddedBytes) {
     const path = `${cache}${sep()}${file}-bin-${await sha256Hex([embeddedBytes])}.${ext}`;
+    await checkTrusted(spec, [cache, path]);
     if (!await exists(path)) {
       await Deno.mkdir(cache, { recursive: true, mode: 0o700 });
       await writeAtomic(path, embeddedBytes);
@@ -356,6 +401,7 @@ export async function locateLibrary(
     );
   }
   const cached = `${cache}${sep()}${file}-${hash}.${ext}`;
+  await checkTrusted(spec, [cache, cached]);
   if (await exists(cached)) return { path: cached, origin: "cache" };
   if (options.build === false || os === "windows" || !await compilerAvailable()) {
     throw spec.error(

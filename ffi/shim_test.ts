@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   acquireShim,
+  cacheDir,
   compileShim,
   locateShim,
   releaseShim,
@@ -176,4 +177,54 @@ Deno.test({
     }
     releaseShim(); // no-op when nothing is loaded
   },
+});
+
+Deno.test({
+  name: "shim: a cache another user could write, or a library owned by someone else, is refused",
+  ignore: !haveCc || Deno.uid() !== 0,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "vn-shim-trust-" });
+    try {
+      const built = await locateShim({ cacheDir: dir });
+      assert.equal(built.origin, "built");
+      await Deno.chmod(dir, 0o777);
+      await assert.rejects(() => locateShim({ cacheDir: dir }), (e: Error) => {
+        assert.ok(e instanceof TunError);
+        assert.match(e.message, /unsafe place: .* is writable by others \(mode 777\)/);
+        return true;
+      });
+      await Deno.chmod(dir, 0o700);
+      await Deno.chown(built.path, 65534, 65534);
+      await assert.rejects(() => locateShim({ cacheDir: dir }), /belongs to uid 65534/);
+      await Deno.chown(built.path, 0, 0);
+      await Deno.chmod(built.path, 0o777);
+      await assert.rejects(() => locateShim({ cacheDir: dir }), /writable by others/);
+      await Deno.remove(built.path);
+      const elsewhere = `${dir}-planted.so`;
+      await Deno.writeFile(elsewhere, new Uint8Array([0]));
+      await Deno.symlink(elsewhere, built.path);
+      await assert.rejects(() => locateShim({ cacheDir: dir }), /symbolic link/);
+      await Deno.remove(elsewhere);
+      await Deno.remove(built.path);
+      assert.equal((await locateShim({ cacheDir: dir })).origin, "built");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("shim: root's default cache is its own folder, never one under /tmp", () => {
+  const saved = ["VEILNET_CACHE_DIR", "HOME", "XDG_CACHE_HOME"].map((k) => [k, Deno.env.get(k)]);
+  try {
+    Deno.env.delete("VEILNET_CACHE_DIR");
+    Deno.env.delete("HOME");
+    Deno.env.delete("XDG_CACHE_HOME");
+    const dir = cacheDir();
+    if (Deno.uid() === 0) assert.equal(dir, "/var/cache/veilnet-conflux");
+    else assert.equal(dir, `/tmp/veilnet-conflux-${Deno.uid()}`);
+    Deno.env.set("VEILNET_CACHE_DIR", "/opt/x");
+    assert.equal(cacheDir(), "/opt/x");
+  } finally {
+    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k!) : Deno.env.set(k!, v);
+  }
 });
