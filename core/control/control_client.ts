@@ -256,6 +256,15 @@ export class ControlClient {
   }
 
   /**
+   * Sends a request and yields every reply that arrives within `timeoutMs` (the caller may stop
+   * early). Throws ControlOfflineError while offline and ControlClosedError after close.
+   */
+  requestMany(subject: string, data: Uint8Array, timeoutMs: number): AsyncIterable<Msg> {
+    this.#live();
+    return this.#link.requestMany(subject, data, timeoutMs);
+  }
+
+  /**
    * Subscribes to `subject`; iterate with `for await`. The subscription survives renewals and
    * outages and ends on `unsubscribe()`, on `close()`, or — with an error thrown by the loop —
    * when the server refuses the subject (outside this conflux's permissions).

@@ -165,6 +165,19 @@ export class NatsLink {
     return this.#nc.request(subject, data, { timeout: timeoutMs });
   }
 
+  /**
+   * A request whose replies (all of them, for `timeoutMs`) are yielded as they come; the caller
+   * may stop early. Rejects with ControlOfflineError while offline.
+   */
+  async *requestMany(subject: string, data: Uint8Array, timeoutMs: number): AsyncIterable<Msg> {
+    if (!this.#nc) throw new ControlOfflineError();
+    const replies = await this.#nc.requestMany(subject, data, {
+      strategy: "timer",
+      maxWait: timeoutMs,
+    });
+    for await (const m of replies) yield m;
+  }
+
   /** A subscription that follows every connection. */
   subscribe(subject: string): ResilientSubscription {
     const sub = new ResilientSubscription(subject, (s) => this.#subs.delete(s));

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { FrameType, writeFrameHeader } from "../wire/frame.ts";
-import { MessageType } from "../wire/gen/veilnet_pb.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { DiscoverReplySchema, MessageType } from "../wire/gen/veilnet_pb.ts";
 import { peekEnvelope } from "./messenger.ts";
 import { deliver, nothingArrives } from "./testing/exchange.ts";
 import { udpPacket } from "./testing/packets.ts";
@@ -110,3 +111,32 @@ Deno.test("node hostile: control garbage on both subjects is dropped without a r
 function ipNumber(ip: string): number {
   return ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
 }
+
+Deno.test("node hostile: a member answering every DISCOVER first with lies cannot stop discovery", async () => {
+  await withRealm(async (realm) => {
+    const a = realm.add("a", { teams: ["dev"] });
+    // The saboteur is a genuine realm member on a's team (its replies verify). It subscribes
+    // before the owner does, so its answers arrive first: garbage, then a signed claim that the
+    // owner's address is its own.
+    const evil = realm.add("evil", { teams: ["dev"] });
+    const owner = "100.64.0.3";
+    const sab = realm.bus.connect("saboteur");
+    const lies = (async () => {
+      for await (const m of sab.subscribe(discoverSubject(realm.realmId))) {
+        if (!m.reply) continue;
+        sab.publish(m.reply, crypto.getRandomValues(new Uint8Array(200)));
+        const lie = create(DiscoverReplySchema, { overlayIp: owner, confluxId: evil.id });
+        sab.publish(
+          m.reply,
+          evil.seal(MessageType.DISCOVER_REPLY, toBinary(DiscoverReplySchema, lie)),
+        );
+      }
+    })();
+    const b = realm.add("b", { teams: ["dev"] });
+    assert.equal(b.ip, owner);
+    await deliver(a, b, "found the real owner");
+    assert.equal(a.node.info().routes[0].conflux_id, b.id);
+    sab.close();
+    await lies;
+  });
+});

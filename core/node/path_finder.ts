@@ -15,7 +15,8 @@ import {
   NeighboursReplySchema,
   NeighboursRequestSchema,
 } from "../wire/gen/veilnet_pb.ts";
-import { isConfluxId, type NodeContext } from "./context.ts";
+import { hex, isConfluxId, type NodeContext } from "./context.ts";
+import { peekEnvelope as peekWireEnvelope } from "../wire/envelope.ts";
 import { peerOf, type PeerRef, unverifiedPeer } from "./peer_ref.ts";
 import { RELAY_GRACE_MS, type RelayFinder } from "./relay_finder.ts";
 import { ROUTER_TICK_MS } from "./router.ts";
@@ -27,6 +28,10 @@ export const DISCOVER_TIMEOUT_MS = 1500;
 export const DIRECT_TETHER_TIMEOUT_MS = 6000;
 /** Relays tethered at once when the destination has no direct path (more give failover). */
 export const RELAY_FANOUT = 3;
+/** Discover replies checked at most per discovery (each costs a signature check). */
+export const MAX_DISCOVER_REPLIES = 8;
+/** How long a sender whose discover reply was junk is not listened to. */
+const JUNK_SENDER_MS = 60_000;
 /** Grace before relays when the direct tether failed within the last minute. */
 const RELAY_GRACE_AFTER_FAILURE_MS = 300;
 
@@ -34,6 +39,8 @@ const RELAY_GRACE_AFTER_FAILURE_MS = 300;
 export class PathFinder {
   readonly #ctx: NodeContext;
   readonly #relays: RelayFinder;
+  /** Claimed certificate hashes (hex) of senders whose discover replies were junk. */
+  readonly #junkSenders = new Set<string>();
 
   constructor(ctx: NodeContext, relays: RelayFinder) {
     this.#ctx = ctx;
@@ -51,26 +58,73 @@ export class PathFinder {
     // be discovered: its certificate named the address. The handshake checks affinity anyway.
     if (known) return unverifiedPeer(known.id, ip);
     const body = toBinary(DiscoverSchema, create(DiscoverSchema, { overlayIp: ipText }));
-    const reply = await ctx.control.request(
+    const replies = ctx.control.requestMany(
       ctx.subjects.discover,
       ctx.seal(MessageType.DISCOVER, body),
       DISCOVER_TIMEOUT_MS,
     );
-    const opened = ctx.messenger.open(reply, ctx.now());
-    if (opened.type !== MessageType.DISCOVER_REPLY) throw new Error("unexpected discover reply");
-    const answer = fromBinary(DiscoverReplySchema, opened.body);
-    if (
-      opened.sender.overlayIp !== ipText || answer.overlayIp !== ipText ||
-      answer.confluxId !== opened.sender.confluxId
-    ) {
-      throw new Error("discover reply from a conflux that does not own the address");
+    // Any realm member may answer: the first reply that proves ownership wins, junk is skipped
+    // (bounded: a member flooding replies costs at most MAX_DISCOVER_REPLIES signature checks,
+    // and one that answered junk is not heard again for a while).
+    let examined = 0;
+    let junk = 0;
+    for await (const reply of replies) {
+      const claimed = claimedSender(reply);
+      if (claimed && this.#junkSenders.has(claimed)) continue;
+      if (++examined > MAX_DISCOVER_REPLIES) break;
+      const r = this.#ownerOf(reply, ip, ipText);
+      if (r.peer) {
+        ctx.peers.verify(r.peer, ctx.now());
+        return r.peer;
+      }
+      junk++;
+      // Only a sender whose signature verified is held to its junk: a forged envelope may claim
+      // anyone's certificate, the real owner's too.
+      if (r.verifiedSender) this.#noteJunk(r.verifiedSender);
     }
-    if (!ctx.messenger.affine(opened.sender.mldsaPublicKey, opened.affinityTags)) {
-      throw new Error("discover reply without team affinity");
+    throw new Error(
+      junk > 0 ? `no valid discover reply (${junk} refused)` : "no conflux answered the discovery",
+    );
+  }
+
+  /**
+   * The peer `reply` proves owns `ip` (the owner's signed reply with team affinity); otherwise,
+   * when the reply was signed by a realm member but says something else, that member's
+   * certificate hash (hex).
+   */
+  #ownerOf(
+    reply: Uint8Array,
+    ip: number,
+    ipText: string,
+  ): { peer?: PeerRef; verifiedSender?: string } {
+    const ctx = this.#ctx;
+    let opened;
+    try {
+      opened = ctx.messenger.open(reply, ctx.now());
+    } catch {
+      return {};
     }
-    const peer = peerOf(opened, ip);
-    ctx.peers.verify(peer, ctx.now());
-    return peer;
+    const sender = hex(opened.senderCertificateHash);
+    try {
+      if (opened.type !== MessageType.DISCOVER_REPLY) return { verifiedSender: sender };
+      const answer = fromBinary(DiscoverReplySchema, opened.body);
+      if (
+        opened.sender.overlayIp !== ipText || answer.overlayIp !== ipText ||
+        answer.confluxId !== opened.sender.confluxId
+      ) return { verifiedSender: sender };
+      // No team in common (any more): not junk, teams may change back at any time.
+      if (!ctx.messenger.affine(opened.sender.mldsaPublicKey, opened.affinityTags)) return {};
+      return { peer: peerOf(opened, ip) };
+    } catch {
+      return { verifiedSender: sender };
+    }
+  }
+
+  /** Remembers that the member with certificate hash `claimed` answered junk. */
+  #noteJunk(claimed: string): void {
+    if (this.#junkSenders.size >= 1024) this.#junkSenders.clear();
+    this.#junkSenders.add(claimed);
+    this.#ctx.after(JUNK_SENDER_MS, () => this.#junkSenders.delete(claimed));
   }
 
   /**
@@ -195,5 +249,14 @@ export class PathFinder {
     );
     if (tries.length === 0) throw new Error("the destination holds no tethers to relay through");
     return await Promise.any(tries);
+  }
+}
+
+/** The certificate hash an envelope claims (unverified), hex; null when it does not decode. */
+function claimedSender(bytes: Uint8Array): string | null {
+  try {
+    return hex(peekWireEnvelope(bytes).senderCertificateHash);
+  } catch {
+    return null;
   }
 }

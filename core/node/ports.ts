@@ -29,6 +29,11 @@ export interface ControlPort {
   publish(subject: string, data: Uint8Array): void;
   /** Sends a request and resolves with the first reply; rejects on timeout or no responders. */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /**
+   * Sends a request and yields every reply within `timeoutMs` (a broadcast request several may
+   * answer); the caller may stop early.
+   */
+  requestMany(subject: string, data: Uint8Array, timeoutMs: number): AsyncIterable<Uint8Array>;
   /** Subscribes; the iterable ends when the subscription or the connection closes. */
   subscribe(subject: string): AsyncIterable<ControlMessage>;
 }

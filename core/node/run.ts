@@ -181,6 +181,9 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
       publish: (subject, data) => control.publish(subject, data),
       request: async (subject, data, timeoutMs) =>
         (await control.request(subject, data, timeoutMs)).data,
+      requestMany: async function* (subject, data, timeoutMs) {
+        for await (const m of control.requestMany(subject, data, timeoutMs)) yield m.data;
+      },
       subscribe: (subject) => control.subscribe(subject),
     };
     const datagrams = laneWanted(options) ? await openLaneSocket(log) : undefined;

@@ -136,6 +136,24 @@ export class MemoryControl implements ControlPort {
     });
   }
 
+  async *requestMany(
+    subject: string,
+    data: Uint8Array,
+    timeoutMs: number,
+  ): AsyncIterable<Uint8Array> {
+    if (this.#closed) throw new Error("control channel closed");
+    const replyTo = this.#bus.newInbox();
+    const inbox = this.#bus.subscribe(replyTo);
+    const timer = setTimeout(() => this.#bus.unsubscribe(replyTo, inbox), timeoutMs);
+    try {
+      if (this.#bus.deliver(this.#name, subject, data, replyTo) === 0) return;
+      for await (const m of inbox) yield m.data;
+    } finally {
+      clearTimeout(timer);
+      this.#bus.unsubscribe(replyTo, inbox);
+    }
+  }
+
   subscribe(subject: string): AsyncIterable<ControlMessage> {
     const inbox = this.#bus.subscribe(subject);
     this.#subs.push({ subject, inbox });

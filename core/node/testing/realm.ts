@@ -8,6 +8,8 @@ import { generateSigningKeyPair } from "../../crypto/mldsa.ts";
 import { memoryLogger } from "../../log/logger.ts";
 import { type CertificateFields, issueCertificate } from "../../wire/certificate.ts";
 import { Node, type NodeRuntimeOptions, type SessionTeam } from "../node.ts";
+import { Messenger } from "../messenger.ts";
+import type { MessageType } from "../../wire/gen/veilnet_pb.ts";
 import { MemoryBus, type MemoryControl } from "./memory_control.ts";
 import { MemoryTetherNet } from "./memory_tethers.ts";
 import { MemoryTun } from "./memory_tun.ts";
@@ -25,6 +27,8 @@ export interface TestNode {
   tun: MemoryTun;
   control: MemoryControl;
   log: ReturnType<typeof memoryLogger>;
+  /** Signs a control message as this node (for tests that play a misbehaving member). */
+  seal(type: MessageType, body: Uint8Array): Uint8Array;
 }
 
 /** Options of one test node. */
@@ -93,15 +97,23 @@ export class TestRealm {
       portal: (o.subnets?.length ?? 0) > 0,
       subnets: o.subnets ?? [],
     };
+    const signedCertificate = issueCertificate(fields, this.#guardian.secretKey);
+    const teams = (o.teams ?? []).map((t) => this.team(t));
+    const own = new Messenger({
+      fields,
+      certificate: signedCertificate,
+      secretKey: keys.secretKey,
+      guardianPublicKey: this.#guardian.publicKey,
+    }, teams.map((t) => t.key));
     const tun = new MemoryTun(`mem-${name}`);
     const control = this.bus.connect(name);
     const log = memoryLogger();
     const node = new Node({
       session: {
         certificate: fields,
-        signedCertificate: issueCertificate(fields, this.#guardian.secretKey),
+        signedCertificate,
         guardianPublicKey: this.#guardian.publicKey,
-        teams: (o.teams ?? []).map((t) => this.team(t)),
+        teams,
         iceServers: [],
       },
       secretKey: keys.secretKey,
@@ -116,7 +128,8 @@ export class TestRealm {
       ...o.extra,
     });
     node.start();
-    const t = { name, underlay, id, ip, node, tun, control, log };
+    const seal = (type: MessageType, body: Uint8Array) => own.seal(type, body, Date.now());
+    const t = { name, underlay, id, ip, node, tun, control, log, seal };
     this.nodes.push(t);
     return t;
   }
