@@ -7,8 +7,9 @@
  * @module
  */
 import type { Logger } from "../log/logger.ts";
-import { RelayLimiter } from "../route/relay_limiter.ts";
+import type { OpenedEnvelope } from "../wire/envelope.ts";
 import type { MessageType } from "../wire/gen/veilnet_pb.ts";
+import { VERIFY_UNKNOWN, VerifyBudget } from "./verify_budget.ts";
 import type { Messenger } from "./messenger.ts";
 import { cidrContains, type Ipv4Cidr } from "./packet.ts";
 import type { PeerTable } from "./peer_table.ts";
@@ -23,11 +24,10 @@ import type {
 import type { Router } from "./router.ts";
 
 /**
- * Signed control messages this node verifies per second (ML-DSA-65 verification costs
- * milliseconds); beyond it messages are dropped unread, so a flood from one realm member costs
- * bounded CPU.
+ * Signed control messages of not-yet-known senders this node verifies per second, all together
+ * (ML-DSA-65 verification costs milliseconds); each sender also has its own budget (VerifyBudget).
  */
-export const CONTROL_VERIFY_RATE = 400;
+export const CONTROL_VERIFY_RATE = VERIFY_UNKNOWN;
 
 /** Data-path and control counters (status output and tests). */
 export interface NodeCounters {
@@ -144,10 +144,7 @@ export class NodeContext {
   /** Room for one frame of `length` bytes to a tether peer, written before the next call. */
   slot: (peerId: string, length: number, lane?: number) => Uint8Array | null = () => null;
   readonly #clock: Clock;
-  readonly #verify = new RelayLimiter({
-    ratePerSecond: CONTROL_VERIFY_RATE,
-    burst: CONTROL_VERIFY_RATE / 2,
-  });
+  readonly #verify = new VerifyBudget();
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #sleepers = new Set<() => void>();
   #stopped = false;
@@ -189,13 +186,21 @@ export class NodeContext {
   }
 
   /**
-   * Takes one unit of the control verify budget; false (counted as dropped) when it is spent.
-   * Checked before any signature verification.
+   * Whether the signed message `data` may be verified now (its sender's budget and, for a sender
+   * not verified before, the shared one; see VerifyBudget); false is counted as dropped. Checked
+   * before any signature verification.
    */
-  mayVerify(): boolean {
-    if (this.#verify.allow("control", this.now())) return true;
+  mayVerify(data: Uint8Array): boolean {
+    if (this.#verify.allow(data, this.now())) return true;
     this.counters.controlDropped++;
     return false;
+  }
+
+  /** Verifies and opens the signed message `data` (after mayVerify); its sender becomes known. */
+  open(data: Uint8Array): OpenedEnvelope {
+    const opened = this.messenger.open(data, this.now());
+    this.#verify.verified(opened.senderCertificateHash);
+    return opened;
   }
 
   /** Signs a control message of `type` now. */

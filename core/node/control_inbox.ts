@@ -117,8 +117,8 @@ export class ControlInbox {
     } catch {
       return;
     }
-    if (query.overlayIp !== ctx.ipText || !ctx.mayVerify()) return;
-    const opened = ctx.messenger.open(m.data, ctx.now());
+    if (query.overlayIp !== ctx.ipText || !ctx.mayVerify(m.data)) return;
+    const opened = ctx.open(m.data);
     if (!ctx.messenger.affine(opened.sender.mldsaPublicKey, opened.affinityTags)) {
       ctx.log.debug("discover without team affinity dropped", { from: opened.sender.confluxId });
       return;
@@ -132,8 +132,8 @@ export class ControlInbox {
 
   #onControl(m: ControlMessage): void {
     const ctx = this.#ctx;
-    if (!ctx.mayVerify()) return;
-    const opened = ctx.messenger.open(m.data, ctx.now());
+    if (!ctx.mayVerify(m.data)) return;
+    const opened = ctx.open(m.data);
     const ip = parseIpv4(opened.sender.overlayIp);
     if (ip >= 0) ctx.peers.learn(opened.sender.confluxId, ip);
     switch (opened.type) {

@@ -202,8 +202,8 @@ export class Names {
     const match = ownLookups(self).some((l) =>
       keys.some((k) => wanted.has(hex(lookupHash(k, query.queryId, l))))
     );
-    if (!match || !ctx.mayVerify()) return;
-    const opened = ctx.messenger.open(data, ctx.now());
+    if (!match || !ctx.mayVerify(data)) return;
+    const opened = ctx.open(data);
     if (opened.type !== MessageType.NAME_QUERY) return;
     const from = opened.sender;
     if (!ctx.messenger.affine(from.mldsaPublicKey, opened.affinityTags)) {

@@ -191,7 +191,7 @@ export class Node {
         tunName: options.tun.name,
         realm,
         protectedAddresses: options.protectedAddresses ?? [],
-        allowVerify: () => ctx.mayVerify(),
+        allowVerify: (data) => ctx.mayVerify(data),
         log: options.log,
       });
     }

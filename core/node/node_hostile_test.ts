@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FrameType, writeFrameHeader } from "../wire/frame.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { DiscoverReplySchema, MessageType } from "../wire/gen/veilnet_pb.ts";
+import { DiscoverReplySchema, MessageType, StreamCloseSchema } from "../wire/gen/veilnet_pb.ts";
 import { peekEnvelope } from "./messenger.ts";
 import { deliver, nothingArrives } from "./testing/exchange.ts";
 import { udpPacket } from "./testing/packets.ts";
@@ -138,5 +138,37 @@ Deno.test("node hostile: a member answering every DISCOVER first with lies canno
     assert.equal(a.node.info().routes[0].conflux_id, b.id);
     sab.close();
     await lies;
+  });
+});
+
+Deno.test("node hostile: a member flooding signed messages cannot starve a teammate's new stream", async () => {
+  await withRealm(async (realm) => {
+    const b = realm.add("b", { teams: ["dev"] });
+    const flooder = realm.add("flooder", { teams: ["dev"] });
+    const flood = realm.bus.connect("flood");
+    let stop = false;
+    // ~2,000 signed STREAM_CLOSE messages per second at b, each asking for a signature check:
+    // more than the node would check for all senders together.
+    const body = toBinary(
+      StreamCloseSchema,
+      create(StreamCloseSchema, { streamId: 1, reason: "x" }),
+    );
+    const message = flooder.seal(MessageType.STREAM_CLOSE, body);
+    const flooding = (async () => {
+      while (!stop) {
+        for (let i = 0; i < 10; i++) flood.publish(controlSubject(realm.realmId, b.id), message);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const a = realm.add("a", { teams: ["dev"] });
+    try {
+      await deliver(a, b, "through the flood", 3000);
+      assert.ok(b.node.counters.controlDropped > 0, "the flood was not limited at all");
+    } finally {
+      stop = true;
+      await flooding;
+      flood.close();
+    }
   });
 });

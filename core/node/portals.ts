@@ -57,7 +57,7 @@ export interface PortalsOptions {
   /** Addresses this host must keep reaching through its own routes (Guardian, NATS). */
   protectedAddresses: number[];
   /** Rate limit on signature checks, shared with the rest of the control plane. */
-  allowVerify: () => boolean;
+  allowVerify: (data: Uint8Array) => boolean;
   log: Logger;
 }
 
@@ -233,7 +233,7 @@ export class Portals {
     }
     const leave = peek.type === MessageType.PORTAL_LEAVE;
     if (!leave && peek.type !== MessageType.PORTAL_ANNOUNCE) return;
-    if (!this.#o.allowVerify()) return;
+    if (!this.#o.allowVerify(m.data)) return;
     const opened = this.#o.messenger.open(m.data, now);
     const sender = opened.sender;
     if (sender.confluxId === this.#o.messenger.identity.fields.confluxId) return;

@@ -133,8 +133,8 @@ export class RelayFinder {
       ctx.counters.controlDropped++;
       return;
     }
-    if (!ctx.mayVerify()) return;
-    this.serve(ctx.messenger.open(data, ctx.now()), parsed);
+    if (!ctx.mayVerify(data)) return;
+    this.serve(ctx.open(data), parsed);
   }
 
   /** Serves a verified RELAY_QUERY (from the realm subject or sent to us directly). */
