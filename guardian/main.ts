@@ -10,6 +10,9 @@
  *                          [--stun HOST:PORT [--stun-advertise HOST:PORT]]
  *   veilnet-guardian stun  [--listen HOST:PORT] [--log-level LEVEL]
  *
+ * `serve` answers the JSON API (PROTOCOL.md) and, on the same origin, the Auth Portal at `/`
+ * (guardian/ui/: sign-in, planes and conflux cards, tokens, teams, audit log).
+ *
  * `serve --stun` runs a STUN Binding server (guardian/stun_server.ts) beside the HTTP API, so a
  * self-hosted realm needs no public STUN service: unless `--ice` names servers, sessions then
  * hand out `stun:HOST:PORT` of the `--stun-advertise` address, or of the `--stun` one when that

@@ -102,6 +102,21 @@ export function mintSystemUserJwt(keys: GuardianKeys, nkey: string): Promise<str
   });
 }
 
+/**
+ * Mints the system-account user that watches presence (domain/presence.ts): it may only read
+ * the application account's connect/disconnect advisories and ask for its CONNZ.
+ */
+export function mintPresenceUserJwt(keys: GuardianKeys, nkey: string): Promise<string> {
+  const account = keys.account.getPublicKey();
+  return encodeUser("veilnet-guardian-presence", nkey, keys.systemAccount, {
+    pub: { allow: [`$SYS.REQ.ACCOUNT.${account}.CONNZ`] },
+    sub: {
+      allow: [`$SYS.ACCOUNT.${account}.CONNECT`, `$SYS.ACCOUNT.${account}.DISCONNECT`, "_INBOX.>"],
+    },
+    bearer_token: false,
+  });
+}
+
 /** Options of {@link mintUserJwt}. */
 export interface MintUserOptions {
   /** Public user nkey ("U…") the JWT is bound to. */

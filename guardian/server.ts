@@ -11,7 +11,9 @@ import { type GuardianKeys, loadKeys } from "./keys.ts";
 import { NatsPublisher } from "./nats_publisher.ts";
 import { NatsRevoker } from "./nats_revoker.ts";
 import { containStrayErrors } from "../core/process/stray_errors.ts";
-import { SqliteStore } from "./sqlite_store.ts";
+import { SqliteStore } from "./store/sqlite_store.ts";
+import { ChangeFeed } from "./domain/changes.ts";
+import { Presence } from "./domain/presence.ts";
 
 /** File name of the database inside the data directory. */
 export const DATABASE_FILE = "guardian.db";
@@ -50,6 +52,10 @@ export interface GuardianServer {
   publisher: NatsPublisher | null;
   /** The system connection that pushes revocations, unless `noNats`. */
   revoker: NatsRevoker | null;
+  /** Who is connected to the Master (system-account advisories), unless `noNats`. */
+  presence: Presence | null;
+  /** Announces changes to the portal's live views. */
+  changes: ChangeFeed;
   /** Stops serving, closes NATS and the database. */
   close(): Promise<void>;
 }
@@ -72,6 +78,16 @@ export async function startGuardianServer(options: GuardianServerOptions): Promi
     revocations: () => store.natsRevocations(now()),
     caPem: options.natsCaPem,
   });
+  const changes = new ChangeFeed();
+  const presence = options.noNats ? null : await Presence.start({
+    keys,
+    servers: options.natsUrls,
+    log,
+    store,
+    now,
+    changed: () => changes.bump(),
+    caPem: options.natsCaPem,
+  });
   const handler = createGuardianApi(
     {
       store,
@@ -80,8 +96,10 @@ export async function startGuardianServer(options: GuardianServerOptions): Promi
       now,
       publisher: publisher ?? undefined,
       revoker: revoker ?? undefined,
+      presence: presence ?? undefined,
     },
     options,
+    { changes },
   );
   let resolveListening: (addr: Deno.NetAddr) => void;
   const listening = new Promise<Deno.NetAddr>((r) => (resolveListening = r));
@@ -108,12 +126,16 @@ export async function startGuardianServer(options: GuardianServerOptions): Promi
     keys,
     publisher,
     revoker,
+    presence,
+    changes,
     async close() {
       if (closed) return;
       closed = true;
+      changes.close();
       await server.shutdown();
       await publisher?.close();
       await revoker?.close();
+      await presence?.close();
       stopContaining();
       store.close();
     },

@@ -18,12 +18,12 @@ const user = { id: "u1", email: "a@b.test", passwordHash: "h", isAdmin: true, cr
 
 Deno.test("SqliteStore migrates once, reopens, and is in WAL mode", async () => {
   await withStore(async (store, path) => {
-    assert.equal(store.schemaVersion, 3);
+    assert.equal(store.schemaVersion, 4);
     store.insertUser(user);
     store.close();
     const again = new SqliteStore(path);
     try {
-      assert.equal(again.schemaVersion, 3);
+      assert.equal(again.schemaVersion, 4);
       assert.equal(again.userByEmail("A@B.TEST")?.id, "u1", "email lookup ignores case");
       assert.ok((await Deno.stat(`${path}-wal`)).isFile, "WAL journal");
     } finally {
