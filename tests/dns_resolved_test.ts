@@ -14,151 +14,26 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  containerInit,
+  ensureRoot as ensureNspawnRoot,
+  exec,
+  lineReader,
+  NSPAWN_CACHE,
+  nspawnSkipReason,
+  type Output,
+} from "./helpers/nspawn.ts";
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
-const CACHE = Deno.env.get("VEILNET_NSPAWN_CACHE") ?? join(REPO, ".cache", "nspawn");
-const ROOT = join(CACHE, "bookworm-resolved");
-
-function which(program: string): boolean {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":").concat(["/usr/sbin", "/sbin"])) {
-    try {
-      if (Deno.statSync(join(dir, program)).isFile) return true;
-    } catch { /* keep looking */ }
-  }
-  return false;
-}
-
-const missing = ["systemd-nspawn", "debootstrap", "ip", "nsenter", "nats-server"].filter((p) =>
-  !which(p)
-);
-const skipReason = Deno.uid() !== 0
-  ? "needs root"
-  : missing.length > 0
-  ? `missing ${missing.join(", ")}`
-  : null;
+const ROOT = join(NSPAWN_CACHE, "bookworm-resolved");
+const skipReason = nspawnSkipReason();
 if (skipReason) console.error(`dns_resolved_test: skipped: ${skipReason}`);
 
-interface Output {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function exec(program: string, args: string[], timeoutMs = 120_000): Promise<Output> {
-  const out = await new Deno.Command(program, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(timeoutMs),
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
-
-/** The host's apt mirror (deb822 `URIs:` or a `deb` line), for debootstrap. */
-function aptMirror(): string {
-  const texts: string[] = [];
-  try {
-    for (const e of Deno.readDirSync("/etc/apt/sources.list.d")) {
-      if (e.name.endsWith(".sources") || e.name.endsWith(".list")) {
-        texts.push(Deno.readTextFileSync(join("/etc/apt/sources.list.d", e.name)));
-      }
-    }
-  } catch { /* none */ }
-  try {
-    texts.push(Deno.readTextFileSync("/etc/apt/sources.list"));
-  } catch { /* none */ }
-  for (const text of texts) {
-    const uri = /^URIs:\s*(\S+)/m.exec(text)?.[1] ??
-      /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/m.exec(text)?.[1];
-    if (uri && !uri.includes("security")) return uri;
-  }
-  return "http://deb.debian.org/debian";
-}
-
-/** Creates the cached root once; concurrent runs wait on a lock directory. */
+/** Creates the cached Debian root once (tests/helpers/nspawn.ts). */
 async function ensureRoot(): Promise<void> {
-  const ready = () => {
-    try {
-      return Deno.statSync(join(ROOT, "usr/lib/systemd/systemd-resolved")).isFile;
-    } catch {
-      return false;
-    }
-  };
-  if (ready()) return;
-  await Deno.mkdir(CACHE, { recursive: true });
-  const lock = `${ROOT}.lock`;
-  for (let i = 0;; i++) {
-    try {
-      Deno.mkdirSync(lock);
-      break;
-    } catch {
-      if (ready()) return;
-      if (i > 900) throw new Error(`${lock} held for 15 minutes: remove it if stale`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-  try {
-    if (ready()) return;
-    const temp = `${ROOT}.tmp-${Deno.pid}`;
-    await Deno.remove(temp, { recursive: true }).catch(() => {});
-    const r = await exec("debootstrap", [
-      "--variant=minbase",
-      "--include=systemd,systemd-sysv,dbus,systemd-resolved",
-      "bookworm",
-      temp,
-      aptMirror(),
-    ], 900_000);
-    if (r.code !== 0) {
-      await Deno.remove(temp, { recursive: true }).catch(() => {});
-      throw new Error(`debootstrap failed (${r.code}):\n${(r.stdout + r.stderr).slice(-2000)}`);
-    }
-    await Deno.remove(ROOT, { recursive: true }).catch(() => {});
-    await Deno.rename(temp, ROOT);
-  } finally {
-    await Deno.remove(lock).catch(() => {});
-  }
-}
-
-function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  return async () => {
-    for (;;) {
-      const nl = buffered.indexOf("\n");
-      if (nl >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        return line;
-      }
-      const { done, value } = await reader.read();
-      if (done) throw new Error(`stream ended; partial: ${buffered}`);
-      buffered += value;
-    }
-  };
-}
-
-/** The booted container's PID 1 (systemd), a descendant of the nspawn process. */
-function containerInit(nspawnPid: number): number | null {
-  const queue = [nspawnPid];
-  while (queue.length > 0) {
-    const pid = queue.shift()!;
-    let children: number[] = [];
-    try {
-      children = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/)
-        .filter(Boolean).map(Number);
-    } catch {
-      continue;
-    }
-    for (const c of children) {
-      try {
-        if (Deno.readTextFileSync(`/proc/${c}/comm`).trim() === "systemd") return c;
-      } catch { /* gone */ }
-      queue.push(c);
-    }
-  }
-  return null;
+  await ensureNspawnRoot("bookworm-resolved", ["systemd-resolved"], {
+    marker: "usr/lib/systemd/systemd-resolved",
+  });
 }
 
 /** resolvectl knows no link veilnet0 (it says so, exit code 0 or not). */
