@@ -6,37 +6,25 @@
  *
  * @module
  */
+import {
+  cidrContains,
+  cidrWithin,
+  formatCidr,
+  formatIpv4,
+  type Ipv4Cidr,
+  parseCidr as parseCidrText,
+  parseIpv4 as parseIpv4Number,
+} from "../core/net/ipv4.ts";
 
-/** A parsed IPv4 CIDR block. */
-export interface Cidr {
-  /** Network address as an unsigned 32-bit integer. */
-  network: number;
-  /** Prefix length, 0–32. */
-  prefix: number;
-}
+/** A parsed IPv4 CIDR block (core/net/ipv4.ts). */
+export type Cidr = Ipv4Cidr;
+
+export { cidrContains, cidrWithin, formatCidr, formatIpv4 };
 
 /** Parses a dotted-quad IPv4 address to an unsigned 32-bit integer; null if malformed. */
 export function parseIpv4(text: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return null;
-  let value = 0;
-  for (let i = 1; i <= 4; i++) {
-    const part = m[i];
-    if (part.length > 1 && part.startsWith("0")) return null;
-    const octet = Number(part);
-    if (octet > 255) return null;
-    value = value * 256 + octet;
-  }
-  return value;
-}
-
-/** Formats an unsigned 32-bit integer as a dotted quad. */
-export function formatIpv4(value: number): string {
-  return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join(".");
-}
-
-function mask(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const n = parseIpv4Number(text);
+  return n < 0 ? null : n;
 }
 
 /**
@@ -44,28 +32,7 @@ function mask(prefix: number): number {
  * without it the address part is kept as given (use `network` of the result only with strict).
  */
 export function parseCidr(text: string, options: { strict?: boolean } = {}): Cidr | null {
-  const m = /^([0-9.]+)\/(\d{1,2})$/.exec(text);
-  if (!m) return null;
-  const ip = parseIpv4(m[1]);
-  const prefix = Number(m[2]);
-  if (ip === null || prefix > 32) return null;
-  if ((options.strict ?? true) && ((ip & ~mask(prefix)) >>> 0) !== 0) return null;
-  return { network: ip, prefix };
-}
-
-/** Formats a CIDR as `a.b.c.d/n`. */
-export function formatCidr(cidr: Cidr): string {
-  return `${formatIpv4(cidr.network)}/${cidr.prefix}`;
-}
-
-/** True when address `ip` lies inside `cidr`. */
-export function cidrContains(cidr: Cidr, ip: number): boolean {
-  return ((ip & mask(cidr.prefix)) >>> 0) === ((cidr.network & mask(cidr.prefix)) >>> 0);
-}
-
-/** True when `inner` lies entirely inside `outer`. */
-export function cidrWithin(inner: Cidr, outer: Cidr): boolean {
-  return inner.prefix >= outer.prefix && cidrContains(outer, inner.network);
+  return parseCidrText(text, { hostBits: (options.strict ?? true) ? "refuse" : "keep" });
 }
 
 /** Number of addresses a conflux may hold in `cidr` (network and broadcast excluded). */
