@@ -142,7 +142,7 @@ export class ControlInbox {
       case MessageType.STREAM_REQUEST:
         return this.#streams.onRequest(opened, m.reply);
       case MessageType.STREAM_CLOSE:
-        return this.#streams.onClose(opened);
+        return this.#streams.onClose(opened, m.data);
       case MessageType.SIGNAL:
         return this.#onSignal(opened);
       case MessageType.RELAY_QUERY:

@@ -166,14 +166,17 @@ export class Egress {
     }
   }
 
-  /** The peer closed stream `streamId` we opened: the next packet reconnects. */
-  streamClosed(peerId: string, streamId: number, reason: string): void {
+  /** The peer closed stream `streamId` we opened: the next packet reconnects. True if ours. */
+  streamClosed(peerId: string, streamId: number, reason: string): boolean {
+    let ours = false;
     for (const e of this.#egress.values()) {
       if (e.peer?.id !== peerId || e.sender?.streamId !== streamId) continue;
       this.#ctx.log.debug("stream closed by peer", { peer: peerId, reason });
       e.reset();
       if (reason === "affinity") e.problem = "refused";
+      ours = true;
     }
+    return ours;
   }
 
   /** The tether to `peerId` closed: streams relayed through it find another path. */

@@ -25,6 +25,8 @@ export class Forwarder {
   readonly #relays: RelayFinder;
   readonly #fault?: RelayFault;
   readonly #names = new Map<number, string>();
+  /** Previous hop of each relayed stream, by destination and stream id. */
+  readonly #origins = new Map<number, string>();
   readonly #limiter = new RelayLimiter({
     ratePerSecond: RELAY_RATE_PER_SECOND,
     burst: RELAY_RATE_PER_SECOND / 10,
@@ -59,8 +61,25 @@ export class Forwarder {
     out[1] = frame.hopLimit - 1;
     this.#fault?.(out);
     ctx.counters.framesRelayed++;
+    this.#noteOrigin(frame.destination, frame.streamId, from);
     const p = ctx.peers.get(next);
     if (p) p.dataAt = now;
+  }
+
+  /**
+   * The tether peer frames of stream `streamId` toward `destination` last came from: where a
+   * destination's "unknown stream" close must go back to (the stream's sender, or the relay
+   * before us).
+   */
+  originOf(destination: number, streamId: number): string | undefined {
+    return this.#origins.get(originKey(destination, streamId));
+  }
+
+  #noteOrigin(destination: number, streamId: number, from: string): void {
+    const key = originKey(destination, streamId);
+    if (this.#origins.get(key) === from) return;
+    if (this.#origins.size >= 8192) this.#origins.clear();
+    this.#origins.set(key, from);
   }
 
   /** Dotted form of an overlay address, cached (asked per relayed frame). */
@@ -93,4 +112,9 @@ export class Forwarder {
     const via = this.#relays.chainHop(dst.id);
     return via !== undefined && via !== from && ctx.tethers.tether(via) ? via : undefined;
   }
+}
+
+/** One number for a destination address and a stream id (both 32-bit). */
+function originKey(destination: number, streamId: number): number {
+  return destination * 4_294_967_296 + streamId;
 }

@@ -198,6 +198,7 @@ export class Node {
     const paths = new PathFinder(ctx, this.#relays);
     this.#egress = new Egress(ctx, paths, this.#streams, this.#portals);
     const forwarder = new Forwarder(ctx, this.#relays, options.relayFault);
+    this.#streams.origins = (dst, stream) => forwarder.originOf(dst, stream);
     this.#ingress = new Ingress(ctx, this.#streams, forwarder, this.#relays, this.#portals);
     this.#names = new Names(ctx);
     this.#dns = new Authority(

@@ -63,3 +63,22 @@ Deno.test("node relay: on a cold network the realm is asked for a relay (RELAY_Q
     assert.ok(a.log.lines.some((l) => l.includes("relay found")), a.log.lines.join("\n"));
   });
 });
+
+Deno.test("node relay: a destination that restarts gets its stream back through the relay", async () => {
+  await withRealm(async (realm) => {
+    const a = realm.add("a", { teams: ["dev"] });
+    let c = realm.add("c", { teams: ["dev"] });
+    const r = realm.add("r");
+    realm.net.cut(a.id, c.id);
+    await deliverEventually(a, c, "before");
+    // c restarts: it no longer knows a's stream, and only the relay sees a's frames come in.
+    c = await realm.restart(c, { teams: ["dev"] });
+    realm.net.cut(a.id, c.id);
+    // c talks first (its own new stream, through the relay again)…
+    await deliverEventually(c, a, "c is back");
+    // …then a's old stream reaches a c that does not know it: c's "unknown stream" close goes to
+    // the relay the frames came through, which passes it on to a; a re-handshakes.
+    await deliverEventually(a, c, "after restart", { everyMs: 200, timeoutMs: 8000 });
+    assert.ok(r.node.counters.framesRelayed > 0);
+  });
+});

@@ -34,8 +34,8 @@ export interface Ingresser {
   peer: PeerRef;
 }
 
-/** Told when a peer closes a stream we opened to it. */
-export type EgressClosed = (peerId: string, streamId: number, reason: string) => void;
+/** Told when a peer closes a stream we opened to it; true when it was one of ours. */
+export type EgressClosed = (peerId: string, streamId: number, reason: string) => boolean;
 
 /** The stream handshakes and ingress streams of one node. */
 export class Streams {
@@ -126,14 +126,33 @@ export class Streams {
     ctx.log.debug("ingress stream up", { peer: from.confluxId, stream: streamId });
   }
 
-  /** A verified STREAM_CLOSE: ends our ingress stream of that id, or tells egress. */
-  onClose(opened: OpenedEnvelope): void {
+  /**
+   * A verified STREAM_CLOSE (raw envelope `data`): ends our ingress stream of that id, or tells
+   * egress; one about a stream we only relayed goes on, as signed, toward the stream's sender
+   * (a restarted destination does not know who sends it a stream it lost: it tells the relay the
+   * frames came through).
+   */
+  onClose(opened: OpenedEnvelope, data: Uint8Array): void {
     const msg = fromBinary(StreamCloseSchema, opened.body);
     const from = opened.sender.confluxId;
     const ing = this.#ingress.get(msg.streamId);
     if (ing && ing.peer.id === from) this.#ingress.delete(msg.streamId);
-    this.#onEgressClosed(from, msg.streamId, msg.reason);
+    if (this.#onEgressClosed(from, msg.streamId, msg.reason)) return;
+    const ip = parseIpv4(opened.sender.overlayIp);
+    const origin = ip < 0 ? undefined : this.origins?.(ip, msg.streamId);
+    if (origin === undefined || origin === from) return;
+    const now = this.#ctx.now();
+    const key = `${origin}:${msg.streamId}`;
+    if (now - (this.#passedOn.get(key) ?? -Infinity) < 1000) return;
+    if (this.#passedOn.size >= 1024) this.#passedOn.clear();
+    this.#passedOn.set(key, now);
+    this.#ctx.publish(this.#ctx.subjects.control(origin), data);
   }
+
+  /** Set by the node: the previous hop of a relayed stream (Forwarder.originOf). */
+  origins?: (destination: number, streamId: number) => string | undefined;
+  /** When a close was last passed on, by origin and stream (at most once a second each). */
+  readonly #passedOn = new Map<string, number>();
 
   /** Tells `peerId` that stream `streamId` is over (never throws). */
   sendClose(peerId: string, streamId: number, reason: string): void {

@@ -79,7 +79,23 @@ export class TestRealm {
 
   /** Starts a node called `name`. */
   add(name: string, o: TestNodeOptions = {}): TestNode {
-    const n = this.#next++;
+    return this.#start(name, this.#next++, o);
+  }
+
+  /**
+   * Stops `t` and starts it again as a new process would: same conflux id, address and teams, a
+   * new key and certificate, and no memory of its streams.
+   */
+  async restart(t: TestNode, o: TestNodeOptions = {}): Promise<TestNode> {
+    const stopping = t.node.stop();
+    t.tun.close();
+    t.control.close();
+    await stopping;
+    this.nodes.splice(this.nodes.indexOf(t), 1);
+    return this.#start(t.name, Number(t.ip.split(".")[3]), o);
+  }
+
+  #start(name: string, n: number, o: TestNodeOptions): TestNode {
     const id = `cx-${name}`;
     const ip = `100.64.0.${n}`;
     const underlay = `198.18.0.${n}`;
