@@ -2,7 +2,7 @@
  * `deno task bench [NAME] [ARGS…]`: one entry for every benchmark.
  *
  * - no NAME or `micro`: the Deno.bench micro-benchmarks (crypto, AES-GCM engines);
- * - `tun`, `tether`, `tunnel`, `peers`, `paths`, `handoff`, `v8flags`: the matching
+ * - `tun`, `tether`, `tunnel`, `peers`, `paths`, `handoff`, `v8flags`, `scale`: the matching
  *   `bench/NAME_bench.ts` script, which sets up its own namespaces (root) where it needs them and
  *   prints JSON.
  *
@@ -10,7 +10,16 @@
  */
 
 const MICRO = ["bench/crypto_bench.ts", "bench/aead_bench.ts"];
-const SCRIPTS = ["tun", "tether", "tunnel", "peers", "paths", "handoff", "v8flags"] as const;
+const SCRIPTS = [
+  "tun",
+  "tether",
+  "tunnel",
+  "peers",
+  "paths",
+  "handoff",
+  "v8flags",
+  "scale",
+] as const;
 
 /** The command line that runs benchmark `name` with `args`, or null for an unknown name. */
 export function benchCommand(name: string | undefined, args: string[]): string[] | null {

@@ -178,6 +178,9 @@ export class Lab {
   #extra: string[] = [];
   #client?: Deno.HttpClient;
   #echo: boolean;
+  #natsConf = "";
+  #natsMonitorPort?: number;
+  #nats?: Proc;
   /** Access token of the lab's user. */
   userToken = "";
   /** The lab's realm. */
@@ -252,6 +255,11 @@ export class Lab {
        * (default none: a portal's networks then need {@link approveSubnets}).
        */
       autoApprove?: string[];
+      /**
+       * Also serve nats-server's monitoring endpoints (/varz, /connz) on HUB_IP:PORT, inside the
+       * hub namespace (`-m PORT`).
+       */
+      natsMonitorPort?: number;
     } = {},
   ): Promise<void> {
     const gdir = join(this.dir, "guardian");
@@ -270,8 +278,9 @@ export class Lab {
     ]);
     const conf = /wrote (\S+)/.exec(init.stdout)?.[1];
     if (!conf) throw new Error(`guardian init printed no config path:\n${init.stdout}`);
-    const nats = this.spawn("nats", this.hub, ["nats-server", "-c", conf]);
-    await nats.waitFor(/Server is ready/, 15_000);
+    this.#natsConf = conf;
+    this.#natsMonitorPort = options.natsMonitorPort;
+    await this.startNats();
     const guardian = this.spawn("guardian", this.hub, [
       deno,
       "run",
@@ -313,6 +322,31 @@ export class Lab {
       ...(options.autoApprove ? { auto_approve: options.autoApprove } : {}),
     });
     this.realmId = String(realm.realm_id ?? realm.id);
+  }
+
+  /**
+   * Starts nats-server on the hub with the Guardian's configuration ({@link startServices} does;
+   * call it again after {@link stopNats} to restart the Master).
+   */
+  async startNats(): Promise<Proc> {
+    if (!this.#natsConf) throw new Error("startServices first");
+    if (this.#nats) throw new Error("nats-server is running");
+    const port = this.#natsMonitorPort;
+    const nats = this.spawn("nats", this.hub, [
+      "nats-server",
+      "-c",
+      this.#natsConf,
+      ...(port ? ["-m", String(port)] : []),
+    ]);
+    this.#nats = nats;
+    await nats.waitFor(/Server is ready/, 15_000);
+    return nats;
+  }
+
+  /** Stops nats-server (SIGTERM); nodes and the Guardian stay and reconnect once it is back. */
+  async stopNats(): Promise<void> {
+    await this.#nats?.stop();
+    this.#nats = undefined;
   }
 
   /** Creates a team owned by the lab user; returns its id. */
