@@ -1,7 +1,8 @@
 /**
  * Idle RSS of a node under different process settings (issue 16, memory): two nodes with a
  * shared team ping once, then each node's /proc status is read after a few idle seconds. Prints
- * JSON: per setting, VmRSS / RssAnon / RssFile in MB.
+ * JSON: per setting, VmRSS / RssAnon / RssFile in MB, the node's own report (`info`'s memory: V8
+ * heap used/total, external) and, with `--maps`, the largest resident mappings of the first node.
  *
  *   deno run -A bench/rss_probe.ts [--settings default,arena2,lane-off]
  *
@@ -13,7 +14,10 @@ import { nodePid } from "./node_pid.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { settings: { type: "string", default: "default,arena2,lane-off" } },
+  options: {
+    settings: { type: "string", default: "default,arena2,lane-off" },
+    maps: { type: "boolean", default: false },
+  },
 });
 
 const SETTINGS: Record<string, Record<string, string>> = {
@@ -21,6 +25,24 @@ const SETTINGS: Record<string, Record<string, string>> = {
   "arena2": { MALLOC_ARENA_MAX: "2" },
   "lane-off": { VEILNET_LANE: "off" },
 };
+
+/** Resident MB per mapped file ("[anon]" for anonymous mappings), largest first. */
+async function residentMaps(pid: number, top = 12): Promise<Record<string, number>> {
+  const text = await Deno.readTextFile(`/proc/${pid}/smaps`);
+  const sums = new Map<string, number>();
+  let name = "";
+  for (const line of text.split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      name = head[1] || "[anon]";
+      continue;
+    }
+    const m = /^Rss:\s+(\d+) kB/.exec(line);
+    if (m) sums.set(name, (sums.get(name) ?? 0) + Number(m[1]));
+  }
+  const sorted = [...sums].sort((a, b) => b[1] - a[1]).slice(0, top);
+  return Object.fromEntries(sorted.map(([k, kb]) => [k, Math.round(kb / 102.4) / 10]));
+}
 
 async function status(pid: number): Promise<Record<string, number>> {
   const text = await Deno.readTextFile(`/proc/${pid}/status`);
@@ -47,7 +69,11 @@ try {
     await lab.reachable(0, b.overlayIp);
     await new Promise((r) => setTimeout(r, 5000));
     const pids = await Promise.all(procs.map((p) => nodePid(p.child.pid)));
-    results[name] = await Promise.all(pids.map(status));
+    const own = await Promise.all([0, 1].map((i) => lab.info(i)));
+    results[name] = await Promise.all(
+      pids.map(async (pid, i) => ({ ...await status(pid), node: own[i].memory })),
+    );
+    if (values.maps) results[`${name}-maps`] = await residentMaps(pids[0]);
     console.error(name, JSON.stringify(results[name]));
     await Promise.all([lab.stopNode(0), lab.stopNode(1)]);
   }

@@ -43,7 +43,9 @@ const UNLIMITED = {
 /** The NATS permissions of conflux `confluxId` in realm `realmId`. */
 export function confluxPermissions(realmId: string, confluxId: string): Permissions {
   return {
-    pub: { allow: [`${realmPrefix(realmId)}.>`] },
+    // Team-key pushes come only from the Guardian: no member may publish on anyone's teams
+    // subject (a push is signed, so this is about floods, not forgery).
+    pub: { allow: [`${realmPrefix(realmId)}.>`], deny: [`${realmPrefix(realmId)}.c.*.teams`] },
     sub: {
       allow: [
         `${realmPrefix(realmId)}.c.${confluxId}.>`,

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { memoryLogger } from "../core/log/logger.ts";
 import { type NodeInfo, serveStatus } from "../core/node/status_server.ts";
 import { main } from "../cli/mod.ts";
-import { controlLine, renderInfo } from "../cli/commands/info.ts";
+import { controlLine, memoryLine, renderInfo } from "../cli/commands/info.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
@@ -149,4 +149,20 @@ Deno.test("info: the control line says the channel's state, session expiry and G
     stats: { ...sample.stats!, drops: { queue_full: 0, tether_full: 3, auth: 1 } },
   });
   assert.match(text, /drops:\s+tether_full=3 auth=1\n/);
+});
+
+Deno.test("info: the memory line splits the resident set into own and shared-file pages", () => {
+  const [[key, line]] = memoryLine({
+    rss_mb: 99.5,
+    anon_mb: 44.2,
+    file_mb: 55.3,
+    heap_used_mb: 12.1,
+    heap_total_mb: 20,
+    external_mb: 3,
+  });
+  assert.equal(key, "memory");
+  assert.equal(line, "rss 99.5 MB (own 44.2 MB, shared files 55.3 MB); V8 heap 12.1/20 MB");
+  assert.equal(memoryLine({ rss_mb: 10 })[0][1], "rss 10 MB");
+  assert.deepEqual(memoryLine(undefined), []);
+  assert.deepEqual(memoryLine({ rss_mb: "x" }), []);
 });

@@ -8,7 +8,12 @@ import { encodeUser } from "@nats-io/jwt";
 import { createAccount, createUser } from "@nats-io/nkeys";
 import { generateSigningKeyPair } from "../core/crypto/mldsa.ts";
 import { ControlClient } from "../core/control/control_client.ts";
-import { controlSubject, discoverSubject, portalsSubject } from "../core/control/subjects.ts";
+import {
+  controlSubject,
+  discoverSubject,
+  portalsSubject,
+  teamsSubject,
+} from "../core/control/subjects.ts";
 import { createRealm, registerConflux, startGuardian } from "./helpers/guardian.ts";
 
 const enc = new TextEncoder();
@@ -84,6 +89,25 @@ Deno.test("permissions: foreign subjects, inboxes and realms are refused by nats
       assert.equal(new TextDecoder().decode(m.data), "portal");
       break;
     }
+    // Team-key pushes come only from the Guardian: A's publication on B's teams subject is
+    // refused, while the same bytes on B's control subject arrive.
+    const bTeams = cb.subscribe(teamsSubject(realm.realmId, b.confluxId));
+    const teamsSeen: string[] = [];
+    (async () => {
+      for await (const m of bTeams) teamsSeen.push(new TextDecoder().decode(m.data));
+    })().catch(() => {});
+    const bCtl = cb.subscribe(controlSubject(realm.realmId, b.confluxId));
+    await cb.flush();
+    ca.publish(teamsSubject(realm.realmId, b.confluxId), enc.encode("forged push"));
+    ca.publish(controlSubject(realm.realmId, b.confluxId), enc.encode("after"));
+    await ca.flush();
+    for await (const m of bCtl) {
+      assert.equal(new TextDecoder().decode(m.data), "after");
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(teamsSeen, []);
+
     // X got nothing: a canary published afterwards by X's own realm-mate path is the first.
     cx.publish(discoverSubject(other.realmId), enc.encode("canary"));
     for await (const m of xDisc) {

@@ -60,6 +60,26 @@ export function controlLine(control: unknown, now = Date.now()): Array<[string, 
   return [["control", parts.join("; ")]];
 }
 
+/**
+ * The node process's memory as one `memory:` line: resident set, split into its own (anonymous)
+ * pages and the shared pages of mapped files, and the V8 heap in use.
+ */
+export function memoryLine(memory: unknown): Array<[string, string]> {
+  if (typeof memory !== "object" || memory === null) return [];
+  const m = memory as Record<string, unknown>;
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+  const rss = num(m.rss_mb);
+  if (rss === undefined) return [];
+  const parts = [`rss ${rss} MB`];
+  const anon = num(m.anon_mb), file = num(m.file_mb);
+  if (anon !== undefined && file !== undefined) {
+    parts[0] += ` (own ${anon} MB, shared files ${file} MB)`;
+  }
+  const used = num(m.heap_used_mb), total = num(m.heap_total_mb);
+  if (used !== undefined && total !== undefined) parts.push(`V8 heap ${used}/${total} MB`);
+  return [["memory", parts.join("; ")]];
+}
+
 /** The networks this node serves as a portal, as one `serving:` line. */
 function servingLine(portals: unknown): Array<[string, string]> {
   const serving = (portals as { serving?: unknown } | null)?.serving;
@@ -93,6 +113,7 @@ export function renderInfo(info: NodeInfo): string {
       ...servingLine(info.portals),
       ...dnsLines((info as { dns?: unknown }).dns),
       ...statsLine(info.stats),
+      ...memoryLine((info as { memory?: unknown }).memory),
     ]),
   ];
   for (

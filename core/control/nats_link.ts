@@ -13,7 +13,24 @@ import type { KeyPair } from "@nats-io/nkeys";
 import type { Logger } from "../log/logger.ts";
 import type { Session } from "./guardian_client.ts";
 import { natsTls } from "./nats_tls.ts";
-import { ResilientSubscription } from "./resilient_subscription.ts";
+import { ResilientSubscription, type SubscriptionLimits } from "./resilient_subscription.ts";
+
+/**
+ * Bounds of the team-key subject (`vn.<realm>.c.<id>.teams`): any realm member may publish
+ * there, and every push costs an ML-DSA check. The Guardian pushes a few a minute at most; a
+ * flood is dropped before the queue (a lost push is made good by the next session renewal).
+ */
+export const TEAM_KEY_LIMITS: SubscriptionLimits = {
+  maxMessages: 16,
+  maxBytes: 1024 * 1024,
+  maxMessageBytes: 64 * 1024,
+  ratePerSecond: 10,
+};
+
+/** The queue bounds a subscription to `subject` gets (team-key subjects: TEAM_KEY_LIMITS). */
+export function limitsFor(subject: string): SubscriptionLimits {
+  return /\.c\.[A-Za-z0-9_-]+\.teams$/.test(subject) ? TEAM_KEY_LIMITS : {};
+}
 
 /** Thrown by `request` while the control channel is offline (session lapsed, not yet renewed). */
 export class ControlOfflineError extends Error {
@@ -178,9 +195,15 @@ export class NatsLink {
     for await (const m of replies) yield m;
   }
 
-  /** A subscription that follows every connection. */
-  subscribe(subject: string): ResilientSubscription {
-    const sub = new ResilientSubscription(subject, (s) => this.#subs.delete(s));
+  /**
+   * A subscription that follows every connection; its queue is bounded in messages and bytes
+   * (and, for the team-key subject, in rate and message size: {@link limitsFor}).
+   */
+  subscribe(
+    subject: string,
+    limits: SubscriptionLimits = limitsFor(subject),
+  ): ResilientSubscription {
+    const sub = new ResilientSubscription(subject, (s) => this.#subs.delete(s), limits);
     this.#subs.add(sub);
     if (this.#nc) sub.attach(this.#nc);
     return sub;

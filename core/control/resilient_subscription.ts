@@ -10,9 +10,24 @@
  */
 
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import { TokenBuckets } from "../limit/token_buckets.ts";
 
 /** Most messages buffered for a slow reader; newer ones are dropped beyond this. */
 export const MAX_PENDING_MESSAGES = 65_536;
+/** Most payload bytes buffered for a slow reader (a flood of large messages); dropped beyond. */
+export const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+
+/** Bounds of one subscription's queue (messages waiting for the reader). */
+export interface SubscriptionLimits {
+  /** Messages waiting; default MAX_PENDING_MESSAGES. */
+  maxMessages?: number;
+  /** Payload bytes waiting; default MAX_PENDING_BYTES. */
+  maxBytes?: number;
+  /** Larger messages are dropped on arrival; default none. */
+  maxMessageBytes?: number;
+  /** Messages let into the queue per second (burst the same); default unlimited. */
+  ratePerSecond?: number;
+}
 
 /** A subscription that survives connection replacement; iterate it with `for await`. */
 export class ResilientSubscription implements AsyncIterable<Msg> {
@@ -24,12 +39,52 @@ export class ResilientSubscription implements AsyncIterable<Msg> {
   #ended = false;
   #error: Error | null = null;
   #dropped = 0;
+  #bytes = 0;
   readonly #onEnd: (sub: ResilientSubscription) => void;
+  readonly #maxMessages: number;
+  readonly #maxBytes: number;
+  readonly #maxMessageBytes: number;
+  readonly #rate: TokenBuckets | null;
 
   /** Creates a detached subscription; `onEnd` runs once when it ends for good. */
-  constructor(subject: string, onEnd: (sub: ResilientSubscription) => void = () => {}) {
+  constructor(
+    subject: string,
+    onEnd: (sub: ResilientSubscription) => void = () => {},
+    limits: SubscriptionLimits = {},
+  ) {
     this.subject = subject;
     this.#onEnd = onEnd;
+    this.#maxMessages = limits.maxMessages ?? MAX_PENDING_MESSAGES;
+    this.#maxBytes = limits.maxBytes ?? MAX_PENDING_BYTES;
+    this.#maxMessageBytes = limits.maxMessageBytes ?? Infinity;
+    this.#rate = limits.ratePerSecond
+      ? new TokenBuckets({
+        ratePerSecond: limits.ratePerSecond,
+        burst: limits.ratePerSecond,
+        maxKeys: 1,
+      })
+      : null;
+  }
+
+  /** Payload bytes waiting for the reader. */
+  get pendingBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Queues `msg` for the reader unless a bound says no (counted in `dropped`). */
+  push(msg: Msg): void {
+    const size = msg.data.length;
+    if (
+      this.#ended || this.#queue.length >= this.#maxMessages ||
+      this.#bytes + size > this.#maxBytes || size > this.#maxMessageBytes ||
+      (this.#rate !== null && !this.#rate.take("", Date.now()))
+    ) {
+      this.#dropped++;
+      return;
+    }
+    this.#queue.push(msg);
+    this.#bytes += size;
+    this.#wake?.();
   }
 
   /** Messages dropped because the reader fell more than MAX_PENDING_MESSAGES behind. */
@@ -50,14 +105,7 @@ export class ResilientSubscription implements AsyncIterable<Msg> {
     this.#inner = inner;
     (async () => {
       try {
-        for await (const msg of inner) {
-          if (this.#queue.length >= MAX_PENDING_MESSAGES) {
-            this.#dropped++;
-            continue;
-          }
-          this.#queue.push(msg);
-          this.#wake?.();
-        }
+        for await (const msg of inner) this.push(msg);
       } catch (err) {
         // The server refused this subject: final, whatever connection comes next.
         if (this.#inner === inner) this.end(err instanceof Error ? err : new Error(String(err)));
@@ -99,6 +147,7 @@ export class ResilientSubscription implements AsyncIterable<Msg> {
       for (;;) {
         const next = this.#queue.shift();
         if (next) {
+          this.#bytes -= next.data.length;
           yield next;
           continue;
         }

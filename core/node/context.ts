@@ -144,7 +144,10 @@ export class NodeContext {
   /** Room for one frame of `length` bytes to a tether peer, written before the next call. */
   slot: (peerId: string, length: number, lane?: number) => Uint8Array | null = () => null;
   readonly #clock: Clock;
-  readonly #verify = new VerifyBudget();
+  // Unknown senders whose affinity tags match (a cheap MAC) have a verify bucket of their own.
+  readonly #verify = new VerifyBudget({
+    affine: (publicKey, tags) => this.messenger.affine(publicKey, tags),
+  });
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #sleepers = new Set<() => void>();
   #stopped = false;

@@ -8,6 +8,7 @@
  * @module
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { TokenBuckets } from "../limit/token_buckets.ts";
 import { decodeSignal, encodeSignal, type Signal } from "../tether/signaler.ts";
 import type { RtcEngineChoice } from "../tether/tether.ts";
 import type { OpenedEnvelope } from "../wire/envelope.ts";
@@ -31,6 +32,14 @@ import type { Streams } from "./streams.ts";
 
 /** Most neighbours listed in a NEIGHBOURS_REPLY. */
 export const MAX_NEIGHBOURS = 32;
+/**
+ * Tether offers from confluxes without a shared team (a relay's far side, a suggested relay)
+ * answered per second, all such senders together, and per sender (per 10 s, burst 2).
+ */
+export const STRANGER_OFFERS_PER_SECOND = 4;
+export const STRANGER_OFFERS_PER_SENDER_PER_10S = 2;
+/** NEIGHBOURS_REQUESTs (each may start relay tethers) served per second per sender (burst 2). */
+export const NEIGHBOURS_PER_SENDER = 1;
 
 /** Handles what arrives on the control channel. */
 export class ControlInbox {
@@ -39,6 +48,20 @@ export class ControlInbox {
   readonly #relays: RelayFinder;
   readonly #engine: RtcEngineChoice;
   readonly #names?: Names;
+  readonly #strangerOffers = new TokenBuckets({
+    ratePerSecond: STRANGER_OFFERS_PER_SECOND,
+    burst: STRANGER_OFFERS_PER_SECOND,
+    maxKeys: 1,
+  });
+  readonly #strangerOffersBySender = new TokenBuckets({
+    ratePerSecond: STRANGER_OFFERS_PER_SENDER_PER_10S / 10,
+    burst: STRANGER_OFFERS_PER_SENDER_PER_10S,
+  });
+  #loggedAt = -Infinity;
+  readonly #neighbours = new TokenBuckets({
+    ratePerSecond: NEIGHBOURS_PER_SENDER,
+    burst: 2,
+  });
 
   constructor(
     ctx: NodeContext,
@@ -96,7 +119,15 @@ export class ControlInbox {
           handle(m);
         } catch (e) {
           ctx.counters.controlDropped++;
-          ctx.log.debug("control message dropped", { error: String(e) });
+          // At most one line a second: a flood must not become a flood of log lines.
+          const now = ctx.now();
+          if (now - this.#loggedAt >= 1_000) {
+            this.#loggedAt = now;
+            ctx.log.debug("control message dropped", {
+              error: String(e),
+              dropped: ctx.counters.controlDropped,
+            });
+          }
         }
       }
     } catch (e) {
@@ -168,6 +199,10 @@ export class ControlInbox {
     }
     const query = fromBinary(NeighboursRequestSchema, opened.body);
     if (query.destinationId !== ctx.id) return;
+    if (!this.#neighbours.take(from.confluxId, ctx.now())) {
+      ctx.counters.controlDropped++;
+      return;
+    }
     const ids = ctx.tethers.tethers().map((t) => t.peerId)
       .filter((id) => id !== from.confluxId).slice(0, MAX_NEIGHBOURS);
     // No relay in common yet: tether to a few of the requester's peers (they decide whether to
@@ -193,10 +228,8 @@ export class ControlInbox {
   #onSignal(opened: OpenedEnvelope): void {
     const ctx = this.#ctx;
     const from = opened.sender;
-    if (
-      !ctx.relay && !ctx.messenger.affine(from.mldsaPublicKey, opened.affinityTags) &&
-      !ctx.tethers.offering(from.confluxId)
-    ) {
+    const teammate = ctx.messenger.affine(from.mldsaPublicKey, opened.affinityTags);
+    if (!ctx.relay && !teammate && !ctx.tethers.offering(from.confluxId)) {
       ctx.log.debug("tether signal without team affinity dropped", { from: from.confluxId });
       return;
     }
@@ -205,6 +238,21 @@ export class ControlInbox {
       ctx.tethers.close(from.confluxId, "closed by peer");
       return;
     }
-    ctx.tethers.onSignal(from.confluxId, decodeSignal(new TextEncoder().encode(msg.payload)));
+    const signal = decodeSignal(new TextEncoder().encode(msg.payload));
+    if (signal.kind === "offer" && !teammate) {
+      // A relay answers a stranger (its far side, or a relay suggested by a neighbours answer)
+      // within a small budget, and shows it no host candidates (see tether_pool.ts).
+      const now = ctx.now();
+      if (
+        !this.#strangerOffersBySender.take(from.confluxId, now) ||
+        !this.#strangerOffers.take("", now)
+      ) {
+        ctx.counters.controlDropped++;
+        ctx.log.debug("tether offer of a stranger over budget", { from: from.confluxId });
+        return;
+      }
+      signal.stranger = true;
+    }
+    ctx.tethers.onSignal(from.confluxId, signal);
   }
 }

@@ -1,19 +1,28 @@
 /**
  * Portal mode on the control channel and in the host's routing table.
  *
- * A portal announces itself on `vn.<realm>.portals` every {@link PORTAL_ANNOUNCE_MS} (and when
- * asked): a signed envelope whose certificate names the subnets it serves. Every node listens;
- * an announcement from a portal it shares a team with is learnt, and each of its subnets that does
- * not clash with the host's own routes is routed into the TUN. A starting node asks once, so it
- * need not wait for the next round. A portal that stops says so (`PORTAL_LEAVE`); one not heard
- * for {@link PORTAL_TTL_MS} is forgotten. Either way its routes are removed. The data path asks
- * {@link Portals.lookup} for the portal of an address outside the realm.
+ * A portal's announcement (a signed envelope whose certificate names the subnets it serves) goes
+ * only to teammates, on their own subject `vn.<realm>.c.<id>.portals` (only that conflux may
+ * subscribe to it): in answer to a `PORTAL_QUERY` on `vn.<realm>.portals` from an asker with team
+ * affinity, and again to those askers when what it serves changes. On the realm subject a portal
+ * sends only hints, every {@link PORTAL_ANNOUNCE_MS}: the same announcement without its
+ * certificate (named by hash). A node that holds that certificate already (it learnt the portal)
+ * opens the hint and refreshes the portal; one that cannot asks the realm (once, rate-limited),
+ * and the portal answers it if it is a teammate. Non-teammates thus learn that some portal spoke,
+ * not which or what it serves. A starting node asks twice. A portal that stops says so
+ * (`PORTAL_LEAVE`, to its askers and as a hint); one not heard for {@link PORTAL_TTL_MS} is
+ * forgotten. Either way its routes are removed. Every learnt subnet that does not clash with the
+ * host's own routes is routed into the TUN; the data path asks {@link Portals.lookup} for the
+ * portal of an address outside the realm.
  *
  * @module
  */
 
+import { affinityTags } from "../crypto/affinity.ts";
 import type { Logger } from "../log/logger.ts";
-import { MessageType } from "../wire/gen/veilnet_pb.ts";
+import { fromBinary } from "@bufbuild/protobuf";
+import { peekEnvelope as peekWire, sealEnvelope } from "../wire/envelope.ts";
+import { EnvelopeSchema, MessageType, SignedEnvelopeSchema } from "../wire/gen/veilnet_pb.ts";
 import type { Messenger } from "./messenger.ts";
 import { peekEnvelope } from "./messenger.ts";
 import { cidrContains, formatIpv4, type Ipv4Cidr, parseCidr, parseIpv4 } from "./packet.ts";
@@ -25,8 +34,18 @@ import { type HostRoute, refuseSubnet } from "../portal/subnets.ts";
 export const PORTAL_ANNOUNCE_MS = 30_000;
 /** A portal not heard for this long is forgotten (three announcements lost, plus slack). */
 export const PORTAL_TTL_MS = 95_000;
-/** A portal answers queries at most this often (one announcement serves every asker). */
+/** A portal answers one asker at most this often. */
 const ANSWER_EVERY_MS = 2_000;
+/** A node asks the realm at most this often because of hints it could not open. */
+const HINT_QUERY_EVERY_MS = 5_000;
+/** Askers a portal remembers (to tell them of changes), and for how long without a query. */
+const MAX_ASKERS = 1024;
+const ASKER_TTL_MS = PORTAL_TTL_MS;
+
+/** The subject only conflux `confluxId` reads portal answers on, from the realm's portal subject. */
+export function portalAnswerSubject(realmPortalsSubject: string, confluxId: string): string {
+  return realmPortalsSubject.replace(/\.portals$/, `.c.${confluxId}.portals`);
+}
 const SWEEP_MS = 5_000;
 /** When a node asks (and a portal announces) a second time after starting. */
 const STARTUP_REPEAT_MS = 3_000;
@@ -79,7 +98,10 @@ export class Portals {
   #serving: Ipv4Cidr[] = [];
   #keys = new Map<string, { publicKey: Uint8Array; tags: Uint8Array[] }>();
   #refused = new Set<string>();
-  #answeredAt = -Infinity;
+  /** Teammates that asked (as a portal): told of changes directly. */
+  #askers = new Map<string, { publicKey: Uint8Array; tags: Uint8Array[]; at: number }>();
+  #answeredAt = new Map<string, number>();
+  #hintQueryAt = -Infinity;
   #timers: ReturnType<typeof setInterval>[] = [];
   #syncing: Promise<void> = Promise.resolve();
   #dirty = false;
@@ -93,7 +115,8 @@ export class Portals {
 
   /** Listens, asks who serves what, and (as a portal) starts announcing. */
   start(serving: Ipv4Cidr[]): void {
-    this.#listen();
+    this.#listen(this.#o.subject);
+    this.#listen(portalAnswerSubject(this.#o.subject, this.#ownId));
     this.setServing(serving);
     this.#publish(MessageType.PORTAL_QUERY);
     this.#timers.push(
@@ -122,6 +145,10 @@ export class Portals {
     // rather than when our last announcement expires.
     if (serving.length === 0 && wasServing) this.#publish(MessageType.PORTAL_LEAVE);
     else this.#announce();
+  }
+
+  get #ownId(): string {
+    return this.#o.messenger.identity.fields.confluxId;
   }
 
   /** Says goodbye (as a portal), stops announcing and removes every route it added. */
@@ -189,24 +216,63 @@ export class Portals {
     };
   }
 
+  /**
+   * PORTAL_QUERY goes to the realm as it is; PORTAL_ANNOUNCE and PORTAL_LEAVE go to every
+   * remembered teammate asker in full and to the realm as a hint without our certificate.
+   */
   #publish(type: MessageType): void {
     if (this.#stopped) return;
     try {
-      const sealed = this.#o.messenger.seal(type, new Uint8Array(), Date.now());
-      this.#lastSent = sealed;
-      this.#o.control.publish(this.#o.subject, sealed);
+      if (type === MessageType.PORTAL_QUERY) {
+        const sealed = this.#o.messenger.seal(type, new Uint8Array(), Date.now());
+        this.#lastSent = sealed;
+        this.#o.control.publish(this.#o.subject, sealed);
+        return;
+      }
+      const now = Date.now();
+      for (const [id, a] of this.#askers) {
+        if (now - a.at > ASKER_TTL_MS || !this.#o.messenger.affine(a.publicKey, a.tags)) {
+          this.#askers.delete(id);
+          continue;
+        }
+        this.#sendTo(id, type);
+      }
+      const hint = this.#seal(type, false);
+      this.#lastSent = hint;
+      this.#o.control.publish(this.#o.subject, hint);
     } catch (e) {
       this.#o.log.debug("portal message not sent", { error: String(e) });
     }
+  }
+
+  /** Our announcement (or leave) in full, to conflux `id` only. */
+  #sendTo(id: string, type: MessageType): void {
+    this.#o.control.publish(portalAnswerSubject(this.#o.subject, id), this.#seal(type, true));
+  }
+
+  #seal(type: MessageType, includeCertificate: boolean): Uint8Array {
+    const m = this.#o.messenger;
+    const identity = m.identity;
+    return sealEnvelope(
+      {
+        type,
+        senderCertificate: identity.certificate,
+        includeCertificate,
+        affinityTags: affinityTags([...m.teamKeys], identity.fields.mldsaPublicKey),
+        body: new Uint8Array(),
+      },
+      identity.secretKey,
+      { now: Date.now(), nonce: crypto.getRandomValues(new Uint8Array(16)) },
+    );
   }
 
   #announce(): void {
     if (this.#serving.length > 0) this.#publish(MessageType.PORTAL_ANNOUNCE);
   }
 
-  async #listen(): Promise<void> {
+  async #listen(subject: string): Promise<void> {
     try {
-      for await (const m of this.#o.control.subscribe(this.#o.subject)) {
+      for await (const m of this.#o.control.subscribe(subject)) {
         if (this.#stopped) return;
         try {
           this.#onMessage(m);
@@ -219,20 +285,58 @@ export class Portals {
     }
   }
 
+  /** A PORTAL_QUERY (as a portal): answered, in full and directly, only to a teammate. */
+  #onQuery(m: ControlMessage, now: number): void {
+    // A portal with nothing approved yet still remembers teammates that ask: once its owner
+    // approves a network, they hear of it directly (their one query may be long past).
+    if (!this.#o.messenger.identity.fields.portal) return;
+    const claimed = claimedHash(m.data);
+    if (claimed === null) return;
+    // One answer per asker per ANSWER_EVERY_MS, decided before any signature check.
+    if (now - (this.#answeredAt.get(claimed) ?? -Infinity) < ANSWER_EVERY_MS) return;
+    if (this.#answeredAt.size >= MAX_ASKERS) this.#answeredAt.clear();
+    this.#answeredAt.set(claimed, now);
+    if (!this.#o.allowVerify(m.data)) return;
+    const opened = this.#o.messenger.open(m.data, now);
+    const sender = opened.sender;
+    if (!this.#o.messenger.affine(sender.mldsaPublicKey, opened.affinityTags)) return;
+    this.#askers.delete(sender.confluxId);
+    if (this.#askers.size >= MAX_ASKERS) this.#askers.delete(this.#askers.keys().next().value!);
+    this.#askers.set(sender.confluxId, {
+      publicKey: sender.mldsaPublicKey,
+      tags: opened.affinityTags,
+      at: now,
+    });
+    if (this.#serving.length > 0) this.#sendTo(sender.confluxId, MessageType.PORTAL_ANNOUNCE);
+  }
+
   #onMessage(m: ControlMessage): void {
     const peek = peekEnvelope(m.data);
     if (!peek || equalBytes(m.data, this.#lastSent)) return;
+    const own = claimedHashBytes(m.data);
+    // Our own messages, echoed by NATS: not worth a signature check.
+    if (!own || equalBytes(own, this.#o.messenger.ownCertificateHash)) return;
     const now = Date.now();
     if (peek.type === MessageType.PORTAL_QUERY) {
-      // Answered by a broadcast announcement, at most every ANSWER_EVERY_MS: no signature check
-      // is needed to decide that, and one announcement serves every node that just started.
-      if (this.#serving.length === 0 || now - this.#answeredAt < ANSWER_EVERY_MS) return;
-      this.#answeredAt = now;
-      this.#announce();
+      if (m.subject === this.#o.subject) this.#onQuery(m, now);
       return;
     }
     const leave = peek.type === MessageType.PORTAL_LEAVE;
     if (!leave && peek.type !== MessageType.PORTAL_ANNOUNCE) return;
+    const claimed = claimedHashBytes(m.data);
+    if (
+      claimed && claimed.length > 0 && !this.#o.messenger.certificates.lookup(claimed, {
+        guardianPublicKey: this.#o.messenger.identity.guardianPublicKey,
+        now,
+      }) && certificateLeftOut(m.data)
+    ) {
+      // A hint of a portal we do not know: ask the realm (a teammate portal answers us).
+      if (!leave && now - this.#hintQueryAt >= HINT_QUERY_EVERY_MS) {
+        this.#hintQueryAt = now;
+        this.#publish(MessageType.PORTAL_QUERY);
+      }
+      return;
+    }
     if (!this.#o.allowVerify(m.data)) return;
     const opened = this.#o.messenger.open(m.data, now);
     const sender = opened.sender;
@@ -320,6 +424,30 @@ export class Portals {
       routed.push(r);
     }
     this.#routed = routed.sort((a, b) => b.subnet.prefix - a.subnet.prefix);
+  }
+}
+
+/** The certificate hash an envelope claims (unverified), or null when it does not decode. */
+function claimedHashBytes(data: Uint8Array): Uint8Array | null {
+  try {
+    return peekWire(data).senderCertificateHash;
+  } catch {
+    return null;
+  }
+}
+
+function claimedHash(data: Uint8Array): string | null {
+  const h = claimedHashBytes(data);
+  return h ? Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("") : null;
+}
+
+/** True when the envelope names its certificate by hash only (a portal's realm-wide hint). */
+function certificateLeftOut(data: Uint8Array): boolean {
+  try {
+    const outer = fromBinary(SignedEnvelopeSchema, data);
+    return fromBinary(EnvelopeSchema, outer.envelope).senderCertificate.length === 0;
+  } catch {
+    return false;
   }
 }
 

@@ -31,6 +31,7 @@ import { servedSubnets, urlAddresses } from "../portal/subnets.ts";
 import { containStrayErrors } from "../process/stray_errors.ts";
 import { currentUnderlay, watchUnderlay } from "./underlay_watch.ts";
 import { startNames } from "./names_host.ts";
+import { processMemory, readOwnStatus } from "./process_memory.ts";
 
 /**
  * The networks a portal on this host serves (its connected IPv4 networks; see
@@ -248,7 +249,11 @@ export async function runNode(options: NodeOptions, signal: AbortSignal): Promis
 
     const status = serveStatus(
       join(options.configDir, STATUS_SOCKET_NAME),
-      () => ({ ...node.info(), control: control.status() }),
+      () => ({
+        ...node.info(),
+        control: control.status(),
+        memory: processMemory(readOwnStatus()),
+      }),
       { log, ping: (target) => node.ping(target) },
     );
     cleanup.push(() => status.close());

@@ -7,6 +7,7 @@
  */
 import type { Logger } from "../log/logger.ts";
 import type { PortalsInfo } from "./portals.ts";
+import type { ProcessMemory } from "./process_memory.ts";
 
 /** Name of the status socket inside the config directory. */
 export const STATUS_SOCKET_NAME = "conflux.sock";
@@ -39,6 +40,8 @@ export interface NodeInfo {
     last_renewal_error?: string;
     revoked?: boolean;
   };
+  /** The process's memory (core/node/process_memory.ts). */
+  memory?: ProcessMemory;
 }
 
 /** The node's names and resolver in /info. */

@@ -19,6 +19,11 @@ import {
 } from "../tether/signaler.ts";
 import type { RtcEngineChoice, Tether } from "../tether/tether.ts";
 
+/** Most tethers (open or being negotiated) one node holds. */
+export const MAX_TETHERS = 256;
+/** Most of them answered for confluxes without a shared team (relaying for others). */
+export const MAX_STRANGER_TETHERS = 32;
+
 /** Sends one tether signal to a peer (the node seals it into a SIGNAL envelope). */
 export type SignalSender = (peerId: string, signal: TetherSignal) => Promise<void>;
 
@@ -61,6 +66,8 @@ interface Link {
   tether?: Tether;
   batcher?: FrameBatcher;
   openedAt?: number;
+  /** Answered for a conflux without a shared team. */
+  stranger: boolean;
 }
 
 /** The tethers of one node, by peer conflux id. */
@@ -157,6 +164,9 @@ export class TetherPool {
     for (let round = 0; round < 4; round++) {
       let link = this.#links.get(peerId);
       if (link?.tether?.open) return link.tether;
+      if (!link && this.#links.size >= MAX_TETHERS) {
+        throw new Error(`tether pool full (${MAX_TETHERS})`);
+      }
       if (!link || link.tether) link = this.#start(peerId, "offerer", crypto.randomUUID());
       try {
         return await link.opening;
@@ -179,12 +189,32 @@ export class TetherPool {
         this.#options.log.debug("tether glare: keeping own offer", { peer: peerId });
         return;
       }
+      if (!link && !this.#room(signal.stranger === true)) {
+        this.#options.log.debug("tether offer refused: pool full", {
+          peer: peerId,
+          stranger: signal.stranger === true,
+        });
+        return;
+      }
       if (link) this.#drop(link, "replaced by a new offer");
       this.#start(peerId, "answerer", signal.session, signal);
       return;
     }
     if (!link || link.session !== signal.session) return;
     link.signals.push(signal);
+  }
+
+  /** Links held, and those answered for strangers (tests, info). */
+  get size(): { all: number; strangers: number } {
+    let strangers = 0;
+    for (const l of this.#links.values()) if (l.stranger) strangers++;
+    return { all: this.#links.size, strangers };
+  }
+
+  /** Whether a new answered link fits: the pool's bound, and the strangers' share of it. */
+  #room(stranger: boolean): boolean {
+    const { all, strangers } = this.size;
+    return all < MAX_TETHERS && (!stranger || strangers < MAX_STRANGER_TETHERS);
   }
 
   /** Closes the tether to `peerId` (idle, lost affinity, shutdown). */
@@ -207,10 +237,12 @@ export class TetherPool {
       send: (s) => opts.sendSignal(peerId, s),
       incoming: signals,
     };
+    const stranger = role === "answerer" && offer?.stranger === true;
     const link: Link = {
       peerId,
       session,
       role,
+      stranger,
       signals,
       abort,
       opening: Promise.resolve() as unknown as Promise<Tether>,
@@ -225,6 +257,8 @@ export class TetherPool {
       channels: opts.channels ?? 1,
       iceServers: opts.iceServers,
       hostAddresses: this.#hostAddresses,
+      // To a conflux without a shared team (we relay for others): no host candidates.
+      advertiseHost: !stranger,
       timeoutMs: opts.timeoutMs ?? 10_000,
       // The router probes every tether (and info shows its RTT): no second probe here.
       probeIntervalMs: 0,

@@ -8,7 +8,10 @@ import { VERIFY_PER_SENDER, VerifyBudget } from "./verify_budget.ts";
 const guardian = generateSigningKeyPair(new Uint8Array(32).fill(9));
 const now = Date.now();
 
-function member(n: number): { messenger: Messenger; hash: Uint8Array } {
+function member(
+  n: number,
+  teamKeys: Uint8Array[] = [],
+): { messenger: Messenger; hash: Uint8Array } {
   const keys = generateSigningKeyPair(new Uint8Array(32).fill(n));
   const fields: CertificateFields = {
     confluxId: `c${n}`,
@@ -27,7 +30,7 @@ function member(n: number): { messenger: Messenger; hash: Uint8Array } {
     certificate: issueCertificate(fields, guardian.secretKey),
     secretKey: keys.secretKey,
     guardianPublicKey: guardian.publicKey,
-  }, []);
+  }, teamKeys);
   return { messenger, hash: messenger.ownCertificateHash };
 }
 
@@ -72,4 +75,28 @@ Deno.test("verify budget: senders never seen share one bucket; known senders are
     true,
   );
   assert.equal(budget.allow(new Uint8Array([1, 2, 3]), now), false, "undecodable: never checked");
+});
+
+Deno.test("verify budget: a flood of made-up certificates does not starve a new teammate (tag check first)", () => {
+  const team = new Uint8Array(32).fill(7);
+  const self = member(50, [team]);
+  const budget = new VerifyBudget({
+    affine: (publicKey, tags) => self.messenger.affine(publicKey, tags),
+  });
+  // 2,000 messages, each with a certificate never seen before, from holders of no team key.
+  let flooded = 0;
+  for (let i = 0; i < 2000; i++) {
+    const forger = member(100 + (i % 150));
+    const m = forger.messenger.seal(MessageType.STREAM_REQUEST, new Uint8Array([i & 255]), now);
+    if (budget.allow(m, now)) flooded++;
+    if (i === 200) break; // enough to drain the shared bucket (burst 200)
+  }
+  assert.ok(flooded <= 200, `flood got ${flooded}`);
+  const teammate = member(60, [team]);
+  const request = teammate.messenger.seal(MessageType.STREAM_REQUEST, new Uint8Array(), now);
+  assert.equal(budget.allow(request, now), true, "the new teammate is refused under the flood");
+  // Tags copied from the teammate onto another key do not match that key.
+  const stranger = member(61);
+  const strangerMsg = stranger.messenger.seal(MessageType.STREAM_REQUEST, new Uint8Array(), now);
+  assert.equal(budget.allow(strangerMsg, now), false, "a stranger shares the flooded bucket");
 });

@@ -68,3 +68,49 @@ Deno.test("candidates: a reflexive candidate counts only when its base is an und
     true,
   );
 });
+
+Deno.test("candidates: remote candidates only to plausible addresses", async () => {
+  const { remoteCandidateAllowed, remotePolicyFor } = await import("./candidates.ts");
+  const c = (addr: string, type = "host") =>
+    `candidate:1 1 UDP 2122317823 ${addr} 50000 typ ${type}`;
+  const vpn = remotePolicyFor(["198.18.0.1"]);
+  for (
+    const ok of [
+      "198.18.0.2",
+      "198.19.255.1",
+      "10.1.2.3",
+      "192.168.1.5",
+      "172.16.0.9",
+      "203.0.113.4",
+      "2001:db8::1",
+    ]
+  ) {
+    assert.equal(remoteCandidateAllowed(c(ok), vpn), true, ok);
+  }
+  for (
+    const bad of [
+      "0.0.0.0",
+      "0.1.2.3",
+      "224.0.0.251",
+      "239.1.1.1",
+      "255.255.255.255",
+      "240.0.0.1",
+      "127.0.0.1",
+      "169.254.3.4",
+      "::",
+      "::1",
+      "ff02::1",
+      "fe80::1",
+      "host.local",
+    ]
+  ) {
+    assert.equal(remoteCandidateAllowed(c(bad), vpn), false, bad);
+  }
+  assert.equal(remoteCandidateAllowed(tcp, vpn), false);
+  // One host (tests): loopback from the peer is fine when we gather on loopback ourselves.
+  assert.equal(remoteCandidateAllowed(c("127.0.0.1"), remotePolicyFor(["127.0.0.1"])), true);
+  assert.equal(remoteCandidateAllowed(c("169.254.3.4"), remotePolicyFor(["169.254.1.1"])), true);
+  // No host candidates to strangers.
+  assert.equal(candidateAllowed(host, { allowSrflx: true, allowHost: false }), false);
+  assert.equal(candidateAllowed(srflx, { allowSrflx: true, allowHost: false }), true);
+});

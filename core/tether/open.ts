@@ -14,7 +14,13 @@
  */
 
 import type { Logger } from "../log/logger.ts";
-import { candidateAllowed, normalizeCandidate, stripCandidates } from "./candidates.ts";
+import {
+  candidateAllowed,
+  normalizeCandidate,
+  remoteCandidateAllowed,
+  remotePolicyFor,
+  stripCandidates,
+} from "./candidates.ts";
 import { ChannelTether } from "./channel_tether.ts";
 import type { RawPeer } from "./engine.ts";
 import { TetherError } from "./errors.ts";
@@ -45,6 +51,11 @@ export interface OpenTetherOptions {
   iceServers?: readonly string[];
   /** Restrict host candidates to these local addresses (tests, multi-homed hosts). */
   hostAddresses?: readonly string[];
+  /**
+   * Advertise host candidates; default true. False for a tether answered for a conflux without
+   * a shared team (it then sees only server-reflexive candidates and our checks' source).
+   */
+  advertiseHost?: boolean;
   /** Per-channel water marks; default 64 KB / 16 KB. */
   highWater?: number;
   lowWater?: number;
@@ -91,7 +102,11 @@ export async function openTether(options: OpenTetherOptions): Promise<Tether> {
     maxMessageSize,
     mtu: options.mtu ?? 1400,
   });
-  const policy = { hostAddresses: options.hostAddresses, allowSrflx: iceServers.length > 0 };
+  const policy = {
+    hostAddresses: options.hostAddresses,
+    allowSrflx: iceServers.length > 0,
+    allowHost: options.advertiseHost ?? true,
+  };
   const log = options.log;
   const timeoutMs = options.timeoutMs ?? 10_000;
 
@@ -144,7 +159,12 @@ export async function openTether(options: OpenTetherOptions): Promise<Tether> {
 async function negotiate(
   peer: RawPeer,
   options: OpenTetherOptions,
-  policy: { hostAddresses?: readonly string[]; allowSrflx: boolean; stop: AbortSignal },
+  policy: {
+    hostAddresses?: readonly string[];
+    allowSrflx: boolean;
+    allowHost: boolean;
+    stop: AbortSignal;
+  },
 ): Promise<number> {
   const { signaler, log } = options;
   // Data channels both ends use; settled by the offer/answer exchange.
@@ -173,7 +193,15 @@ async function negotiate(
     if (holdLocal) heldLocal.push({ candidate, mid });
     else sendCandidate(candidate, mid);
   });
+  // Remote candidates to implausible addresses (multicast, broadcast, 0.0.0.0, another host's
+  // loopback, link-local unless we use it) are never checked: a peer could aim our connectivity
+  // checks at them.
+  const remotePolicy = remotePolicyFor(options.hostAddresses);
   const addRemote = async (candidate: string, mid: string) => {
+    if (!remoteCandidateAllowed(normalizeCandidate(candidate), remotePolicy)) {
+      log?.debug("tether: implausible remote candidate dropped", { candidate });
+      return;
+    }
     try {
       await peer.addCandidate(candidate, mid);
     } catch (e) {
@@ -197,7 +225,8 @@ async function negotiate(
       if (offerer || remoteReady) return;
       session = signal.session;
       const wanted = Math.min(options.channels ?? DEFAULT_CHANNELS, signal.channels ?? Infinity);
-      const answer = stripCandidates(await peer.acceptOffer(signal.sdp, wanted));
+      // Candidates come only as separate signals (checked by addRemote), never inside the SDP.
+      const answer = stripCandidates(await peer.acceptOffer(stripCandidates(signal.sdp), wanted));
       agreed = peer.channels.length;
       markCreated();
       remoteReady = true;
@@ -208,7 +237,7 @@ async function negotiate(
     if (signal.session !== session) return;
     if (signal.kind === "answer") {
       if (!offerer || remoteReady) return;
-      await peer.acceptAnswer(signal.sdp);
+      await peer.acceptAnswer(stripCandidates(signal.sdp));
       agreed = Math.min(peer.channels.length, signal.channels ?? peer.channels.length);
       remoteReady = true;
       // Only now may the answerer learn our candidates, and later still (see module doc).

@@ -15,6 +15,11 @@ export interface OfferSignal {
   sdp: string;
   /** Data channels the offerer created (1..64); the tether uses the smaller of both counts. */
   channels?: number;
+  /**
+   * Set locally by the receiver, never sent: the offerer shares no team with us. The answer then
+   * advertises no host candidates, and such tethers have a smaller share of the pool.
+   */
+  stranger?: boolean;
 }
 /** The SDP answer for attempt `session`, with the channel count both ends use. */
 export interface AnswerSignal {
