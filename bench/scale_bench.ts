@@ -26,12 +26,23 @@
  *    and started again (nodes reconnect; fresh pairs then ping cold: discovery after the restart);
  * 5. final reachability of every sampled pair.
  *
+ * Super cluster (`--clusters K`, issue 17 item 3): K one-server NATS clusters joined by gateways,
+ * as `guardian init --cluster/--gateway` writes them (demo/lab.ts `natsClusters`), each server on
+ * its own hub address; node i belongs to cluster `clusterOf(i)` (contiguous blocks, every site in
+ * every cluster) and reaches only that cluster's server (`prohibit` routes to the others: the
+ * session lists all servers, nats.js keeps the one it can reach). Sampled pairs are two thirds
+ * cross-cluster (half of all relay-only), reported apart (`cross_reachable`,
+ * `cross_first_ping_ms_p50`); relayed routes are counted by the clusters of pinger, relay and
+ * destination (`relayed_cluster_paths`, e.g. "A-B-A": a pair of one cluster relayed by a node of
+ * the other); the NATS restart of the churn is cluster c1's server only (its nodes reconnect, the
+ * others keep their connections) and the fresh pairs after it mostly cross clusters.
+ *
  * Progress and a Markdown table on stderr; the last line on stdout is one JSON object with
  * `nodes`, `reachable`, `first_ping_ms_p50`, `control_msgs_per_node_per_s`, `rss_mb_p50` and the
  * rest. Everything (namespaces, processes by PID, files) is removed at the end, on error and on
  * Ctrl-C / SIGTERM.
  *
- *   deno run -A bench/scale_bench.ts [--nodes 32] [--pairs N] [--group 4] [--window 30]
+ *   deno run -A bench/scale_bench.ts [--nodes 32] [--clusters 1] [--pairs N] [--group 4] [--window 30]
  *     [--churn K] [--nats-down 5] [--seed 1] [--max-seconds 600] [--rtc libdatachannel] [--echo]
  *     [--keep-logs DIR]
  *
@@ -41,7 +52,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { createLab, HUB_IP, type Lab, type LabConflux, type Proc } from "../demo/lab.ts";
+import { createLab, HUB_IP, type Lab, type LabConflux, natsHost, type Proc } from "../demo/lab.ts";
 import type { NodeInfo } from "../core/node/mod.ts";
 import { percentile, rssMb, sh } from "./netns.ts";
 import { nodePid } from "./node_pid.ts";
@@ -50,6 +61,7 @@ const { values } = parseArgs({
   args: Deno.args.filter((a) => a !== "scale"),
   options: {
     nodes: { type: "string", default: "32" },
+    clusters: { type: "string", default: "1" },
     pairs: { type: "string" },
     group: { type: "string", default: "4" },
     window: { type: "string", default: "30" },
@@ -81,6 +93,7 @@ const RECOVERY_WAIT_MS = 30_000;
 const FRESH_PAIRS = 8;
 
 const nodes = Number(values.nodes);
+const clusterCount = Number(values.clusters);
 const group = Number(values.group);
 const windowS = Number(values.window);
 const natsDownS = Number(values["nats-down"]);
@@ -127,12 +140,37 @@ export function relayOnly(a: number, b: number): boolean {
   return (a % SITES + 2) % SITES === b % SITES;
 }
 
+/**
+ * The NATS cluster of node `i` of `n` in a super cluster of `k` clusters: contiguous blocks of
+ * nodes (0…n/k − 1 in cluster 0, and so on), so that every cluster holds every site when n is a
+ * multiple of 4k, and relay-only pairs and their relays fall inside a cluster as well as across.
+ */
+export function clusterOf(i: number, n: number, k: number): number {
+  return Math.min(k - 1, Math.floor(i * k / n));
+}
+
 /** A sampled pair: pings go from `a` to `b`. */
 export interface Pair {
   a: number;
   b: number;
   relayOnly: boolean;
+  /** The two ends connect to different NATS clusters (always false with one cluster). */
+  crossCluster: boolean;
 }
+
+/**
+ * The kinds of pair a super-cluster sample takes in turn, `[crossCluster, relayOnly]`: two thirds
+ * cross the clusters, half are relay-only (so relay-only pairs across clusters are the largest
+ * group, and relay-only pairs inside one cluster may still find their relay in the other).
+ */
+const CLUSTER_CYCLE: [boolean, boolean][] = [
+  [true, true],
+  [true, false],
+  [false, true],
+  [true, true],
+  [true, false],
+  [false, false],
+];
 
 /**
  * `count` distinct unordered pairs of `n` nodes, half relay-only (as far as there are), drawn with
@@ -143,33 +181,68 @@ export function samplePairs(
   count: number,
   rand: () => number,
   exclude = new Set<string>(),
+  cluster: (i: number) => number = () => 0,
 ): Pair[] {
   const all: Pair[] = [];
   for (let a = 0; a < n; a++) {
     for (let b = a + 1; b < n; b++) {
-      if (!exclude.has(`${a}-${b}`)) all.push({ a, b, relayOnly: relayOnly(a, b) });
+      if (exclude.has(`${a}-${b}`)) continue;
+      all.push({ a, b, relayOnly: relayOnly(a, b), crossCluster: cluster(a) !== cluster(b) });
     }
   }
-  // Fisher–Yates, then take alternately from the relay-only and the direct pool.
+  // Fisher–Yates, then take alternately from the relay-only and the direct pool (one cluster),
+  // or in turn from the kinds of CLUSTER_CYCLE (a super cluster).
   for (let i = all.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [all[i], all[j]] = [all[j], all[i]];
   }
-  const relayed = all.filter((p) => p.relayOnly);
-  const direct = all.filter((p) => !p.relayOnly);
+  const pools = new Map<string, Pair[]>();
+  for (const p of all) {
+    const key = `${p.crossCluster}/${p.relayOnly}`;
+    const list = pools.get(key);
+    if (list) list.push(p);
+    else pools.set(key, [p]);
+  }
+  const take = (cross: boolean, relayed: boolean) => pools.get(`${cross}/${relayed}`)?.shift();
+  const superCluster = all.some((p) => p.crossCluster);
   const out: Pair[] = [];
-  while (out.length < count && (relayed.length || direct.length)) {
-    const pool = (out.length % 2 === 0 && relayed.length) || !direct.length ? relayed : direct;
-    const p = pool.shift()!;
+  while (out.length < count) {
+    let p: Pair | undefined;
+    if (superCluster) {
+      for (let t = 0; t < CLUSTER_CYCLE.length && !p; t++) {
+        const [cross, relayed] = CLUSTER_CYCLE[(out.length + t) % CLUSTER_CYCLE.length];
+        p = take(cross, relayed);
+      }
+    } else {
+      const first = out.length % 2 === 0;
+      p = take(false, first) ?? take(false, !first);
+    }
+    if (!p) break;
     // Alternate the direction so that every node pings as well as answers.
-    out.push(rand() < 0.5 ? p : { a: p.b, b: p.a, relayOnly: p.relayOnly });
+    out.push(rand() < 0.5 ? p : { ...p, a: p.b, b: p.a });
   }
   return out;
 }
 
-/** "a->b", marked when relay-only. */
+/** "a->b", marked when relay-only and when across clusters. */
 function name(p: Pair): string {
-  return `${p.a}->${p.b}${p.relayOnly ? " (relay-only)" : ""}`;
+  const marks = [p.relayOnly ? "relay-only" : "", p.crossCluster ? "cross-cluster" : ""];
+  const m = marks.filter((x) => x).join(", ");
+  return `${p.a}->${p.b}${m ? ` (${m})` : ""}`;
+}
+
+/**
+ * The clusters of a relayed path a → relay → b as letters, A for a's cluster and B for the next
+ * one met: "A-A-A" (all in one), "A-B-A" (a pair of one cluster through a relay of the other),
+ * "A-A-B" and "A-B-B" (a pair across, relayed on a's or b's side).
+ */
+export function clusterPath(ca: number, cr: number, cb: number): string {
+  const letters = new Map<number, string>();
+  const letter = (c: number) => {
+    if (!letters.has(c)) letters.set(c, String.fromCharCode(65 + letters.size));
+    return letters.get(c)!;
+  };
+  return [ca, cr, cb].map(letter).join("-");
 }
 
 /** Runs `fn` over `items` with at most `limit` at once. */
@@ -210,14 +283,38 @@ async function cpuSeconds(pid: number): Promise<number | null> {
 
 let CLK_TCK = 100;
 
-/** JSON from the nats-server monitoring endpoint `path` (curl inside the hub). */
-async function monitor(lab: Lab, path: string): Promise<Record<string, unknown> | null> {
+/** Busy and total CPU time of the whole host in seconds (/proc/stat "cpu" line). */
+async function hostCpu(): Promise<{ busy: number; total: number }> {
+  const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0];
+  // user nice system idle iowait irq softirq steal (guest time is inside user).
+  const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: (total - f[3] - f[4]) / CLK_TCK, total: total / CLK_TCK };
+}
+
+/** The "some" avg10 of /proc/pressure/cpu (percent of time tasks waited for a CPU), or null. */
+async function cpuPressure(): Promise<number | null> {
+  try {
+    const m = /some avg10=([\d.]+)/.exec(await Deno.readTextFile("/proc/pressure/cpu"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Hub address of nats-server `k` (the only one: HUB_IP; of a super cluster: natsHost(k)). */
+function serverHost(k: number): string {
+  return clusterCount > 1 ? natsHost(k) : HUB_IP;
+}
+
+/** JSON from the monitoring endpoint `path` of nats-server `k` (curl inside the hub). */
+async function monitor(lab: Lab, path: string, k = 0): Promise<Record<string, unknown> | null> {
   const r = await lab.exec(lab.hub, [
     "curl",
     "-s",
     "-m",
     "5",
-    `http://${HUB_IP}:${MONITOR_PORT}${path}`,
+    `http://${serverHost(k)}:${MONITOR_PORT}${path}`,
   ], { check: false });
   if (r.code !== 0) return null;
   try {
@@ -227,27 +324,55 @@ async function monitor(lab: Lab, path: string): Promise<Record<string, unknown> 
   }
 }
 
-/** Server-wide message counters of nats-server (/varz). */
+/**
+ * Message counters summed over every nats-server (/varz; in a super cluster a message that
+ * crosses a gateway counts at both servers), and the messages the servers sent to each other
+ * over their outbound gateway connections (/gatewayz).
+ */
 interface Varz {
   at: number;
   inMsgs: number;
   outMsgs: number;
+  gatewayMsgs: number;
 }
 
 async function varz(lab: Lab): Promise<Varz | null> {
-  const v = await monitor(lab, "/varz");
-  if (!v) return null;
-  return { at: Date.now(), inMsgs: Number(v.in_msgs), outMsgs: Number(v.out_msgs) };
-}
-
-/** Messages each client published (its connection's in_msgs), by connection name (/connz). */
-async function connz(lab: Lab): Promise<Map<string, number>> {
-  const c = await monitor(lab, "/connz?limit=4096");
-  const out = new Map<string, number>();
-  for (const conn of (c?.connections ?? []) as { name?: string; in_msgs?: number }[]) {
-    if (conn.name) out.set(conn.name, (out.get(conn.name) ?? 0) + Number(conn.in_msgs ?? 0));
+  const out: Varz = { at: Date.now(), inMsgs: 0, outMsgs: 0, gatewayMsgs: 0 };
+  for (let k = 0; k < clusterCount; k++) {
+    const v = await monitor(lab, "/varz", k);
+    if (!v) return null;
+    out.inMsgs += Number(v.in_msgs);
+    out.outMsgs += Number(v.out_msgs);
+    if (clusterCount > 1) {
+      const g = await monitor(lab, "/gatewayz", k);
+      const outbound = (g?.outbound_gateways ?? {}) as Record<
+        string,
+        { connection?: { out_msgs?: number } }
+      >;
+      for (const gw of Object.values(outbound)) out.gatewayMsgs += gw.connection?.out_msgs ?? 0;
+    }
   }
   return out;
+}
+
+/**
+ * Messages each client published (its connection's in_msgs), by connection name (/connz of every
+ * server), and the server each name is connected to.
+ */
+async function connz(
+  lab: Lab,
+): Promise<{ msgs: Map<string, number>; server: Map<string, number> }> {
+  const msgs = new Map<string, number>();
+  const server = new Map<string, number>();
+  for (let k = 0; k < clusterCount; k++) {
+    const c = await monitor(lab, "/connz?limit=4096", k);
+    for (const conn of (c?.connections ?? []) as { name?: string; in_msgs?: number }[]) {
+      if (!conn.name) continue;
+      msgs.set(conn.name, (msgs.get(conn.name) ?? 0) + Number(conn.in_msgs ?? 0));
+      server.set(conn.name, k);
+    }
+  }
+  return { msgs, server };
 }
 
 /** One node of the lab. */
@@ -429,13 +554,19 @@ function cores(a: Map<number, number>, b: Map<number, number>, seconds: number):
 
 /** NATS rates between two /varz samples. */
 function natsRates(a: Varz | null, b: Varz | null, n: number) {
-  if (!a || !b || b.at <= a.at) return { in_per_s: null, out_per_s: null, per_node_per_s: null };
+  if (!a || !b || b.at <= a.at) {
+    return { in_per_s: null, out_per_s: null, per_node_per_s: null, gateway_per_s: null };
+  }
   const s = (b.at - a.at) / 1000;
   const inRate = (b.inMsgs - a.inMsgs) / s;
   return {
     in_per_s: round(inRate),
     out_per_s: round((b.outMsgs - a.outMsgs) / s),
     per_node_per_s: round(inRate / n, 3),
+    // A restarted server's counters start again from 0: no rate then.
+    gateway_per_s: b.gatewayMsgs >= a.gatewayMsgs
+      ? round((b.gatewayMsgs - a.gatewayMsgs) / s)
+      : null,
   };
 }
 
@@ -446,18 +577,27 @@ function loadavg(): number[] {
 /** The whole run; returns the result object. */
 async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
   const rand = prng(seed);
-  // Opposite sites: no underlay path, both ways (ip -batch per namespace).
+  const cl = (i: number) => clusterOf(i, nodes, clusterCount);
+  // Opposite sites: no underlay path, both ways (ip -batch per namespace). In a super cluster a
+  // node reaches only its own cluster's nats-server: the session lists every server, nats.js
+  // drops the ones it cannot reach at its first connect.
   for (let i = 0; i < nodes; i++) {
     const lines: string[] = [];
     for (let j = 0; j < nodes; j++) {
       if (relayOnly(i, j)) lines.push(`route add prohibit ${lab.underlay(j)}/32`);
     }
+    for (let k = 0; k < clusterCount && clusterCount > 1; k++) {
+      if (k !== cl(i)) lines.push(`route add prohibit ${natsHost(k)}/32`);
+    }
     if (lines.length) {
       await sh(["ip", "-n", lab.namespaces[i], "-batch", "-"], { stdin: lines.join("\n") + "\n" });
     }
   }
-  await lab.startServices({ natsMonitorPort: MONITOR_PORT });
-  progress("services up");
+  await lab.startServices({
+    natsMonitorPort: MONITOR_PORT,
+    ...(clusterCount > 1 ? { natsClusters: clusterCount } : {}),
+  });
+  progress(`services up (nats: ${lab.natsUrls.join(", ")})`);
   await lab.createTeam("scale");
   const list: Node[] = [];
   for (let i = 0; i < nodes; i++) {
@@ -469,11 +609,27 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
   result.start_all_s = round((Date.now() - t0) / 1000, 1);
   const afterStart = await sample(list);
   result.rss_mb_after_start_p50 = round(p50(afterStart.rss), 1);
+  if (clusterCount > 1) {
+    // Which server each node's control connection is on (/connz by conflux id).
+    const on = (await connz(lab)).server;
+    const own = list.filter((n) => on.get(n.conflux.confluxId) === cl(n.i)).length;
+    result.cluster_sizes = Array.from(
+      { length: clusterCount },
+      (_, k) => list.filter((n) => cl(n.i) === k).length,
+    );
+    result.nodes_on_own_cluster = round(own / nodes, 3);
+    progress(`${own}/${nodes} nodes connected to their own cluster's nats-server`);
+  }
 
   // Cold first pings, one pair after the other.
-  const pairs = samplePairs(nodes, pairCount, rand);
+  const pairs = samplePairs(nodes, pairCount, rand, new Set(), cl);
   result.pairs = pairs.length;
   result.pairs_relay_only = pairs.filter((p) => p.relayOnly).length;
+  const crossIdx = pairs.flatMap((p, k) => p.crossCluster ? [k] : []);
+  if (clusterCount > 1) {
+    result.cross_cluster_pairs = crossIdx.length;
+    result.cross_cluster_relay_only_pairs = crossIdx.filter((k) => pairs[k].relayOnly).length;
+  }
   const cold: (number | null)[] = [];
   // The cold phase has its own bound: 5 s a pair on average, at least 60 s.
   const coldBy = Date.now() + Math.max(60, 5 * pairs.length) * 1000;
@@ -481,7 +637,7 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
     checkTime("cold pings");
     const ms = await coldPing(lab, list, p, (coldBy - Date.now()) / 1000);
     cold.push(ms);
-    progress(`cold ${p.a} → ${p.b}${p.relayOnly ? " (relay-only)" : ""}: ${round(ms, 1)} ms`);
+    progress(`cold ${name(p)}: ${round(ms, 1)} ms`);
   }
   const coldOk = (rel: boolean) =>
     cold.filter((c, k) => c !== null && pairs[k].relayOnly === rel) as number[];
@@ -491,6 +647,17 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
   result.first_ping_relayed_ms_p50 = round(p50(coldOk(true)), 1);
   result.first_ping_relayed_ms_max = round(max(coldOk(true)), 1);
   result.cold_answered = round(cold.filter((c) => c !== null).length / pairs.length, 3);
+  if (clusterCount > 1) {
+    const coldOf = (cross: boolean, rel?: boolean) =>
+      cold.filter((c, k) =>
+        c !== null && pairs[k].crossCluster === cross &&
+        (rel === undefined || pairs[k].relayOnly === rel)
+      ) as number[];
+    result.cross_first_ping_ms_p50 = round(p50(coldOf(true)), 1);
+    result.cross_first_ping_ms_max = round(max(coldOf(true)), 1);
+    result.cross_first_ping_relayed_ms_p50 = round(p50(coldOf(true, true)), 1);
+    result.same_cluster_first_ping_ms_p50 = round(p50(coldOf(false)), 1);
+  }
 
   // Reachability, warm RTT.
   const warm = await pool(pairs, 8, (p) => check(lab, list, p));
@@ -499,10 +666,18 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
   result.unreachable_pairs = pairs.filter((_, k) => warm[k].length === 0).map(name);
   result.rtt_ms_p50 = round(p50(warm.flatMap((r) => r)), 2);
   progress(`reachable ${reached}/${pairs.length}`);
+  if (clusterCount > 1) {
+    const crossOk = crossIdx.filter((k) => warm[k].length > 0).length;
+    const same = pairs.length - crossIdx.length;
+    result.cross_reachable = round(crossOk / Math.max(1, crossIdx.length), 3);
+    result.same_cluster_reachable = round((reached - crossOk) / Math.max(1, same), 3);
+    progress(`cross-cluster reachable ${crossOk}/${crossIdx.length}`);
+  }
 
   // Paths and tethers now.
   const infos = await pool(list, 4, (n) => infoOf(lab, n.i));
   const relayUse = new Map<number, number>();
+  const clusterPaths: Record<string, number> = {};
   let relayedRoutes = 0;
   pairs.forEach((p) => {
     const info = infos[p.a];
@@ -511,10 +686,20 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
       relayedRoutes++;
       const hop = byId.get(route.next_hop);
       if (hop) relayUse.set(hop.i, (relayUse.get(hop.i) ?? 0) + 1);
+      if (hop && clusterCount > 1) {
+        const key = clusterPath(cl(p.a), cl(hop.i), cl(p.b));
+        clusterPaths[key] = (clusterPaths[key] ?? 0) + 1;
+      }
     }
   });
   const tethers = infos.filter((x) => x).map((x) => x!.tethers.length);
   result.pairs_routed_via_relay = relayedRoutes;
+  if (clusterCount > 1) {
+    // Relayed routes by the clusters of pinger, relay and destination (see clusterPath).
+    result.relayed_cluster_paths = clusterPaths;
+    result.relayed_via_other_cluster = Object.entries(clusterPaths)
+      .filter(([k]) => k !== "A-A-A").reduce((a, [, v]) => a + v, 0);
+  }
   result.tethers_per_node_p50 = p50(tethers);
   result.tethers_per_node_max = max(tethers);
 
@@ -522,18 +707,21 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
   checkTime("steady window");
   progress(`steady window ${windowS} s`);
   const t0Info = await pool(list, 4, (n) => infoOf(lab, n.i));
+  const h0 = await hostCpu();
   const s0 = await sample(list);
   const v0 = await varz(lab);
   const c0 = await connz(lab);
   await sleep(windowS * 1000);
   const s1 = await sample(list);
+  const h1 = await hostCpu();
+  const pressure = await cpuPressure();
   const v1 = await varz(lab);
   const c1 = await connz(lab);
   const t1Info = await pool(list, 4, (n) => infoOf(lab, n.i));
   const secs = (v1 && v0) ? (v1.at - v0.at) / 1000 : windowS;
   const perNode = list.map((n) => {
     const id = n.conflux.confluxId;
-    return ((c1.get(id) ?? 0) - (c0.get(id) ?? 0)) / secs;
+    return ((c1.msgs.get(id) ?? 0) - (c0.msgs.get(id) ?? 0)) / secs;
   });
   // The routing agent's messages (probes, reports) and the lanes' probes travel on tethers as
   // frames: in the idle window (no pings) every frame a node receives is one of those.
@@ -554,6 +742,7 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
   const steadyNats = natsRates(v0, v1, nodes);
   result.nats_msgs_in_per_s = steadyNats.in_per_s;
   result.nats_msgs_out_per_s = steadyNats.out_per_s;
+  if (clusterCount > 1) result.gateway_msgs_per_s = steadyNats.gateway_per_s;
   // Idle tethers carry only the router's probes and reports, the tethers' own keepalives and
   // lane probes: bytes sent per node per second, over tethers open at both ends of the window.
   const tetherBytes = list.map((n) => {
@@ -573,6 +762,10 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
   result.cpu_cores_per_node_p50 = round(p50(steadyCores), 4);
   result.cpu_cores_per_node_max = round(max(steadyCores), 4);
   result.cpu_cores_all_nodes = round(steadyCores.reduce((a, b) => a + b, 0), 3);
+  // The whole host in the same window (the machine is shared: busy cores beyond the nodes' are
+  // other work), and how long runnable tasks waited for a CPU.
+  result.host_cpu_cores_busy = round((h1.busy - h0.busy) / secs, 3);
+  result.host_cpu_pressure_some_avg10 = pressure;
 
   // Churn, with one pinger per pair throughout.
   checkTime("churn");
@@ -725,32 +918,56 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
   result.churn_nats_msgs_per_node_per_s = churnNats.per_node_per_s;
   result.churn_nats_msgs_in_per_s = churnNats.in_per_s;
   result.churn_nats_msgs_out_per_s = churnNats.out_per_s;
+  if (clusterCount > 1) result.churn_gateway_msgs_per_s = churnNats.gateway_per_s;
   const churnCores = cores(cs0.cpu, cs1.cpu, churnSecs);
   result.churn_cpu_cores_per_node_p50 = round(p50(churnCores), 4);
 
-  // 3. nats-server restart.
+  // 3. nats-server restart: the only one, or in a super cluster the first cluster's (its nodes
+  // reconnect to it; the other clusters' nodes keep their connections, the gateways reconnect).
   checkTime("nats restart");
-  progress(`stopping nats-server for ${natsDownS} s`);
+  const restarted = list.filter((n) => cl(n.i) === 0);
+  const otherNodes = list.filter((n) => cl(n.i) !== 0);
+  progress(
+    `stopping nats-server${clusterCount > 1 ? " of cluster c1" : ""} for ${natsDownS} s`,
+  );
   const tNatsStop = now();
-  await lab.stopNats();
+  await lab.stopNats(0);
   await sleep(natsDownS * 1000);
-  await lab.startNats();
+  await lab.startNats(0);
   const tNatsStart = now();
   const connectedAt = new Map<number, number>();
   const by = Date.now() + 60_000;
-  while (Date.now() < by && connectedAt.size < nodes) {
-    await pool(list.filter((n) => !connectedAt.has(n.i)), 8, async (n) => {
+  while (Date.now() < by && connectedAt.size < restarted.length) {
+    await pool(restarted.filter((n) => !connectedAt.has(n.i)), 8, async (n) => {
       const info = await infoOf(lab, n.i, 3000);
       // `since`: when the control channel entered this state (the node's own clock).
       const c = info?.control;
       if (c?.state === "connected") connectedAt.set(n.i, Math.max(c.since / 1000, tNatsStart));
     });
-    if (connectedAt.size < nodes) await sleep(500);
+    if (connectedAt.size < restarted.length) await sleep(500);
   }
   const reconnect = [...connectedAt.values()].map((t) => (t - tNatsStart) * 1000);
-  result.nats_reconnected = round(connectedAt.size / nodes, 3);
+  result.nats_reconnected = round(connectedAt.size / restarted.length, 3);
   result.nats_reconnect_ms_p50 = round(p50(reconnect), 0);
   result.nats_reconnect_ms_max = round(max(reconnect), 0);
+  if (clusterCount > 1) {
+    result.nats_restarted_cluster = "c1";
+    result.nats_restarted_cluster_nodes = restarted.length;
+    // The other clusters' nodes: still connected since before the stop.
+    const kept = await pool(otherNodes, 8, async (n) => {
+      const c = (await infoOf(lab, n.i, 3000))?.control;
+      return c?.state === "connected" && c.since / 1000 < tNatsStop;
+    });
+    result.nats_other_clusters_kept_connection = round(
+      kept.filter((x) => x).length / Math.max(1, otherNodes.length),
+      3,
+    );
+    const on = (await connz(lab)).server;
+    result.nodes_on_own_cluster_after_restart = round(
+      list.filter((n) => on.get(n.conflux.confluxId) === cl(n.i)).length / nodes,
+      3,
+    );
+  }
   await sleep(2000);
   const natsPairs = pairs.flatMap((_, k) =>
     healthyAt(replyTimes(pingers[k]), tNatsStop) ? [k] : []
@@ -760,7 +977,8 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
   result.nats_restart_pairs_interrupted = natsOut.filter((o) => o.ms >= INTERRUPTED_MS).length;
   result.nats_restart_data_outage_ms_max = round(max(natsOut.map((o) => o.ms)), 0);
   progress(
-    `nats restart: ${connectedAt.size}/${nodes} reconnected, max ${result.nats_reconnect_ms_max} ms` +
+    `nats restart: ${connectedAt.size}/${restarted.length} reconnected, ` +
+      `max ${result.nats_reconnect_ms_max} ms` +
       ` after it was back; longest data-plane outage ${result.nats_restart_data_outage_ms_max} ms`,
   );
   const nv0 = await varz(lab);
@@ -770,16 +988,27 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
     FRESH_PAIRS,
     rand,
     new Set(pairs.map((p) => `${Math.min(p.a, p.b)}-${Math.max(p.a, p.b)}`)),
+    cl,
   );
   const freshCold: (number | null)[] = [];
   for (const p of fresh) {
     checkTime("fresh pairs");
-    freshCold.push(await coldPing(lab, list, p, 10));
+    const ms = await coldPing(lab, list, p, 10);
+    freshCold.push(ms);
+    progress(`fresh ${name(p)}: ${round(ms, 1)} ms`);
   }
   const freshOk = freshCold.filter((c) => c !== null) as number[];
   result.after_nats_fresh_pairs = fresh.length;
   result.after_nats_fresh_reachable = round(freshOk.length / Math.max(1, fresh.length), 3);
   result.after_nats_first_ping_ms_p50 = round(p50(freshOk), 1);
+  if (clusterCount > 1) {
+    const fc = fresh.flatMap((p, k) => p.crossCluster ? [k] : []);
+    result.after_nats_fresh_cross_pairs = fc.length;
+    result.after_nats_fresh_cross_reachable = round(
+      fc.filter((k) => freshCold[k] !== null).length / Math.max(1, fc.length),
+      3,
+    );
+  }
   const nv1 = await varz(lab);
   result.after_nats_nats_msgs_in_per_s = natsRates(nv0, nv1, nodes).in_per_s;
   for (const p of pingers) await p.stop();
@@ -794,6 +1023,12 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
   const finOk = fin.filter((r) => r.length > 0).length;
   result.reachable_after_churn = round(finOk / pairs.length, 3);
   result.unreachable_after_churn = pairs.filter((_, k) => fin[k].length === 0).map(name);
+  if (clusterCount > 1) {
+    result.cross_reachable_after_churn = round(
+      crossIdx.filter((k) => fin[k].length > 0).length / Math.max(1, crossIdx.length),
+      3,
+    );
+  }
   // Evidence for each pair that no longer answers: both ends' routes to each other and their
   // frames dropped for an unknown stream.
   const diag = [];
@@ -806,6 +1041,7 @@ async function bench(lab: Lab, result: Record<string, unknown>): Promise<void> {
     };
     diag.push({
       pair: name(p),
+      ...(clusterCount > 1 ? { clusters: [cl(p.a), cl(p.b)] } : {}),
       route_a_to_b: route(ia, list[p.b]),
       route_b_to_a: route(ib, list[p.a]),
       unknown_stream_drops_a: ia?.stats?.drops?.unknown_stream ?? null,
@@ -835,8 +1071,46 @@ async function keepLogs(lab: Lab, dir: string): Promise<void> {
 /** The Markdown table of one run (stderr; bench/README.md keeps it). */
 function markdown(r: Record<string, unknown>): string {
   const row = (k: string, v: unknown) => `| ${k} | ${v ?? "–"} |`;
+  const sc = Number(r.clusters) > 1;
+  const cluster = sc
+    ? [
+      row(
+        "clusters (nodes each); nodes on their own cluster's server",
+        `${r.clusters} (${
+          (r.cluster_sizes as number[] | undefined)?.join(", ")
+        }); ${r.nodes_on_own_cluster}`,
+      ),
+      row(
+        "cross-cluster pairs (relay-only): reachable; first ping ms p50 (relay-only)",
+        `${r.cross_cluster_pairs} (${r.cross_cluster_relay_only_pairs}): ${r.cross_reachable}; ` +
+          `${r.cross_first_ping_ms_p50} (${r.cross_first_ping_relayed_ms_p50})`,
+      ),
+      row(
+        "same-cluster pairs: reachable; first ping ms p50",
+        `${r.same_cluster_reachable}; ${r.same_cluster_first_ping_ms_p50}`,
+      ),
+      row(
+        "relayed routes by cluster (pinger-relay-destination)",
+        Object.entries(r.relayed_cluster_paths ?? {}).map(([k, v]) => `${k} ${v}`).join(", "),
+      ),
+      row("gateway msgs/s, idle; churn", `${r.gateway_msgs_per_s}; ${r.churn_gateway_msgs_per_s}`),
+    ]
+    : [];
+  const natsRestart = sc
+    ? [
+      row(
+        "c1 restart: other clusters' nodes kept their connection; nodes on own server after",
+        `${r.nats_other_clusters_kept_connection}; ${r.nodes_on_own_cluster_after_restart}`,
+      ),
+      row(
+        "after restart: fresh cross-cluster pairs answering",
+        `${r.after_nats_fresh_cross_reachable} (${r.after_nats_fresh_cross_pairs} pairs)`,
+      ),
+    ]
+    : [];
   return [
-    `Run ${String(r.date).slice(0, 16).replace("T", " ")} UTC, ${r.nodes} nodes, ` +
+    `Run ${String(r.date).slice(0, 16).replace("T", " ")} UTC, ${r.nodes} nodes` +
+    `${sc ? ` in ${r.clusters} NATS clusters` : ""}, ` +
     `${r.pairs} sampled pairs (${r.pairs_relay_only} relay-only), load average ` +
     `${(r.loadavg_start as number[])[0]} → ${(r.loadavg_end as number[])[0]}, ${r.wall_s} s.`,
     "",
@@ -852,6 +1126,7 @@ function markdown(r: Record<string, unknown>): string {
       `${r.first_ping_ms_max} (${r.first_ping_relayed_ms_max})`,
     ),
     row("reachable (sampled pairs)", r.reachable),
+    ...cluster,
     row("warm RTT ms p50", r.rtt_ms_p50),
     row("tethers per node p50 / max", `${r.tethers_per_node_p50} / ${r.tethers_per_node_max}`),
     row(
@@ -865,8 +1140,9 @@ function markdown(r: Record<string, unknown>): string {
     ),
     row("node RSS MB p50 / max (idle)", `${r.rss_mb_p50} / ${r.rss_mb_max}`),
     row(
-      "node CPU cores p50 / max (idle); all nodes",
-      `${r.cpu_cores_per_node_p50} / ${r.cpu_cores_per_node_max}; ${r.cpu_cores_all_nodes}`,
+      "node CPU cores p50 / max (idle); all nodes; whole host busy (CPU pressure avg10 %)",
+      `${r.cpu_cores_per_node_p50} / ${r.cpu_cores_per_node_max}; ${r.cpu_cores_all_nodes}; ` +
+        `${r.host_cpu_cores_busy} (${r.host_cpu_pressure_some_avg10})`,
     ),
     row(
       `${r.churn_nodes} nodes stopped 10 s: other pairs answering; interrupted; longest outage ms`,
@@ -891,7 +1167,8 @@ function markdown(r: Record<string, unknown>): string {
       `${r.churn_nats_msgs_per_node_per_s}; ${r.churn_nats_msgs_in_per_s} / ${r.churn_nats_msgs_out_per_s}`,
     ),
     row(
-      `nats-server down ${r.nats_down_s} s: reconnected; ms p50 / max after restart`,
+      `nats-server${sc ? " of c1" : ""} down ${r.nats_down_s} s: its nodes reconnected; ` +
+        "ms p50 / max after restart",
       `${r.nats_reconnected}; ${r.nats_reconnect_ms_p50} / ${r.nats_reconnect_ms_max}`,
     ),
     row(
@@ -902,7 +1179,9 @@ function markdown(r: Record<string, unknown>): string {
       "after restart: fresh pairs answering; first ping ms p50",
       `${r.after_nats_fresh_reachable}; ${r.after_nats_first_ping_ms_p50}`,
     ),
+    ...natsRestart,
     row("reachable after churn", r.reachable_after_churn),
+    ...(sc ? [row("cross-cluster reachable after churn", r.cross_reachable_after_churn)] : []),
     row("node RSS MB p50 / max (end)", `${r.rss_mb_end_p50} / ${r.rss_mb_end_max}`),
   ].join("\n");
 }
@@ -918,11 +1197,14 @@ if (import.meta.main) {
     !(windowS >= 5 && windowS <= 300) || !(natsDownS >= 1 && natsDownS <= 60) ||
     !(maxSeconds >= 60 && maxSeconds <= 3600) ||
     !(Number.isInteger(pairCount) && pairCount >= 1 && pairCount <= 200) ||
-    !(Number.isInteger(churnCount) && churnCount >= 1 && churnCount < nodes / 2)
+    !(Number.isInteger(churnCount) && churnCount >= 1 && churnCount < nodes / 2) ||
+    !(Number.isInteger(clusterCount) && clusterCount >= 1 && clusterCount <= 4 &&
+      nodes >= 4 * clusterCount)
   ) {
     console.error(
       "scale bench: --nodes 4..200, --group 1..16, --window 5..300, --nats-down 1..60, " +
-        "--max-seconds 60..3600, --pairs 1..200, --churn 1..nodes/2",
+        "--max-seconds 60..3600, --pairs 1..200, --churn 1..nodes/2, --clusters 1..4 " +
+        "(at least 4 nodes per cluster)",
     );
     Deno.exit(2);
   }
@@ -930,6 +1212,7 @@ if (import.meta.main) {
   const result: Record<string, unknown> = {
     bench: "scale",
     nodes,
+    clusters: clusterCount,
     date: new Date(started).toISOString(),
     loadavg_start: loadavg(),
     cpus: navigator.hardwareConcurrency,

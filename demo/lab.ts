@@ -22,6 +22,17 @@ export const HUB_IP = "198.18.0.1";
 export const STUN_PORT = 3478;
 /** Guardian URL as seen from inside the namespaces. */
 export const GUARDIAN_URL = `http://${HUB_IP}:8080`;
+/** Client port of every nats-server of the lab. */
+export const NATS_PORT = 4222;
+
+/**
+ * Hub address of server `k` of a super cluster (`startServices({ natsClusters })`): 198.18.0.2,
+ * 198.18.0.3, … on the hub bridge, below the nodes' 198.18.0.10 + i.
+ */
+export function natsHost(k: number): string {
+  if (!Number.isInteger(k) || k < 0 || k > 7) throw new RangeError(`no super-cluster server ${k}`);
+  return `198.18.0.${2 + k}`;
+}
 
 /** Result of a finished command. */
 export interface CommandResult {
@@ -178,9 +189,11 @@ export class Lab {
   #extra: string[] = [];
   #client?: Deno.HttpClient;
   #echo: boolean;
-  #natsConf = "";
+  #natsConfs: string[] = [];
   #natsMonitorPort?: number;
-  #nats?: Proc;
+  #nats: (Proc | undefined)[] = [];
+  /** Client URLs of the lab's nats-servers (one, or one per cluster of a super cluster). */
+  natsUrls: string[] = [];
   /** Access token of the lab's user. */
   userToken = "";
   /** The lab's realm. */
@@ -260,11 +273,32 @@ export class Lab {
        * hub namespace (`-m PORT`).
        */
       natsMonitorPort?: number;
+      /**
+       * A super cluster of this many one-server clusters `c1`, `c2`, … joined by gateways instead
+       * of one nats-server, as `guardian init --cluster/--gateway` sets it up: server k listens on
+       * its own hub address {@link natsHost}(k) (client port 4222, gateway 7222, monitoring on
+       * `natsMonitorPort` there); the Guardian and every session list them all.
+       */
+      natsClusters?: number;
     } = {},
   ): Promise<void> {
     const gdir = join(this.dir, "guardian");
     await Deno.mkdir(gdir, { recursive: true });
     const deno = Deno.execPath();
+    const clusters = options.natsClusters ?? 1;
+    let topology: string[];
+    if (clusters > 1) {
+      topology = [];
+      for (let k = 0; k < clusters; k++) {
+        const host = natsHost(k);
+        await run(["ip", "-n", this.hub, "addr", "add", `${host}/24`, "dev", "br0"]);
+        // One server per cluster: the route port is required by the flag, never listened on.
+        topology.push("--cluster", `c${k + 1}=${host}:${NATS_PORT}:6222`);
+        topology.push("--gateway", `c${k + 1}=${host}:7222`);
+      }
+    } else {
+      topology = ["--nats-listen", `${HUB_IP}:${NATS_PORT}`];
+    }
     const init = await this.exec(this.hub, [
       deno,
       "run",
@@ -273,14 +307,18 @@ export class Lab {
       "init",
       "--data",
       gdir,
-      "--nats-listen",
-      `${HUB_IP}:4222`,
+      ...topology,
     ]);
-    const conf = /wrote (\S+)/.exec(init.stdout)?.[1];
-    if (!conf) throw new Error(`guardian init printed no config path:\n${init.stdout}`);
-    this.#natsConf = conf;
+    const written = [...init.stdout.matchAll(/wrote (\S+) \(server \S+, clients (\S+)\)/g)];
+    if (written.length !== clusters) {
+      throw new Error(
+        `guardian init printed ${written.length} configs, not ${clusters}:\n${init.stdout}`,
+      );
+    }
+    this.#natsConfs = written.map((m) => m[1]);
+    this.natsUrls = written.map((m) => m[2]);
     this.#natsMonitorPort = options.natsMonitorPort;
-    await this.startNats();
+    for (let k = 0; k < clusters; k++) await this.startNats(k);
     const guardian = this.spawn("guardian", this.hub, [
       deno,
       "run",
@@ -290,7 +328,7 @@ export class Lab {
       "--data",
       gdir,
       "--nats",
-      `nats://${HUB_IP}:4222`,
+      this.natsUrls.join(","),
       "--listen",
       `${HUB_IP}:8080`,
       "--log-level",
@@ -325,28 +363,29 @@ export class Lab {
   }
 
   /**
-   * Starts nats-server on the hub with the Guardian's configuration ({@link startServices} does;
-   * call it again after {@link stopNats} to restart the Master).
+   * Starts nats-server `k` (of a super cluster; 0 for the only one) on the hub with the Guardian's
+   * configuration ({@link startServices} does; call it again after {@link stopNats} to restart it).
    */
-  async startNats(): Promise<Proc> {
-    if (!this.#natsConf) throw new Error("startServices first");
-    if (this.#nats) throw new Error("nats-server is running");
+  async startNats(k = 0): Promise<Proc> {
+    const conf = this.#natsConfs[k];
+    if (!conf) throw new Error(k === 0 ? "startServices first" : `no nats-server ${k}`);
+    if (this.#nats[k]) throw new Error(`nats-server ${k} is running`);
     const port = this.#natsMonitorPort;
-    const nats = this.spawn("nats", this.hub, [
+    const nats = this.spawn(this.#natsConfs.length > 1 ? `nats-c${k + 1}` : "nats", this.hub, [
       "nats-server",
       "-c",
-      this.#natsConf,
+      conf,
       ...(port ? ["-m", String(port)] : []),
     ]);
-    this.#nats = nats;
+    this.#nats[k] = nats;
     await nats.waitFor(/Server is ready/, 15_000);
     return nats;
   }
 
-  /** Stops nats-server (SIGTERM); nodes and the Guardian stay and reconnect once it is back. */
-  async stopNats(): Promise<void> {
-    await this.#nats?.stop();
-    this.#nats = undefined;
+  /** Stops nats-server `k` (SIGTERM); nodes and the Guardian stay and reconnect once it is back. */
+  async stopNats(k = 0): Promise<void> {
+    await this.#nats[k]?.stop();
+    this.#nats[k] = undefined;
   }
 
   /** Creates a team owned by the lab user; returns its id. */

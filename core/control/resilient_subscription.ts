@@ -87,7 +87,7 @@ export class ResilientSubscription implements AsyncIterable<Msg> {
     this.#wake?.();
   }
 
-  /** Messages dropped because the reader fell more than MAX_PENDING_MESSAGES behind. */
+  /** Messages dropped by a bound: count or bytes waiting, size or rate (SubscriptionLimits). */
   get dropped(): number {
     return this.#dropped;
   }

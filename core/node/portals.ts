@@ -292,14 +292,19 @@ export class Portals {
     if (!this.#o.messenger.identity.fields.portal) return;
     const claimed = claimedHash(m.data);
     if (claimed === null) return;
-    // One answer per asker per ANSWER_EVERY_MS, decided before any signature check.
+    // One answer per asker per ANSWER_EVERY_MS, decided before any signature check; noted only
+    // once a query verified, so queries forged in a teammate's name cannot silence it (they pay
+    // from that certificate's verify budget instead, like every forged message).
     if (now - (this.#answeredAt.get(claimed) ?? -Infinity) < ANSWER_EVERY_MS) return;
-    if (this.#answeredAt.size >= MAX_ASKERS) this.#answeredAt.clear();
-    this.#answeredAt.set(claimed, now);
     if (!this.#o.allowVerify(m.data)) return;
     const opened = this.#o.messenger.open(m.data, now);
     const sender = opened.sender;
     if (!this.#o.messenger.affine(sender.mldsaPublicKey, opened.affinityTags)) return;
+    this.#answeredAt.delete(claimed);
+    if (this.#answeredAt.size >= MAX_ASKERS) {
+      this.#answeredAt.delete(this.#answeredAt.keys().next().value!);
+    }
+    this.#answeredAt.set(claimed, now);
     this.#askers.delete(sender.confluxId);
     if (this.#askers.size >= MAX_ASKERS) this.#askers.delete(this.#askers.keys().next().value!);
     this.#askers.set(sender.confluxId, {

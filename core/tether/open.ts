@@ -53,7 +53,8 @@ export interface OpenTetherOptions {
   hostAddresses?: readonly string[];
   /**
    * Advertise host candidates; default true. False for a tether answered for a conflux without
-   * a shared team (it then sees only server-reflexive candidates and our checks' source).
+   * a shared team (it then sees only server-reflexive candidates and our checks' source); with
+   * no STUN server (no server-reflexive candidates) host candidates are advertised anyway.
    */
   advertiseHost?: boolean;
   /** Per-channel water marks; default 64 KB / 16 KB. */
@@ -105,7 +106,9 @@ export async function openTether(options: OpenTetherOptions): Promise<Tether> {
   const policy = {
     hostAddresses: options.hostAddresses,
     allowSrflx: iceServers.length > 0,
-    allowHost: options.advertiseHost ?? true,
+    // Without a STUN server host candidates are all we have: withholding them would leave a
+    // stranger's tether (a relay on a LAN-only realm) nothing to connect to.
+    allowHost: (options.advertiseHost ?? true) || iceServers.length === 0,
   };
   const log = options.log;
   const timeoutMs = options.timeoutMs ?? 10_000;
