@@ -92,11 +92,7 @@ VN_EXPORT int32_t vn_tun_offload(int32_t handle, int32_t flags);
  * bytes), its length to lens[i], its virtio_net_hdr to hdrs + 10*i (vnet handles
  * only; hdrs may be NULL otherwise). Reads without waiting while packets are queued;
  * when none are, waits up to `timeout_ms` (-1 = forever, 0 = never) for the device
- * or the wake object. Returns the count (0 on timeout) or -ECANCELED once woken.
- * With max == 0 it reads nothing and only waits: 1 once a packet is queued, 0 on
- * timeout, -ECANCELED once woken (Linux, macOS; -EOPNOTSUPP on Windows, where the
- * ring cannot be watched without taking from it). Then the one thread that reads never
- * races a waiting read for packets, so packets are taken in order. */
+ * or the wake object. Returns the count (0 on timeout) or -ECANCELED once woken. */
 VN_EXPORT int32_t vn_tun_read_batch(int32_t handle, int32_t timeout_ms, uint8_t *buf,
                                     const int32_t *offsets, int32_t capacity, int32_t max,
                                     int32_t *lens, uint8_t *hdrs);

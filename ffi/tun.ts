@@ -121,8 +121,6 @@ export class Tun {
   #cname: Uint8Array<ArrayBuffer>;
   #vnet: boolean;
   #pending: Promise<number> | null = null;
-  /** The shim can wait without reading: every packet is then read on the caller's thread. */
-  #waitOnly = false;
   #eagerStreak = 0;
   #closing = false;
   #closed: Promise<void> | null = null;
@@ -185,7 +183,6 @@ export class Tun {
       const tun = new Tun(symbols, handle, name, wantVnet, applied, location);
       const rc = symbols.vn_tun_set_mtu(tun.#cname, mtu);
       if (rc < 0) throw errnoError(`setting MTU ${mtu} on ${name}`, rc);
-      tun.#waitOnly = tun.#probeWaitOnly();
       return tun;
     } catch (e) {
       if (handle >= 0) symbols.vn_tun_close(handle);
@@ -207,26 +204,6 @@ export class Tun {
   /** A batch whose slots fit any packet this device can return. */
   newBatch(capacity = 64): PacketBatch {
     return new PacketBatch({ capacity, slotSize: this.#vnet ? OFFLOAD_SLOT_SIZE : 2048 });
-  }
-
-  /**
-   * True when {@link readNow} may run while a {@link readBatch} waits: the waiting call then
-   * only watches the device and every packet is read on this thread, in order (Linux, macOS).
-   */
-  get readsNow(): boolean {
-    return this.#waitOnly;
-  }
-
-  /**
-   * Reads the packets queued now into `batch` (from slot 0; sets `batch.count`) without
-   * waiting, also while a {@link readBatch} is pending (it then finds what is left). Returns the
-   * count; always 0 where {@link readsNow} is false, since a read there could overtake the
-   * pending one's packets. Throws TunError `closed`, or on a device error.
-   */
-  readNow(batch: PacketBatch): number {
-    this.#assertOpen();
-    if (!this.#waitOnly) return 0;
-    return this.#take(batch, this.#readQueued(batch));
   }
 
   /**
@@ -254,17 +231,25 @@ export class Tun {
     // that would starve timers and sockets, so every EAGER_STREAK-th read goes through the
     // waiting call (which returns at once when packets are queued) instead.
     const eager = options.eager !== false && this.#eagerStreak < EAGER_STREAK;
-    let n = !eager ? 0 : this.#readQueued(batch);
+    let n = !eager ? 0 : s.vn_tun_read_now(
+      this.#handle,
+      0,
+      batch.buffer,
+      batch.offsets,
+      batch.slotSize,
+      batch.capacity,
+      batch.lengths,
+      hdrs,
+    );
     this.#eagerStreak = n > 0 ? this.#eagerStreak + 1 : 0;
     if (n === 0 && (timeout !== 0 || !eager)) {
-      // Wait-only: the thread watches the device, the packets are read here after it.
       const p = s.vn_tun_read_wait(
         this.#handle,
         timeout,
         batch.buffer,
         batch.offsets,
         batch.slotSize,
-        this.#waitOnly ? 0 : batch.capacity,
+        batch.capacity,
         batch.lengths,
         hdrs,
       );
@@ -274,30 +259,7 @@ export class Tun {
       } finally {
         this.#pending = null;
       }
-      if (this.#waitOnly && n > 0) {
-        if (this.#closing) throw new TunError("closed", `${this.name} was closed`);
-        n = this.#readQueued(batch);
-      }
     }
-    return this.#take(batch, n);
-  }
-
-  /** Reads what is queued into `batch` without waiting: the count, or a negative errno. */
-  #readQueued(batch: PacketBatch): number {
-    return this.#sym.vn_tun_read_now(
-      this.#handle,
-      0,
-      batch.buffer,
-      batch.offsets,
-      batch.slotSize,
-      batch.capacity,
-      batch.lengths,
-      this.#vnet ? batch.headers : null,
-    );
-  }
-
-  /** The outcome `n` of a read call into `batch`: its count, or the error it stands for. */
-  #take(batch: PacketBatch, n: number): number {
     if (n === -ECANCELED || (n < 0 && this.#closing)) {
       throw new TunError("closed", `${this.name} was closed`);
     }
@@ -306,21 +268,6 @@ export class Tun {
     if (!this.#vnet) batch.headers.fill(0, 0, n * VIRTIO_NET_HDR_LEN);
     batch.count = n;
     return n;
-  }
-
-  /** Whether the shim waits without reading (max 0); an older cached shim refuses it. */
-  #probeWaitOnly(): boolean {
-    const rc = this.#sym.vn_tun_read_now(
-      this.#handle,
-      0,
-      new Uint8Array(1),
-      this.#oneOffset,
-      1,
-      0,
-      this.#oneLength,
-      this.#oneHeader,
-    );
-    return rc >= 0;
   }
 
   /**

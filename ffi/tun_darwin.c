@@ -149,30 +149,13 @@ VN_EXPORT int32_t vn_tun_offload(int32_t handle, int32_t flags) {
   return -VN_EOPNOTSUPP;
 }
 
-/* Waits until `fd` has a packet (1), the wake pipe fires (-ECANCELED) or the time is up (0). */
-static int32_t wait_readable(int fd, int wake_fd, int32_t timeout_ms) {
-  for (;;) {
-    struct pollfd p[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    int rc = poll(p, 2, timeout_ms);
-    if (rc < 0) {
-      if (errno == EINTR) continue;
-      return neg(errno);
-    }
-    if (p[1].revents) return -VN_ECANCELED;
-    if (rc == 0) return 0;
-    if (p[0].revents & (POLLERR | POLLNVAL)) return -VN_EIO;
-    return 1;
-  }
-}
-
 VN_EXPORT int32_t vn_tun_read_batch(int32_t handle, int32_t timeout_ms, uint8_t *buf,
                                     const int32_t *offsets, int32_t capacity, int32_t max,
                                     int32_t *lens, uint8_t *hdrs) {
   (void)hdrs;
   struct device *d = lookup(handle);
   if (!d) return -VN_EBADF;
-  if (max == 0) return wait_readable(d->fd, d->wake_r, timeout_ms);
-  if (max < 0 || capacity <= 0) return -VN_EINVAL;
+  if (max <= 0 || capacity <= 0) return -VN_EINVAL;
   int32_t n = 0;
   uint32_t family;
   for (;;) {
@@ -188,8 +171,15 @@ VN_EXPORT int32_t vn_tun_read_batch(int32_t handle, int32_t timeout_ms, uint8_t 
       lens[n++] = (int32_t)(r - 4);
     }
     if (n > 0 || timeout_ms == 0) return n;
-    int32_t rc = wait_readable(d->fd, d->wake_r, timeout_ms);
-    if (rc <= 0) return rc;
+    struct pollfd p[2] = {{d->fd, POLLIN, 0}, {d->wake_r, POLLIN, 0}};
+    int rc = poll(p, 2, timeout_ms);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      return neg(errno);
+    }
+    if (p[1].revents) return -VN_ECANCELED; /* the pipe is never drained */
+    if (rc == 0) return 0;
+    if (p[0].revents & (POLLERR | POLLNVAL)) return -VN_EIO;
   }
 }
 

@@ -128,29 +128,12 @@ VN_EXPORT int32_t vn_tun_offload(int32_t handle, int32_t flags) {
 
 static const uint8_t zero_hdr[VN_VNET_HDR_LEN];
 
-/* Waits until `fd` has a packet (1), the wake object fires (-ECANCELED) or the time is up (0). */
-static int32_t wait_readable(int fd, int wake_fd, int32_t timeout_ms) {
-  for (;;) {
-    struct pollfd p[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    int rc = poll(p, 2, timeout_ms);
-    if (rc < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (p[1].revents) return -ECANCELED;
-    if (rc == 0) return 0;
-    if (p[0].revents & (POLLERR | POLLNVAL)) return -EIO;
-    return 1;
-  }
-}
-
 VN_EXPORT int32_t vn_tun_read_batch(int32_t handle, int32_t timeout_ms, uint8_t *buf,
                                     const int32_t *offsets, int32_t capacity, int32_t max,
                                     int32_t *lens, uint8_t *hdrs) {
   struct device *d = lookup(handle);
   if (!d) return -EBADF;
-  if (max == 0) return wait_readable(d->fd, d->wake_fd, timeout_ms);
-  if (max < 0 || capacity <= 0) return -EINVAL;
+  if (max <= 0 || capacity <= 0) return -EINVAL;
   if (d->vnet && !hdrs) return -EINVAL;
   int32_t n = 0;
   for (;;) {
@@ -174,8 +157,16 @@ VN_EXPORT int32_t vn_tun_read_batch(int32_t handle, int32_t timeout_ms, uint8_t 
       lens[n++] = (int32_t)r;
     }
     if (n > 0 || timeout_ms == 0) return n;
-    int32_t rc = wait_readable(d->fd, d->wake_fd, timeout_ms);
-    if (rc <= 0) return rc;
+    struct pollfd p[2] = {{d->fd, POLLIN, 0}, {d->wake_fd, POLLIN, 0}};
+    int rc = poll(p, 2, timeout_ms);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    /* The wake counter is never drained: once closing, every read returns at once. */
+    if (p[1].revents) return -ECANCELED;
+    if (rc == 0) return 0;
+    if (p[0].revents & (POLLERR | POLLNVAL)) return -EIO;
   }
 }
 

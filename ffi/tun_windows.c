@@ -203,10 +203,7 @@ VN_EXPORT int32_t vn_tun_read_batch(int32_t handle, int32_t timeout_ms, uint8_t 
   (void)hdrs;
   struct device *d = lookup(handle);
   if (!d) return -VN_EBADF;
-  /* Waiting without taking: wintun's read event is only armed by a read that found the ring
-   * empty, so there is no safe wait-only mode here. */
-  if (max == 0) return -VN_EOPNOTSUPP;
-  if (max < 0 || capacity <= 0) return -VN_EINVAL;
+  if (max <= 0 || capacity <= 0) return -VN_EINVAL;
   int32_t n = 0;
   for (;;) {
     if (WaitForSingleObject(d->wake_event, 0) == WAIT_OBJECT_0) return -VN_ECANCELED;

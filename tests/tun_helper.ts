@@ -129,11 +129,6 @@ async function serve(args: ServeArgs): Promise<void> {
       } else if (op === "setUp") {
         await tun.setUp(Boolean(cmd.up));
         emit({ ok: true });
-      } else if (op === "readNow") {
-        // Reading now beside the loop's pending read: allowed where the shim waits without
-        // reading (nothing is queued, so it finds nothing).
-        const n = tun.readNow(tun.newBatch(4));
-        emit({ ok: true, readsNow: tun.readsNow, n });
       } else if (op === "readTwice") {
         // A second read while the loop's read is pending must be refused.
         await tun.readBatch(tun.newBatch(1), { timeoutMs: 0 });

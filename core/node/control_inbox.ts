@@ -228,11 +228,11 @@ export class ControlInbox {
   #onSignal(opened: OpenedEnvelope): void {
     const ctx = this.#ctx;
     const from = opened.sender;
+    // Strangers' signals are taken whether or not we relay: a conflux that relays for nobody is
+    // still reached through relays that share no team with it (they tether to it). Their
+    // offers are budgeted below and answered without host candidates; the forwarder, not
+    // this, keeps a non-relaying conflux from carrying others' frames.
     const teammate = ctx.messenger.affine(from.mldsaPublicKey, opened.affinityTags);
-    if (!ctx.relay && !teammate && !ctx.tethers.offering(from.confluxId)) {
-      ctx.log.debug("tether signal without team affinity dropped", { from: from.confluxId });
-      return;
-    }
     const msg = fromBinary(SignalSchema, opened.body);
     if (msg.kind === Signal_Kind.CLOSE) {
       ctx.tethers.close(from.confluxId, "closed by peer");

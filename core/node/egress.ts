@@ -62,9 +62,6 @@ export class Egress {
   );
   readonly #aad = new Uint8Array(FRAME_HEADER_LENGTH);
   #out: { out: Uint8Array; offset: number } = { out: new Uint8Array(0), offset: 0 };
-  /** The TUN read batch, shared by the read loop and {@link drainTun} (never at once). */
-  readonly #batch: PacketBatch;
-  readonly #send = (payload: Uint8Array) => this.packet(payload, this.#ctx.now());
 
   constructor(
     ctx: NodeContext,
@@ -76,7 +73,6 @@ export class Egress {
     this.#paths = paths;
     this.#streams = streams;
     this.#portals = portals;
-    this.#batch = ctx.tun.newBatch(64);
   }
 
   /** Every egresser (status output). */
@@ -88,7 +84,8 @@ export class Egress {
   async run(): Promise<void> {
     const ctx = this.#ctx;
     const tun = ctx.tun;
-    const batch = this.#batch;
+    const batch = tun.newBatch(64);
+    const send = (payload: Uint8Array) => this.packet(payload, ctx.now());
     while (!ctx.stopped) {
       let n: number;
       try {
@@ -99,26 +96,8 @@ export class Egress {
         await ctx.sleep(100);
         continue;
       }
-      if (n > 0) this.#reader.forEach(batch, n, tun.vnetHeader, this.#send);
+      if (n > 0) this.#reader.forEach(batch, n, tun.vnetHeader, send);
     }
-  }
-
-  /**
-   * Sends what the TUN holds right now, in this turn. Ingress calls it after writing to the
-   * TUN: the host's kernel answers a ping or acknowledges TCP data during that write, so the
-   * answer is queued already, and taking it here spares it the wake-ups of the read loop (a
-   * thread and then this one): a ping through the overlay crosses one wake-up fewer per end.
-   */
-  drainTun(): void {
-    const ctx = this.#ctx;
-    if (ctx.stopped || ctx.tun.closed) return;
-    let n: number;
-    try {
-      n = ctx.tun.readNow(this.#batch);
-    } catch {
-      return; // the read loop sees and reports the same error
-    }
-    if (n > 0) this.#reader.forEach(this.#batch, n, ctx.tun.vnetHeader, this.#send);
   }
 
   /**

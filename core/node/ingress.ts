@@ -30,11 +30,6 @@ export interface PacketTap {
   intercept(packet: Uint8Array): boolean;
 }
 
-/** Sends what the TUN holds now (Egress.drainTun): answers the host made to what we wrote. */
-export interface TunDrain {
-  drainTun(): void;
-}
-
 /** Whether `dst` is a network this node serves as a portal. */
 export interface PortalServing {
   serves(ip: number): boolean;
@@ -53,12 +48,6 @@ export class Ingress {
   /** Where payloads are opened (one buffer reused; the writer copies out of it). */
   readonly #open = { out: new Uint8Array(MAX_INNER), offset: 0, now: 0 };
   readonly #flush = () => this.#writeTun();
-  readonly #drain: TunDrain;
-  #drainQueued = false;
-  readonly #drainNow = () => {
-    this.#drainQueued = false;
-    this.#drain.drainTun();
-  };
   /** Set by the node: its pinger sees delivered packets first. */
   tap?: PacketTap;
   /** Set by the node: Lane frames (datagram-lane setup) go here. */
@@ -70,10 +59,8 @@ export class Ingress {
     forwarder: Forwarder,
     relays: RelayFinder,
     portals: PortalServing | null,
-    drain: TunDrain,
   ) {
     this.#ctx = ctx;
-    this.#drain = drain;
     this.#streams = streams;
     this.#forwarder = forwarder;
     this.#relays = relays;
@@ -215,11 +202,6 @@ export class Ingress {
       const written = ctx.tun.writeBatch(batch);
       ctx.counters.packetsIn += written;
       ctx.counters.drops.tun_write += batch.count - written;
-      // Once per turn (after every message of a receive batch): what the host answered.
-      if (written > 0 && !this.#drainQueued) {
-        this.#drainQueued = true;
-        queueMicrotask(this.#drainNow);
-      }
     } catch (e) {
       ctx.counters.drops.tun_write += batch.count;
       if (!ctx.stopped) ctx.log.warn("TUN write failed", { error: String(e) });

@@ -199,14 +199,7 @@ export class Node {
     this.#egress = new Egress(ctx, paths, this.#streams, this.#portals);
     const forwarder = new Forwarder(ctx, this.#relays, options.relayFault);
     this.#streams.origins = (dst, stream) => forwarder.originOf(dst, stream);
-    this.#ingress = new Ingress(
-      ctx,
-      this.#streams,
-      forwarder,
-      this.#relays,
-      this.#portals,
-      this.#egress,
-    );
+    this.#ingress = new Ingress(ctx, this.#streams, forwarder, this.#relays, this.#portals);
     this.#names = new Names(ctx);
     this.#dns = new Authority(
       { suffix: options.dnsSuffix ?? DEFAULT_DNS_SUFFIX, realm },

@@ -64,6 +64,19 @@ Deno.test("node relay: on a cold network the realm is asked for a relay (RELAY_Q
   });
 });
 
+Deno.test("node relay: a destination with relaying off is still reached through a stranger relay", async () => {
+  await withRealm(async (realm) => {
+    const a = realm.add("a", { teams: ["dev"] });
+    // c relays for nobody, but must still take the relay's tether to be reachable through it.
+    const c = realm.add("c", { teams: ["dev"], relay: false });
+    const r = realm.add("r");
+    realm.net.cut(a.id, c.id);
+    await deliverEventually(a, c, "cold, to a non-relaying host");
+    assert.ok(r.node.counters.framesRelayed >= 1);
+    assert.equal(c.node.counters.framesRelayed, 0);
+  });
+});
+
 Deno.test("node relay: a destination that restarts gets its stream back through the relay", async () => {
   await withRealm(async (realm) => {
     const a = realm.add("a", { teams: ["dev"] });

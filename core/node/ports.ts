@@ -69,11 +69,6 @@ export interface TunPort {
   newBatch(capacity?: number): PacketBatch;
   /** Fills `batch` with waiting packets; resolves with the count (0 after `timeoutMs`). */
   readBatch(batch: PacketBatch, options?: { timeoutMs?: number }): Promise<number>;
-  /**
-   * Fills `batch` with the packets queued now, without waiting, also while a `readBatch` is
-   * pending; the count (0 where the device cannot read beside a pending read).
-   */
-  readNow(batch: PacketBatch): number;
   /** Writes every packet of `batch`; returns how many the device took. */
   writeBatch(batch: PacketBatch): number;
 }

@@ -13,7 +13,6 @@ export class MemoryTun implements TunPort {
   readonly vnetHeader = false;
   #outbound: Uint8Array[] = [];
   #wake?: () => void;
-  #wakeTimer?: ReturnType<typeof setTimeout>;
   #closed = false;
   #written: Uint8Array[] = [];
   #waiters: { match: (p: Uint8Array) => boolean; resolve: (p: Uint8Array) => void }[] = [];
@@ -37,14 +36,7 @@ export class MemoryTun implements TunPort {
   /** The host sends `packet` into the overlay (the node reads it from the TUN). */
   inject(packet: Uint8Array): void {
     this.#outbound.push(packet.slice());
-    // A kernel wakes a pending reader from another thread: it runs in a later task, after
-    // what the writer does in this turn (see readNow).
-    if (this.#wake && this.#wakeTimer === undefined) {
-      this.#wakeTimer = setTimeout(() => {
-        this.#wakeTimer = undefined;
-        this.#wake?.();
-      }, 0);
-    }
+    this.#wake?.();
   }
 
   /** Resolves with the first packet written to the host (from now or before) that matches. */
@@ -76,37 +68,22 @@ export class MemoryTun implements TunPort {
     return new PacketBatch({ capacity, slotSize: 2048 });
   }
 
-  /** Packets taken by {@link readNow} (the node drains replies in the turn that caused them). */
-  readNowPackets = 0;
-
-  async readBatch(batch: PacketBatch, options: { timeoutMs?: number } = {}): Promise<number> {
-    for (;;) {
-      batch.clear();
-      if (this.#closed) throw new Error("TUN closed");
-      if (this.#outbound.length > 0) return this.#take(batch);
-      // Like the kernel device: a pending read only waits; the packets are taken when the
-      // reader runs, so a readNow in between may have taken them (then wait again).
-      const readable = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => {
-          this.#wake = undefined;
-          resolve(false);
-        }, options.timeoutMs ?? 500);
-        this.#wake = () => {
-          this.#wake = undefined;
-          clearTimeout(timer);
-          resolve(true);
-        };
-      });
-      if (!readable) return 0;
-    }
-  }
-
-  readNow(batch: PacketBatch): number {
+  readBatch(batch: PacketBatch, options: { timeoutMs?: number } = {}): Promise<number> {
     batch.clear();
-    if (this.#closed) throw new Error("TUN closed");
-    const n = this.#take(batch);
-    this.readNowPackets += n;
-    return n;
+    if (this.#closed) return Promise.reject(new Error("TUN closed"));
+    if (this.#outbound.length > 0) return Promise.resolve(this.#take(batch));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve(0);
+      }, options.timeoutMs ?? 500);
+      this.#wake = () => {
+        this.#wake = undefined;
+        clearTimeout(timer);
+        if (this.#closed) reject(new Error("TUN closed"));
+        else resolve(this.#take(batch));
+      };
+    });
   }
 
   writeBatch(batch: PacketBatch): number {
@@ -127,8 +104,6 @@ export class MemoryTun implements TunPort {
   /** Closes the device: a pending read rejects. */
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#wakeTimer);
-    this.#wakeTimer = undefined;
     this.#wake?.();
   }
 
@@ -148,8 +123,7 @@ export class MemoryTun implements TunPort {
     const c = ~sum & 0xffff;
     reply[ihl + 2] = c >> 8;
     reply[ihl + 3] = c & 0xff;
-    // The kernel queues the reply during the write, before the writer's next step.
-    this.inject(reply);
+    queueMicrotask(() => this.inject(reply));
   }
 
   #take(batch: PacketBatch): number {
