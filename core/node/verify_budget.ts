@@ -39,8 +39,13 @@ export const VERIFY_PER_SENDER = 50;
  * certificates costs to a tenth of a core or so.
  */
 export const VERIFY_UNKNOWN = 100;
-/** Signed messages of not-yet-known senders with matching affinity tags, per second. */
-export const VERIFY_UNKNOWN_TEAMMATES = 200;
+/**
+ * Signed messages of not-yet-known senders with matching affinity tags, per second: what every
+ * unknown sender shared before strangers got a bucket of their own (a realm starting cold sends
+ * every member dozens of discoveries at once; with 200 the 32-node lab reached fewer pairs, a
+ * link not proven yet).
+ */
+export const VERIFY_UNKNOWN_TEAMMATES = 400;
 /** Known senders remembered. */
 const MAX_KNOWN = 4096;
 
