@@ -13,11 +13,8 @@
  * @module
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { ControlClient } from "../core/control/control_client.ts";
-import { GuardianClient } from "../core/control/guardian_client.ts";
 import { controlSubject, discoverSubject } from "../core/control/subjects.ts";
-import { generateSigningKeyPair } from "../core/crypto/mldsa.ts";
-import { consoleLogger } from "../core/log/logger.ts";
+import { loginAsConflux, randomBytes } from "./helpers/control_login.ts";
 import { sealEnvelope } from "../core/wire/envelope.ts";
 import {
   DiscoverSchema,
@@ -28,15 +25,8 @@ import {
 const [guardianUrl, token, targetId, rateText, secondsText] = Deno.args;
 const rate = Math.min(2000, Number(rateText));
 const seconds = Math.min(30, Number(secondsText));
-const log = consoleLogger("warn", "flooder: ");
-const rnd = (n: number) => crypto.getRandomValues(new Uint8Array(n));
-const keys = generateSigningKeyPair(rnd(32));
-const control = await ControlClient.connect({
-  guardian: new GuardianClient(guardianUrl),
-  confluxToken: token,
-  mldsaPublicKey: keys.publicKey,
-  log,
-});
+const rnd = randomBytes;
+const { keys, control } = await loginAsConflux(guardianUrl, token, "flooder");
 const s = control.session;
 const ctl = controlSubject(s.realmId, targetId);
 const discover = discoverSubject(s.realmId);

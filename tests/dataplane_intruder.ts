@@ -12,11 +12,8 @@
  * @module
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { ControlClient } from "../core/control/control_client.ts";
-import { GuardianClient } from "../core/control/guardian_client.ts";
 import { controlSubject, discoverSubject } from "../core/control/subjects.ts";
-import { generateSigningKeyPair } from "../core/crypto/mldsa.ts";
-import { consoleLogger } from "../core/log/logger.ts";
+import { loginAsConflux, randomBytes } from "./helpers/control_login.ts";
 import { Messenger } from "../core/node/messenger.ts";
 import { parseIpv4 } from "../core/node/packet.ts";
 import { TetherPool } from "../core/node/tether_pool.ts";
@@ -45,15 +42,8 @@ import {
 } from "../core/wire/gen/veilnet_pb.ts";
 
 const [guardianUrl, token, targetIp] = Deno.args;
-const log = consoleLogger("warn", "intruder: ");
-const rnd = (n: number) => crypto.getRandomValues(new Uint8Array(n));
-const keys = generateSigningKeyPair(rnd(32));
-const control = await ControlClient.connect({
-  guardian: new GuardianClient(guardianUrl),
-  confluxToken: token,
-  mldsaPublicKey: keys.publicKey,
-  log,
-});
+const rnd = randomBytes;
+const { keys, control, log } = await loginAsConflux(guardianUrl, token, "intruder");
 const s = control.session;
 const fields = verifyCertificate(s.certificate, s.guardianPublicKey, Date.now());
 const messenger = new Messenger({
